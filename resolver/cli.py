@@ -1,0 +1,97 @@
+"""`dnsfence` command line: argument parsing only; the work is in resolver.commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from resolver import __version__
+from resolver.commands.common import EXIT_USAGE, CommandFailed, instant_or_fail, settings
+from resolver.config import parse_endpoint
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE",
+                        help="config file (YAML); flags given here override it")
+    parser.add_argument("--blocklists", metavar="DIR",
+                        help="directory of blocklist files (default: ./blocklists)")
+
+
+def _endpoint(default_port: int) -> object:
+    def parse(text: str) -> object:
+        try:
+            return parse_endpoint(text, default_port)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dnsfence",
+        description="A DNS forwarder that answers NXDOMAIN for names on dated blocklists.")
+    parser.add_argument("--version", action="version", version=f"dnsfence {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    lint = commands.add_parser("lint", help="check the blocklists and report every problem")
+    _common(lint)
+    lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+
+    check = commands.add_parser("check", help="is a name blocked, and why")
+    _common(check)
+    check.add_argument("names", nargs="+", metavar="NAME")
+    check.add_argument("--at", metavar="WHEN",
+                       help="ISO date or datetime (default: now; no offset = config time zone)")
+    check.add_argument("--json", action="store_true", help="one JSON object per name per line")
+
+    schedule = commands.add_parser("schedule", help="when lists and entries start and end")
+    _common(schedule)
+    schedule.add_argument("--from", dest="start", metavar="WHEN", help="first instant shown")
+    schedule.add_argument("--until", metavar="WHEN", help="instants from here on are not shown")
+    schedule.add_argument("--json", action="store_true",
+                          help="one JSON object per transition per line")
+
+    serve = commands.add_parser("serve", help="run the DNS server")
+    _common(serve)
+    serve.add_argument("--listen", action="append", type=_endpoint(53), metavar="HOST:PORT",
+                       help="address to serve on, UDP and TCP (repeatable; port 0 = any free)")
+    serve.add_argument("--upstream", action="append", type=_endpoint(53), metavar="HOST[:PORT]",
+                       help="resolver to forward to, tried in order (repeatable)")
+    serve.add_argument("--workers", type=int, metavar="N",
+                       help="worker processes sharing the port (default from config: 1)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out, err = sys.stdout, sys.stderr
+    try:
+        config = settings(args.config, args.blocklists, err)
+        if args.command == "lint":
+            from resolver.commands import lint
+            return lint.run(config, strict=args.strict, out=out, err=err)
+        if args.command == "check":
+            from resolver.commands import check
+            from resolver.commands.common import policy_or_fail
+            at = instant_or_fail(args.at, config, err)
+            policy, _ = policy_or_fail(config, err)
+            return check.run(policy, args.names, at, as_json=args.json, out=out)
+        if args.command == "schedule":
+            from resolver.commands import schedule
+            from resolver.commands.common import policy_or_fail
+            start = instant_or_fail(args.start, config, err)
+            until = instant_or_fail(args.until, config, err)
+            policy, _ = policy_or_fail(config, err)
+            return schedule.run(policy, start, until, as_json=args.json, out=out)
+        if args.command == "serve":
+            from resolver.commands import serve
+            overrides = {"server.listen": tuple(args.listen) if args.listen else None,
+                         "upstream.servers": tuple(args.upstream) if args.upstream else None,
+                         "server.workers": args.workers}
+            return serve.run(config.with_overrides(**overrides), err=err)
+    except CommandFailed as failed:
+        return failed.status
+    except KeyboardInterrupt:
+        return 130
+    return EXIT_USAGE

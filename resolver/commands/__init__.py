@@ -1,0 +1,1 @@
+"""One module per `dnsfence` command; each exposes `run(...) -> exit status`."""

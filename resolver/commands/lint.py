@@ -1,0 +1,24 @@
+"""`dnsfence lint`: every problem in the blocklists, with file:line."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS, report
+from resolver.config import Config
+from resolver.policy.load import load_policy
+
+
+def run(config: Config, *, strict: bool, out: TextIO, err: TextIO) -> int:
+    result = load_policy(config.blocklists, config.timezone)
+    report(result.problems, err)
+    errors, warnings = len(result.errors), len(result.warnings)
+    if result.policy is not None:
+        names = sum(len(b.rules) for b in result.policy.lists)
+        summary = f"{len(result.policy.lists)} list(s), {names} entries"
+    else:
+        summary = "nothing loaded"
+    print(f"{config.blocklists}: {errors} error(s), {warnings} warning(s); {summary}", file=out)
+    if errors or (strict and warnings):
+        return EXIT_PROBLEMS
+    return EXIT_OK

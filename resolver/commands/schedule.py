@@ -1,0 +1,46 @@
+"""`dnsfence schedule`: what starts and ends when."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TextIO
+
+from resolver.commands.common import EXIT_OK
+from resolver.policy.instants import iso, show, zone
+from resolver.policy.model import Action, Policy
+from resolver.policy.timeline import Transition, transitions
+
+
+def describe(t: Transition) -> str:
+    if t.rule is None:
+        what = "blocking" if any(r.action is Action.BLOCK for r in t.blocklist.rules) \
+            else "exceptions"
+        return f"{t.blocklist.name}: {what} {t.change} ({t.names} name{'s' * (t.names != 1)})"
+    kind = "block" if t.rule.action is Action.BLOCK else "exception"
+    return f"{t.blocklist.name}: {kind} {t.rule.pattern} {t.change} ({t.rule.location})"
+
+
+def run(policy: Policy, start: datetime | None, until: datetime | None, *, as_json: bool,
+        out: TextIO) -> int:
+    shown = 0
+    for t in transitions(policy):
+        if (start is not None and t.instant < start) or (until is not None
+                                                         and t.instant >= until):
+            continue
+        tz = zone(t.blocklist.timezone)
+        shown += 1
+        if as_json:
+            print(json.dumps({
+                "instant": iso(t.instant, tz), "utc": iso(t.instant, UTC),
+                "list": t.blocklist.name, "rule": t.rule.pattern if t.rule else None,
+                "action": t.rule.action.value if t.rule else None,
+                "change": t.change, "names": t.names,
+            }), file=out)
+        else:
+            local = show(t.instant, tz)
+            utc = t.instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            print(f"{local:<22} ({utc})  {describe(t)}", file=out)
+    if shown == 0 and not as_json:
+        print("no transitions in that period", file=out)
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Dated blocklists: the data model, loading, indexing and time."""

@@ -1,0 +1,338 @@
+"""YAML blocklist files -> a validated Policy, with every problem collected.
+
+A directory with any error yields no policy at all: a half-loaded ban is worse
+than the last good one, which the caller keeps.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from resolver.policy.instants import InstantError, parse_instant, zone
+from resolver.policy.model import Action, BlockList, Location, Policy, Rule, Window
+from resolver.policy.names import InvalidName, normalise_pattern
+from resolver.policy.yamlnodes import (
+    Problem,
+    YamlSyntaxError,
+    compose,
+    location,
+    mapping_items,
+    scalar_text,
+)
+
+LIST_KEYS = ("name", "description", "reference", "effective", "expires", "timezone",
+             "domains", "allow")
+ENTRY_KEYS = ("domain", "effective", "expires")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """A policy (None when any error was found) and every problem found."""
+
+    policy: Policy | None
+    problems: tuple[Problem, ...]
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.severity == "warning")
+
+
+def unknown_key_message(key: str, known: Iterable[str], where: str) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(known)})"
+    return f"unknown key {key!r} in {where}{hint}"
+
+
+def list_files(directory: Path) -> list[Path]:
+    """The list files of a directory, in name order so results are reproducible."""
+    return sorted(
+        p for p in directory.iterdir()
+        if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file()
+    )
+
+
+def load_policy(directory: Path, default_timezone: str = "UTC") -> LoadResult:
+    """Load every list file in `directory`; all-or-nothing."""
+    problems: list[Problem] = []
+    if not directory.is_dir():
+        problems.append(Problem(Location(str(directory)),
+                                "blocklist directory not found; create it or pass --blocklists"))
+        return LoadResult(None, tuple(problems))
+    lists: list[BlockList] = []
+    for path in list_files(directory):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(Location(str(path)), f"cannot read file: {exc}"))
+            continue
+        blocklist, found = parse_list(str(path), text, default_timezone)
+        problems.extend(found)
+        if blocklist is not None:
+            lists.append(blocklist)
+    problems.extend(_check_unique_names(lists))
+    failed = any(p.severity == "error" for p in problems)
+    policy = None if failed else Policy(tuple(lists), default_timezone)
+    return LoadResult(policy, tuple(problems))
+
+
+def _check_unique_names(lists: list[BlockList]) -> list[Problem]:
+    first: dict[str, BlockList] = {}
+    problems = []
+    for blocklist in lists:
+        other = first.setdefault(blocklist.name, blocklist)
+        if other is not blocklist:
+            problems.append(Problem(
+                blocklist.location,
+                f"list name {blocklist.name!r} is already used by {other.location}; "
+                "list names must be unique (set a different `name:`)",
+            ))
+    return problems
+
+
+class _ListParser:
+    """Turns one file's node tree into a BlockList, collecting problems."""
+
+    def __init__(self, path: str, default_timezone: str) -> None:
+        self.path = path
+        self.default_timezone = default_timezone
+        self.problems: list[Problem] = []
+
+    def error(self, node: yaml.Node | Location, message: str) -> None:
+        where = node if isinstance(node, Location) else location(self.path, node)
+        self.problems.append(Problem(where, message))
+
+    def warn(self, node: yaml.Node | Location, message: str) -> None:
+        where = node if isinstance(node, Location) else location(self.path, node)
+        self.problems.append(Problem(where, message, "warning"))
+
+    def text(self, node: yaml.Node, key: str) -> str | None:
+        value = scalar_text(node)
+        if value is None and not (isinstance(node, yaml.ScalarNode)):
+            self.error(node, f"`{key}` must be a single value, not a list or mapping")
+        return value
+
+    def instant(self, node: yaml.Node, key: str, tz: ZoneInfo) -> datetime | None:
+        value = self.text(node, key)
+        if value is None:
+            return None
+        try:
+            return parse_instant(value, tz)
+        except InstantError as exc:
+            self.error(node, f"`{key}`: {exc}")
+            return None
+
+    def parse(self, root: yaml.Node | None) -> BlockList | None:
+        file_location = Location(self.path, 1)
+        if root is None:
+            self.error(file_location, "the file is empty; a list needs at least `effective:` "
+                       "and `domains:`")
+            return None
+        if not isinstance(root, yaml.MappingNode):
+            self.error(root, "a list file must be a mapping (name:, effective:, domains: ...)")
+            return None
+        fields: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key, key_node, value_node in mapping_items(self.path, root, self.problems):
+            if key not in LIST_KEYS:
+                self.error(key_node, unknown_key_message(key, LIST_KEYS, "a list"))
+                continue
+            fields[key] = (key_node, value_node)
+
+        name = Path(self.path).stem
+        if "name" in fields:
+            given = self.text(fields["name"][1], "name")
+            if given is not None:
+                if not given.strip():
+                    self.error(fields["name"][1], "`name` is empty")
+                name = given.strip()
+        description = self._optional_text(fields, "description")
+        reference = self._optional_text(fields, "reference")
+        if not reference:
+            self.warn(file_location, f"list {name!r} has no `reference:`; explanations will "
+                      "not say which decision it carries out")
+
+        tz_name = self.default_timezone
+        if "timezone" in fields:
+            tz_name = self.text(fields["timezone"][1], "timezone") or tz_name
+        try:
+            tz = zone(tz_name)
+        except InstantError as exc:
+            self.error(fields["timezone"][1] if "timezone" in fields else file_location, str(exc))
+            tz = ZoneInfo("UTC")
+
+        effective = None
+        if "effective" in fields:
+            effective = self.instant(fields["effective"][1], "effective", tz)
+            if effective is None and scalar_text(fields["effective"][1]) is None:
+                self.error(fields["effective"][1], "`effective` is empty; write the first "
+                           "day of the ban, e.g. effective: 2023-03-20")
+        else:
+            self.error(file_location, "missing `effective:`; write the first day of the ban, "
+                       "e.g. effective: 2023-03-20")
+        expires = None
+        if "expires" in fields:
+            expires = self.instant(fields["expires"][1], "expires", tz)
+        if effective and expires and expires <= effective:
+            self.error(fields["expires"][1], "`expires` must be after `effective` "
+                       "(expires is the first instant the list no longer applies)")
+        window = Window(effective, expires)
+
+        rules: list[Rule] = []
+        for key, action in (("domains", Action.BLOCK), ("allow", Action.ALLOW)):
+            if key in fields:
+                rules.extend(self._entries(fields[key][1], key, action, name, window, tz))
+        if not rules and not any(p.severity == "error" for p in self.problems):
+            self.warn(file_location, f"list {name!r} has no entries; it blocks nothing")
+        self._warn_about_entries(rules)
+        return BlockList(name, description, reference, window, tz_name, tuple(rules),
+                         Location(self.path))
+
+    def _optional_text(self, fields: dict[str, tuple[yaml.Node, yaml.Node]], key: str) -> str:
+        if key not in fields:
+            return ""
+        return " ".join((self.text(fields[key][1], key) or "").split())
+
+    def _entries(self, node: yaml.Node, key: str, action: Action, list_name: str,
+                 window: Window, tz: ZoneInfo) -> list[Rule]:
+        if scalar_text(node) is None and isinstance(node, yaml.ScalarNode):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, f"`{key}` must be a list of names, one per line starting with '- '")
+            return []
+        rules = []
+        for item in node.value:
+            rule = self._entry(item, key, action, list_name, window, tz)
+            if rule is not None:
+                rules.append(rule)
+        return rules
+
+    def _entry(self, item: yaml.Node, key: str, action: Action, list_name: str,
+               window: Window, tz: ZoneInfo) -> Rule | None:
+        own = Window()
+        own_dates = False
+        name_node = item
+        if isinstance(item, yaml.MappingNode):
+            fields = {}
+            for entry_key, key_node, value_node in mapping_items(self.path, item, self.problems):
+                if entry_key not in ENTRY_KEYS:
+                    self.error(key_node, unknown_key_message(entry_key, ENTRY_KEYS,
+                                                             f"an entry of `{key}`"))
+                    continue
+                fields[entry_key] = value_node
+            if "domain" not in fields:
+                self.error(item, f"an entry of `{key}` written as a mapping needs `domain:`")
+                return None
+            name_node = fields["domain"]
+            effective = self.instant(fields["effective"], "effective", tz) \
+                if "effective" in fields else None
+            expires = self.instant(fields["expires"], "expires", tz) \
+                if "expires" in fields else None
+            if effective and expires and expires <= effective:
+                self.error(fields["expires"], "`expires` must be after `effective`")
+                return None
+            own = Window(effective, expires)
+            own_dates = effective is not None or expires is not None
+            if effective and window.effective and effective < window.effective:
+                self.warn(fields["effective"], "this entry's `effective` is before its list's; "
+                          "the list's date governs")
+            if window.expires and effective and effective >= window.expires:
+                self.warn(fields["effective"], "this entry starts after its list expires; "
+                          "it will never apply")
+        text = scalar_text(name_node)
+        if text is None:
+            self.error(name_node, f"an entry of `{key}` must be a domain name")
+            return None
+        try:
+            pattern = normalise_pattern(text)
+        except InvalidName as exc:
+            self.error(name_node, str(exc))
+            return None
+        if _looks_like_ip(pattern):
+            self.error(name_node, f"{text!r} is an IP address; dnsfence blocks domain names")
+            return None
+        return Rule(pattern, action, list_name, window.intersect(own),
+                    location(self.path, name_node), own_dates)
+
+    def _warn_about_entries(self, rules: list[Rule]) -> None:
+        seen: dict[tuple[str, Action], Rule] = {}
+        by_pattern: dict[str, list[Rule]] = {}
+        for rule in rules:
+            first = seen.setdefault((rule.pattern, rule.action), rule)
+            if first is not rule:
+                self.warn(rule.location, f"duplicate entry {rule.pattern!r} "
+                          f"(also on line {first.location.line})")
+                continue
+            by_pattern.setdefault(rule.pattern, []).append(rule)
+        for pattern, same in by_pattern.items():
+            if len({r.action for r in same}) > 1:
+                allowed = next(r for r in same if r.action is Action.ALLOW)
+                self.warn(allowed.location, f"{pattern!r} is both blocked and allowed in this "
+                          "list; the exception wins, so the block does nothing")
+        plain = {r.pattern: r for r in seen.values() if not r.is_glob}
+        opposite = {Action.BLOCK: [r for r in seen.values() if r.action is Action.ALLOW],
+                    Action.ALLOW: [r for r in seen.values() if r.action is Action.BLOCK]}
+        for rule in seen.values():
+            parent = _covering_parent(rule, plain)
+            if parent is None:
+                continue
+            if any(parent.matches(o.suffix) and o.depth > parent.depth
+                   for o in opposite[rule.action]):
+                continue  # an exception in between makes this entry meaningful
+            self.warn(rule.location, f"{rule.pattern!r} is already covered by "
+                      f"{parent.pattern!r} (line {parent.location.line}); it can be removed")
+
+
+def _covering_parent(rule: Rule, plain: dict[str, Rule]) -> Rule | None:
+    """A plain entry of the same list that already decides everything `rule` does."""
+    name = rule.suffix
+    if not rule.is_glob:
+        dot = name.find(".")
+        if dot < 0:
+            return None
+        name = name[dot + 1:]
+    while True:
+        parent = plain.get(name)
+        if (parent is not None and parent is not rule and parent.action is rule.action
+                and _covers(parent.window, rule.window)):
+            return parent
+        dot = name.find(".")
+        if dot < 0:
+            return None
+        name = name[dot + 1:]
+
+
+def _covers(outer: Window, inner: Window) -> bool:
+    starts_before = outer.effective is None or (
+        inner.effective is not None and outer.effective <= inner.effective)
+    ends_after = outer.expires is None or (
+        inner.expires is not None and inner.expires <= outer.expires)
+    return starts_before and ends_after
+
+
+def _looks_like_ip(pattern: str) -> bool:
+    parts = pattern.split(".")
+    return len(parts) == 4 and all(p.isdigit() for p in parts)
+
+
+def parse_list(path: str, text: str, default_timezone: str = "UTC"
+               ) -> tuple[BlockList | None, list[Problem]]:
+    """One list file's text -> (BlockList or None, problems)."""
+    parser = _ListParser(path, default_timezone)
+    try:
+        root = compose(path, text)
+    except YamlSyntaxError as exc:
+        return None, [exc.problem]
+    blocklist = parser.parse(root)
+    if any(p.severity == "error" for p in parser.problems):
+        return None, parser.problems
+    return blocklist, parser.problems

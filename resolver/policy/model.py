@@ -1,0 +1,165 @@
+"""The policy's data: lists, rules, time windows and verdicts.
+
+Everything here is immutable so that a policy built off the event loop can be
+handed to the server in one assignment and shared between threads safely.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class Action(enum.Enum):
+    """What a matching rule does to a name."""
+
+    BLOCK = "block"
+    ALLOW = "allow"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where something was written, for messages an admin can act on."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        if self.column is None:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open interval of time [effective, expires); None means unbounded."""
+
+    effective: datetime | None = None
+    expires: datetime | None = None
+
+    def contains(self, at: datetime) -> bool:
+        if self.effective is not None and at < self.effective:
+            return False
+        return self.expires is None or at < self.expires
+
+    def intersect(self, other: Window) -> Window:
+        starts = [t for t in (self.effective, other.effective) if t is not None]
+        ends = [t for t in (self.expires, other.expires) if t is not None]
+        return Window(max(starts) if starts else None, min(ends) if ends else None)
+
+    @property
+    def empty(self) -> bool:
+        return (
+            self.effective is not None
+            and self.expires is not None
+            and self.expires <= self.effective
+        )
+
+
+def _glob_regex(label: str) -> re.Pattern[str]:
+    return re.compile("[^.]*".join(re.escape(part) for part in label.split("*")) + r"\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One entry of one list: a name pattern, what it does, and when.
+
+    `pattern` is normalised (lower case, A-labels, no trailing dot). A label
+    containing `*` is a glob on that label; `*.x` is therefore "every name
+    below x". A rule matches a name when the name equals the pattern or lies
+    below a name the pattern matches.
+    """
+
+    pattern: str
+    action: Action
+    list_name: str
+    window: Window
+    location: Location
+    own_dates: bool = False
+    suffix: str = field(init=False)
+    globs: tuple[re.Pattern[str], ...] = field(init=False, compare=False, repr=False)
+    depth: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        labels = self.pattern.split(".")
+        literal = len(labels)
+        for i, label in enumerate(labels):
+            if "*" in label:
+                literal = len(labels) - i - 1
+        split = len(labels) - literal
+        object.__setattr__(self, "suffix", ".".join(labels[split:]))
+        object.__setattr__(self, "globs", tuple(_glob_regex(x) for x in labels[:split]))
+        object.__setattr__(self, "depth", len(labels))
+
+    @property
+    def is_glob(self) -> bool:
+        return bool(self.globs)
+
+    def matches(self, name: str) -> bool:
+        """True when `name` is the pattern's name or lies below it (reference semantics)."""
+        if not self.globs:
+            return name == self.pattern or name.endswith("." + self.pattern)
+        labels = name.split(".")
+        if len(labels) < self.depth:
+            return False
+        tail = ".".join(labels[len(labels) - self.depth + len(self.globs) :])
+        if tail != self.suffix:
+            return False
+        start = len(labels) - self.depth
+        return all(
+            glob.match(labels[start + i]) is not None for i, glob in enumerate(self.globs)
+        )
+
+    @property
+    def zone(self) -> str:
+        """The domain an answer for this rule is attributed to (its literal suffix)."""
+        return self.suffix
+
+
+@dataclass(frozen=True, slots=True)
+class BlockList:
+    """One YAML file: a decision, its dates, and its rules."""
+
+    name: str
+    description: str
+    reference: str
+    window: Window
+    timezone: str
+    rules: tuple[Rule, ...]
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Every list of a blocklist directory, validated as a whole."""
+
+    lists: tuple[BlockList, ...]
+    default_timezone: str = "UTC"
+
+    def list_named(self, name: str) -> BlockList | None:
+        for blocklist in self.lists:
+            if blocklist.name == name:
+                return blocklist
+        return None
+
+    @property
+    def rules(self) -> tuple[Rule, ...]:
+        return tuple(rule for blocklist in self.lists for rule in blocklist.rules)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The decision for one name at one instant, with the rule that made it."""
+
+    name: str
+    at: datetime
+    rule: Rule | None
+
+    @property
+    def blocked(self) -> bool:
+        return self.rule is not None and self.rule.action is Action.BLOCK

@@ -1,0 +1,76 @@
+"""What is in force when, and what changes next.
+
+Transitions are the instants at which a list or a single entry starts or ends;
+between two transitions the set of active rules is constant, which is what
+lets the server index a snapshot and sleep until the next instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from resolver.policy.index import PolicyIndex
+from resolver.policy.model import Action, BlockList, Policy, Rule
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A list (rule=None) or one entry starting or ending at an instant."""
+
+    instant: datetime
+    blocklist: BlockList
+    rule: Rule | None
+    change: str  # "starts" | "ends"
+    names: int
+
+
+def transitions(policy: Policy) -> list[Transition]:
+    """Every transition of every list, in time order."""
+    found: list[Transition] = []
+    for blocklist in policy.lists:
+        start, end = blocklist.window.effective, blocklist.window.expires
+        with_list_start = sum(1 for r in blocklist.rules if r.window.effective == start)
+        with_list_end = sum(1 for r in blocklist.rules if r.window.expires == end)
+        if start is not None:
+            found.append(Transition(start, blocklist, None, "starts", with_list_start))
+        if end is not None:
+            found.append(Transition(end, blocklist, None, "ends", with_list_end))
+        for rule in blocklist.rules:
+            if rule.window.empty:
+                continue
+            if rule.window.effective is not None and rule.window.effective != start:
+                found.append(Transition(rule.window.effective, blocklist, rule, "starts", 1))
+            if rule.window.expires is not None and rule.window.expires != end:
+                found.append(Transition(rule.window.expires, blocklist, rule, "ends", 1))
+    found.sort(key=lambda t: (t.instant, t.blocklist.name, t.rule is not None,
+                              t.rule.pattern if t.rule else ""))
+    return found
+
+
+def active_rules(policy: Policy, at: datetime) -> list[Rule]:
+    return [rule for rule in policy.rules if rule.window.contains(at)]
+
+
+def next_transition(rules: Iterable[Rule], after: datetime) -> datetime | None:
+    """The first instant strictly after `after` at which any rule starts or ends."""
+    upcoming = [
+        t for rule in rules for t in (rule.window.effective, rule.window.expires)
+        if t is not None and t > after
+    ]
+    return min(upcoming, default=None)
+
+
+def upcoming_block(index: PolicyIndex, rules: Iterable[Rule], name: str,
+                   after: datetime) -> tuple[datetime, Rule] | None:
+    """When an allowed name will next be blocked (checked at each future transition)."""
+    instants = sorted({
+        t for rule in rules for t in (rule.window.effective, rule.window.expires)
+        if t is not None and t > after
+    })
+    for instant in instants:
+        rule = index.decide(name, instant)
+        if rule is not None and rule.action is Action.BLOCK:
+            return instant, rule
+    return None
