@@ -1,0 +1,50 @@
+# dnsfence as a container: `dnsfence serve` on port 53 (UDP+TCP) as a non-root user.
+# docker-compose.yml mounts the blocklists and the config read-only over the defaults below.
+
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+
+# Port 53 needs CAP_NET_BIND_SERVICE. It is granted as a *file capability on the interpreter*
+# (setcap on the real binary: python3 is a symlink, and setcap does not follow symlinks), so
+# the non-root user receives it at exec time with no runtime flag at all: Docker's default
+# bounding set contains NET_BIND_SERVICE, and compose narrows that set to it alone
+# (cap_drop: ALL, cap_add: NET_BIND_SERVICE).
+#   Why not cap_add alone: Docker hands added capabilities only to root processes, not to a
+#   USER like ours. Why not rely on net.ipv4.ip_unprivileged_port_start=0 (newer Docker sets
+#   it per container): other runtimes and network_mode: host do not.
+#   Caveats: every Python program in this image gets the capability (the image runs nothing
+#   else); `no-new-privileges` disables file capabilities; and a runtime whose bounding set
+#   lacks NET_BIND_SERVICE refuses to exec python at all (capabilities(7), "capability-dumb
+#   binaries"): keep NET_BIND_SERVICE in the bounding set, or listen on a port >= 1024.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libcap2-bin \
+    && setcap cap_net_bind_service=+ep "$(readlink -f "$(command -v python3)")" \
+    && getcap "$(readlink -f "$(command -v python3)")" | grep -q cap_net_bind_service \
+    && apt-get purge -y --auto-remove libcap2-bin \
+    && rm -rf /var/lib/apt/lists/*
+
+# .dockerignore lets in only what the package build needs (and the default config).
+COPY . /tmp/dnsfence-src
+RUN pip install --no-cache-dir --disable-pip-version-check /tmp/dnsfence-src \
+    && rm -rf /tmp/dnsfence-src
+
+RUN useradd --system --user-group --uid 10053 --home-dir /nonexistent --no-create-home \
+        --shell /usr/sbin/nologin dnsfence \
+    && mkdir -p /etc/dnsfence/blocklists
+
+# Defaults so `docker run dnsfence:latest` works; compose mounts the real ones over them.
+COPY deploy/dnsfence.yaml /etc/dnsfence/dnsfence.yaml
+
+USER dnsfence
+EXPOSE 53/udp 53/tcp
+
+# Healthy = the server itself answers: tiktok.com is on the shipped blocklists, so the reply
+# is a local NXDOMAIN and does not depend on the upstream. DNSFENCE_HEALTH_HOST/PORT/NAME
+# override the target (tests/test_deploy.py runs this exact snippet against a fake server).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python3", "-c", "import os,sys;from dnslib import DNSRecord,RCODE;q=DNSRecord.question(os.environ.get('DNSFENCE_HEALTH_NAME','tiktok.com'));r=DNSRecord.parse(q.send(os.environ.get('DNSFENCE_HEALTH_HOST','127.0.0.1'),int(os.environ.get('DNSFENCE_HEALTH_PORT','53')),timeout=2));sys.exit(0 if r.header.id==q.header.id and r.header.rcode==RCODE.NXDOMAIN else 1)"]
+
+ENTRYPOINT ["dnsfence"]
+CMD ["serve", "--config", "/etc/dnsfence/dnsfence.yaml"]

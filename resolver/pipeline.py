@@ -1,0 +1,64 @@
+"""The query's path, top to bottom: parse -> access -> policy -> cache -> upstream.
+
+Why this order:
+- access first, so a refused client costs one dict lookup and learns nothing;
+- policy above the cache, so a block applies at once and blocked names are never
+  served from cache (the cache stores only upstream answers);
+- the cache before the upstream, which is the only stage that waits.
+Everything before the upstream runs synchronously in the socket callback: no
+task or coroutine is created for a local answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+from resolver.dns import answers
+from resolver.dns.reply import for_client
+from resolver.dns.wire import Query, classify, parse_query
+from resolver.stages.access import AccessControl
+from resolver.stages.blocking import BlockingStage
+from resolver.stages.cache import CacheStage
+from resolver.stages.upstream import UpstreamStage
+
+Pending = Coroutine[Any, Any, bytes | None]
+
+
+class Pipeline:
+    """Turns one request into an answer now (bytes), an answer later (a coroutine), or none."""
+
+    __slots__ = ("access", "blocking", "cache", "udp_size", "upstream")
+
+    def __init__(self, access: AccessControl, blocking: BlockingStage, cache: CacheStage | None,
+                 upstream: UpstreamStage, udp_size: int) -> None:
+        self.access = access
+        self.blocking = blocking
+        self.cache = cache
+        self.upstream = upstream
+        self.udp_size = udp_size
+
+    def handle(self, data: bytes, client: str, now: float, tcp: bool = False
+               ) -> bytes | Pending | None:
+        query = parse_query(data)
+        if query is None:
+            parsed = classify(data)
+            if not isinstance(parsed, Query):
+                return answers.rejection(parsed, data, self.udp_size)
+            query = parsed
+        if not self.access.allows(client):
+            return answers.refused(query)
+        blocked = self.blocking.answer(query, now)
+        if blocked is not None:
+            return blocked
+        if self.cache is not None:
+            cached = self.cache.answer(query, now)
+            if cached is not None:
+                return for_client(cached, query, self.udp_size, tcp)
+        return self._forward(query, tcp)
+
+    async def _forward(self, query: Query, tcp: bool) -> bytes | None:
+        response = await self.upstream.answer(query, tcp)
+        if response is None:
+            return answers.servfail(query, ede_code=22, ede_text="no upstream answered in time")
+        return for_client(response, query, self.udp_size, tcp)

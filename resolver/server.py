@@ -1,0 +1,275 @@
+"""Sockets and processes: UDP and TCP listeners on asyncio, and SO_REUSEPORT workers.
+
+UDP uses `add_reader` + `recvfrom` on a non-blocking socket instead of a
+DatagramProtocol: one callback drains many datagrams, and local answers are
+sent from inside it without creating a task. TCP follows RFC 7766: 2-byte
+length framing, several queries per connection answered as they complete, an
+idle timeout and a cap on open connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from resolver.config import Endpoint
+from resolver.pipeline import Pending, Pipeline
+
+log = logging.getLogger("dnsfence")
+
+_DRAIN = 256  # datagrams handled per wake-up before yielding to other callbacks
+_TCP_PIPELINE = 64  # queries in flight per TCP connection
+
+
+@dataclass(slots=True)
+class Listener:
+    """One address's bound sockets (the UDP and TCP share the port)."""
+
+    endpoint: Endpoint
+    udp: socket.socket
+    tcp: socket.socket
+
+
+def _family(endpoint: Endpoint) -> socket.AddressFamily:
+    return socket.AF_INET6 if endpoint.family_is_v6 else socket.AF_INET
+
+
+def _socket(endpoint: Endpoint, kind: socket.SocketKind, reuseport: bool) -> socket.socket:
+    sock = socket.socket(_family(endpoint), kind)
+    try:
+        if kind == socket.SOCK_STREAM:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuseport:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if endpoint.family_is_v6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def bind(endpoint: Endpoint, reuseport: bool, attempts: int = 20) -> Listener:
+    """Bind UDP and TCP on one port; port 0 picks a free port usable by both."""
+    last: OSError | None = None
+    for _ in range(attempts if endpoint.port == 0 else 1):
+        udp = _socket(endpoint, socket.SOCK_DGRAM, reuseport)
+        try:
+            udp.bind((endpoint.host, endpoint.port))
+            port = udp.getsockname()[1]
+            tcp = _socket(endpoint, socket.SOCK_STREAM, reuseport)
+            try:
+                tcp.bind((endpoint.host, port))
+                tcp.listen(128)
+            except OSError:
+                tcp.close()
+                raise
+        except OSError as exc:
+            udp.close()
+            last = exc
+            if exc.errno != errno.EADDRINUSE:
+                break
+            continue
+        return Listener(Endpoint(endpoint.host, port), udp, tcp)
+    assert last is not None
+    raise last
+
+
+def bind_again(listener: Listener) -> Listener:
+    """Another pair of sockets on the same port, for another SO_REUSEPORT worker."""
+    return bind(listener.endpoint, reuseport=True)
+
+
+class UdpServer:
+    """Reads datagrams in a reader callback and answers local ones immediately."""
+
+    def __init__(self, sock: socket.socket, pipeline: Pipeline,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self._sock = sock
+        self._pipeline = pipeline
+        self._loop = loop
+        self._pending: set[asyncio.Task[None]] = set()
+        self._errors = 0
+
+    def start(self) -> None:
+        self._loop.add_reader(self._sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        sock, handle = self._sock, self._pipeline.handle
+        now = time.time()
+        for _ in range(_DRAIN):
+            try:
+                data, address = sock.recvfrom(65_535)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                continue  # e.g. an ICMP error queued on the socket
+            try:
+                result = handle(data, address[0], now)
+            except Exception:
+                self._log_error("internal error while answering a UDP query")
+                continue
+            if result is None:
+                continue
+            if isinstance(result, bytes):
+                self._send(result, address)
+            else:
+                task = self._loop.create_task(self._later(result, address))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+
+    async def _later(self, pending: Pending, address: tuple[str, int]) -> None:
+        try:
+            answer = await pending
+        except Exception:
+            self._log_error("internal error while forwarding a UDP query")
+            return
+        if answer is not None:
+            self._send(answer, address)
+
+    def _send(self, answer: bytes, address: tuple[str, int]) -> None:
+        with contextlib.suppress(OSError):  # full buffer or vanished client: like a lost packet
+            self._sock.sendto(answer, address)
+
+    def _log_error(self, message: str) -> None:
+        self._errors += 1
+        if self._errors <= 10 or self._errors % 1000 == 0:
+            log.exception("%s (%d so far)", message, self._errors)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._loop.remove_reader(self._sock.fileno())
+        for task in list(self._pending):
+            task.cancel()
+        self._sock.close()
+
+
+class TcpServer:
+    """RFC 7766 TCP: framed queries, pipelined, idle timeout, connection cap."""
+
+    def __init__(self, sock: socket.socket, pipeline: Pipeline, idle_timeout: float,
+                 max_connections: int) -> None:
+        self._sock = sock
+        self._pipeline = pipeline
+        self._idle = idle_timeout
+        self._max = max_connections
+        self._open = 0
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._connection, sock=self._sock)
+
+    async def _connection(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        if self._open >= self._max:
+            writer.close()
+            return
+        self._open += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
+        peer = writer.get_extra_info("peername")
+        client = peer[0] if peer else ""
+        inflight: set[asyncio.Task[None]] = set()
+        slots = asyncio.Semaphore(_TCP_PIPELINE)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self._idle):
+                        header = await reader.readexactly(2)
+                        data = await reader.readexactly(int.from_bytes(header, "big"))
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+                    break
+                result = self._handle(data, client)
+                if result is None:
+                    continue
+                if isinstance(result, bytes):
+                    self._write(writer, result)
+                    continue
+                await slots.acquire()
+                job = asyncio.get_running_loop().create_task(self._later(result, writer, slots))
+                inflight.add(job)
+                job.add_done_callback(inflight.discard)
+            if inflight:
+                await asyncio.wait(inflight, timeout=self._idle)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            for job in inflight:
+                job.cancel()
+            self._open -= 1
+            if task is not None:
+                self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    def _handle(self, data: bytes, client: str) -> bytes | Pending | None:
+        try:
+            return self._pipeline.handle(data, client, time.time(), tcp=True)
+        except Exception:
+            log.exception("internal error while answering a TCP query")
+            return None
+
+    async def _later(self, pending: Pending, writer: asyncio.StreamWriter,
+                     slots: asyncio.Semaphore) -> None:
+        try:
+            answer = await pending
+            if answer is not None:
+                self._write(writer, answer)
+        except Exception:
+            log.exception("internal error while forwarding a TCP query")
+        finally:
+            slots.release()
+
+    @staticmethod
+    def _write(writer: asyncio.StreamWriter, answer: bytes) -> None:
+        if not writer.is_closing():
+            writer.write(len(answer).to_bytes(2, "big") + answer)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1):
+                    await self._server.wait_closed()
+
+
+async def serve(listeners: list[Listener], make_pipeline: Callable[[], Pipeline],
+                idle_timeout: float, max_connections: int,
+                on_ready: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then close everything."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    pipeline = make_pipeline()
+    udp_servers = [UdpServer(item.udp, pipeline, loop) for item in listeners]
+    tcp_servers = [TcpServer(item.tcp, pipeline, idle_timeout, max_connections)
+                   for item in listeners]
+    for udp in udp_servers:
+        udp.start()
+    for tcp in tcp_servers:
+        await tcp.start()
+    if on_ready is not None:
+        on_ready()
+    await stop.wait()
+    log.info("dnsfence: stopping (pid %d)", os.getpid())
+    for udp in udp_servers:
+        udp.close()
+    for tcp in tcp_servers:
+        await tcp.close()
+    pipeline.upstream.close()

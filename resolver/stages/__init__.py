@@ -1,0 +1,1 @@
+"""The stages a query passes through, one job each; assembled in resolver.pipeline."""

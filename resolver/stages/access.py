@@ -1,0 +1,39 @@
+"""Access control: only configured client networks may query (never an open resolver)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from resolver.config import IPNetwork
+
+_MEMO_LIMIT = 65_536
+
+
+class AccessControl:
+    """Decides per source address, memoised, since an office has few clients."""
+
+    __slots__ = ("_memo", "_networks")
+
+    def __init__(self, networks: Sequence[IPNetwork]) -> None:
+        self._networks = tuple(networks)
+        self._memo: dict[str, bool] = {}
+
+    def allows(self, address: str) -> bool:
+        known = self._memo.get(address)
+        if known is not None:
+            return known
+        verdict = self._decide(address)
+        if len(self._memo) >= _MEMO_LIMIT:
+            self._memo.clear()  # bounded: a spoofing flood cannot grow memory
+        self._memo[address] = verdict
+        return verdict
+
+    def _decide(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip.version == net.version and ip in net for net in self._networks)

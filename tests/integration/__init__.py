@@ -1,0 +1,1 @@
+"""End-to-end tests that boot real processes (unbound, ``dnsfence serve``) on loopback."""
