@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from resolver import __version__
 from resolver.commands.common import EXIT_USAGE, CommandFailed, instant_or_fail, settings
-from resolver.config import parse_endpoint
+from resolver.config import Endpoint, parse_endpoint
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -18,8 +18,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="directory of blocklist files (default: ./blocklists)")
 
 
-def _endpoint(default_port: int) -> object:
-    def parse(text: str) -> object:
+def _endpoint(default_port: int) -> Callable[[str], Endpoint]:
+    def parse(text: str) -> Endpoint:
         try:
             return parse_endpoint(text, default_port)
         except ValueError as exc:

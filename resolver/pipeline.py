@@ -47,7 +47,7 @@ class Pipeline:
                 return answers.rejection(parsed, data, self.udp_size)
             query = parsed
         if not self.access.allows(client):
-            return answers.refused(query)
+            return answers.refused(query, udp_size=self.udp_size)
         blocked = self.blocking.answer(query, now)
         if blocked is not None:
             return blocked
@@ -60,5 +60,6 @@ class Pipeline:
     async def _forward(self, query: Query, tcp: bool) -> bytes | None:
         response = await self.upstream.answer(query, tcp)
         if response is None:
-            return answers.servfail(query, ede_code=22, ede_text="no upstream answered in time")
+            return answers.servfail(query, answers.EdeCode.NO_REACHABLE_AUTHORITY,
+                                    "no upstream answered in time", udp_size=self.udp_size)
         return for_client(response, query, self.udp_size, tcp)

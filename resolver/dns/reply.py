@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from resolver.dns.wire import Query, truncate, with_opt
 
+_AA = 0x0400
 _AD = 0x0020
 _RD = 0x0100
 _TCP_LIMIT = 65_535
@@ -25,15 +26,14 @@ def client_limit(query: Query, our_udp_size: int, tcp: bool) -> int:
 
 def for_client(message: bytes, query: Query, our_udp_size: int, tcp: bool) -> bytes:
     flags = int.from_bytes(message[2:4], "big")
-    flags = (flags & ~_RD) | (query.flags & _RD)
+    # A forwarder is not authoritative for what it relays (Unbound clears AA too).
+    flags = (flags & ~(_RD | _AA)) | (query.flags & _RD)
     if not (query.flags & _AD or query.do):
         flags &= ~_AD  # RFC 6840 5.8: AD only for clients that asked for it
     qlen = len(query.question)
     body = (query.id.to_bytes(2, "big") + flags.to_bytes(2, "big") + message[4:12]
             + query.question + message[12 + qlen:])
     limit = client_limit(query, our_udp_size, tcp)
-    if query.edns is None:
-        return truncate(body, limit)
-    opt_size = 11
-    fitted = truncate(body, limit - opt_size)
-    return with_opt(fitted, our_udp_size, query.do)
+    if query.edns is not None:
+        body = with_opt(body, our_udp_size, query.do)
+    return truncate(body, limit)  # keeps our OPT on a truncated answer (RFC 6891 7)

@@ -1,0 +1,355 @@
+"""Tests for resolver.dns.answers: each answer is read back with dnspython and judged by meaning."""
+
+from __future__ import annotations
+
+import struct
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from resolver.dns.answers import (
+    SOA_MNAME,
+    SOA_RNAME,
+    BlockedTemplate,
+    EdeCode,
+    badvers,
+    blocked,
+    ede_option,
+    formerr,
+    notimp,
+    refused,
+    rejection,
+    servfail,
+)
+from resolver.dns.wire import Query, Reject, Rejection, classify, parse_query, truncate
+
+# ---------------------------------------------------------------- helpers
+
+
+def make_query(
+    name: str | dns.name.Name,
+    rdtype: int = dns.rdatatype.A,
+    *,
+    flags: int = dns.flags.RD,
+    edns: int = -1,
+    do: bool = False,
+    qid: int = 0xBEEF,
+) -> bytes:
+    qname = dns.name.from_text(name) if isinstance(name, str) else name
+    msg = dns.message.Message(id=qid)
+    msg.flags = flags
+    msg.find_rrset(
+        msg.question,
+        qname,
+        dns.rdataclass.IN,
+        dns.rdatatype.RdataType.make(rdtype),
+        create=True,
+        force_unique=True,
+    )
+    if edns >= 0:
+        msg.use_edns(edns, dns.flags.DO if do else 0, 4096)
+    return msg.to_wire()
+
+
+def query_of(wire: bytes) -> Query:
+    query = parse_query(wire)
+    if query is None:
+        careful = classify(wire)
+        assert isinstance(careful, Query), careful
+        query = careful
+    return query
+
+
+def parsed(answer: bytes | None) -> dns.message.Message:
+    assert answer is not None
+    return dns.message.from_wire(answer)
+
+
+def assert_reply_to(reply: dns.message.Message, wire: bytes, rcode: int) -> None:
+    """The parts every answer to a query shares: ID, flags copied or set, question echoed."""
+    asked = dns.message.from_wire(wire)
+    assert reply.id == asked.id
+    assert reply.rcode() == rcode
+    assert reply.opcode() == dns.opcode.QUERY
+    assert reply.flags & dns.flags.QR and reply.flags & dns.flags.RA
+    assert not reply.flags & (dns.flags.AA | dns.flags.TC)
+    for bit in (dns.flags.RD, dns.flags.CD):
+        assert reply.flags & bit == asked.flags & bit
+    assert reply.question == asked.question
+    assert [q.name.to_wire() for q in reply.question] == [q.name.to_wire() for q in asked.question]
+
+
+def ede_of(reply: dns.message.Message) -> list[tuple[int, str | None]]:
+    return [(o.code, o.text) for o in reply.options if isinstance(o, dns.edns.EDEOption)]
+
+
+def assert_blocked(
+    reply: dns.message.Message, wire: bytes, *, zone: str, ttl: int, text: str | None
+) -> None:
+    assert_reply_to(reply, wire, dns.rcode.NXDOMAIN)
+    assert reply.answer == [] and reply.additional == []
+    (soa_set,) = reply.authority
+    assert soa_set.rdtype == dns.rdatatype.SOA and soa_set.rdclass == dns.rdataclass.IN
+    assert soa_set.name == dns.name.from_text(zone or ".")
+    assert soa_set.ttl == ttl
+    (soa,) = soa_set
+    assert soa.minimum == ttl
+    assert soa.mname == dns.name.from_text(SOA_MNAME)
+    assert soa.rname == dns.name.from_text(SOA_RNAME)
+    asked = dns.message.from_wire(wire)
+    if asked.edns < 0:
+        assert reply.edns == -1
+    else:
+        assert ede_of(reply) == [(EdeCode.BLOCKED, text)]
+
+
+# ---------------------------------------------------------------- blocked
+
+
+def test_blocked_with_edns() -> None:
+    wire = make_query("ads.tracker.example.com", flags=dns.flags.RD | dns.flags.CD, edns=0, do=True)
+    reply = parsed(blocked(query_of(wire), "tracker.example.com", 300, "list ads, rule 12", 1232))
+    assert_blocked(reply, wire, zone="tracker.example.com", ttl=300, text="list ads, rule 12")
+    assert reply.edns == 0 and reply.payload == 1232
+    assert reply.ednsflags & dns.flags.DO
+
+
+def test_blocked_without_do_does_not_set_do() -> None:
+    wire = make_query("tracker.example.com", edns=0)
+    reply = parsed(blocked(query_of(wire), "tracker.example.com", 60, "x", 1400))
+    assert_blocked(reply, wire, zone="tracker.example.com", ttl=60, text="x")
+    assert reply.payload == 1400 and not reply.ednsflags & dns.flags.DO
+
+
+def test_blocked_without_edns_has_no_opt() -> None:
+    wire = make_query("ads.example", flags=0)
+    reply = parsed(blocked(query_of(wire), "ads.example", 3600, "ignored", 1232))
+    assert_blocked(reply, wire, zone="ads.example", ttl=3600, text=None)
+
+
+def test_blocked_upper_case_query_keeps_its_case_in_the_question() -> None:
+    wire = make_query("AdS.TrAcKeR.ExAmPlE", edns=0)
+    answer = blocked(query_of(wire), "tracker.example", 300, "", 1232)
+    reply = parsed(answer)
+    assert_blocked(reply, wire, zone="tracker.example", ttl=300, text=None)
+    assert b"AdS\x07TrAcKeR" in answer
+
+
+def test_blocked_unicode_ede_text_round_trips() -> None:
+    wire = make_query("ads.example", edns=0)
+    text = "bloqué: liste « pub » (2024-06-01 → 2024-12-31)"
+    reply = parsed(blocked(query_of(wire), "ads.example", 300, text, 1232))
+    assert ede_of(reply) == [(EdeCode.BLOCKED, text)]
+
+
+@pytest.mark.parametrize(
+    ("qname", "zone"),
+    [
+        ("tracker.example", "other.example"),  # not an ancestor: written out in full
+        ("tracker.example", ""),  # root zone
+        (r"a\.b.ads.example", "ads.example"),  # escaped query name
+        (r"x\003ads.example", "ads.example"),  # suffix bytes that are not a label boundary
+        (r"weird\.label.example", r"weird\.label.example"),
+    ],
+)
+def test_blocked_soa_owner_is_the_zone(qname: str, zone: str) -> None:
+    wire = make_query(qname, edns=0)
+    query = query_of(wire)
+    reply = parsed(BlockedTemplate(zone, 30, "t").render(query, 1232))
+    assert_blocked(reply, wire, zone=zone, ttl=30, text="t")
+
+
+def test_blocked_answer_to_a_longest_name_fits_512_without_edns() -> None:
+    name = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    wire = make_query(name, flags=0)
+    answer = blocked(query_of(wire), "d" * 61, 300, "", 1232)
+    assert len(answer) <= 512
+    assert truncate(answer, 512) == answer
+    assert_blocked(parsed(answer), wire, zone="d" * 61, ttl=300, text=None)
+
+
+def test_template_is_reused_across_queries() -> None:
+    template = BlockedTemplate("example.net", 120, "rule 7")
+    for name, edns, flags in [
+        ("example.net", 0, dns.flags.RD),
+        ("WWW.example.NET", -1, 0),
+        ("a.b.c.example.net", 0, dns.flags.CD),
+    ]:
+        wire = make_query(name, dns.rdatatype.AAAA, flags=flags, edns=edns, do=True)
+        reply = parsed(template.render(query_of(wire), 1232))
+        assert_blocked(
+            reply, wire, zone="example.net", ttl=120, text="rule 7" if edns >= 0 else None
+        )
+
+
+def test_template_rejects_bad_ttl_and_zone() -> None:
+    with pytest.raises(ValueError):
+        BlockedTemplate("example.net", -1, "")
+    with pytest.raises(ValueError):
+        BlockedTemplate("bad..zone", 300, "")
+
+
+labels = st.one_of(
+    st.text(
+        alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_",
+        min_size=1,
+        max_size=20,
+    ).map(str.encode),
+    st.binary(min_size=1, max_size=20),
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(labels, min_size=1, max_size=6),
+    st.integers(0, 6),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 0x7FFFFFFF),
+    st.text(max_size=30),
+)
+def test_blocked_for_random_names_and_ancestors(
+    parts: list[bytes], cut: int, edns: bool, do: bool, ttl: int, text: str
+) -> None:
+    name = dns.name.Name([*parts, b""])
+    wire = make_query(name, edns=0 if edns else -1, do=do)
+    query = query_of(wire)
+    zone_labels = query.qname.split(".")[min(cut, len(parts)) :] if query.qname else []
+    zone = ".".join(zone_labels)
+    reply = parsed(blocked(query, zone, ttl, text, 1232))
+    assert_blocked(reply, wire, zone=zone, ttl=ttl, text=(text or None) if edns else None)
+    assert bool(reply.ednsflags & dns.flags.DO) == (edns and do)
+
+
+# ---------------------------------------------------------------- refused, servfail, badvers
+
+
+def test_refused_with_prohibited_ede() -> None:
+    wire = make_query("example.com", edns=0, do=True)
+    reply = parsed(refused(query_of(wire)))
+    assert_reply_to(reply, wire, dns.rcode.REFUSED)
+    assert (reply.answer, reply.authority, reply.additional) == ([], [], [])
+    assert ede_of(reply) == [(EdeCode.PROHIBITED, None)]
+    assert reply.ednsflags & dns.flags.DO and reply.payload == 1232
+
+
+def test_refused_custom_ede_text_and_none() -> None:
+    wire = make_query("example.com", edns=0)
+    reply = parsed(refused(query_of(wire), EdeCode.FILTERED, "not for you", udp_size=1400))
+    assert ede_of(reply) == [(EdeCode.FILTERED, "not for you")]
+    assert reply.payload == 1400
+    bare = parsed(refused(query_of(wire), None))
+    assert bare.edns == 0 and bare.options == ()
+
+
+def test_refused_without_edns_has_no_opt() -> None:
+    wire = make_query("example.com")
+    reply = parsed(refused(query_of(wire)))
+    assert_reply_to(reply, wire, dns.rcode.REFUSED)
+    assert reply.edns == -1
+
+
+def test_servfail_with_no_reachable_authority() -> None:
+    wire = make_query("example.com", dns.rdatatype.MX, flags=dns.flags.RD | dns.flags.CD, edns=0)
+    reply = parsed(servfail(query_of(wire), EdeCode.NO_REACHABLE_AUTHORITY, "upstreams timed out"))
+    assert_reply_to(reply, wire, dns.rcode.SERVFAIL)
+    assert ede_of(reply) == [(22, "upstreams timed out")]
+
+
+def test_servfail_defaults_to_no_ede() -> None:
+    wire = make_query("example.com", edns=0)
+    reply = parsed(servfail(query_of(wire)))
+    assert_reply_to(reply, wire, dns.rcode.SERVFAIL)
+    assert reply.edns == 0 and reply.options == ()
+
+
+def test_badvers_answer() -> None:
+    wire = make_query("example.com", edns=1, do=True)
+    verdict = classify(wire)
+    assert isinstance(verdict, Rejection) and verdict.query is not None
+    answer = badvers(verdict.query, 1232)
+    assert struct.unpack_from(">H", answer, 2)[0] & 0x000F == 0  # header RCODE 0
+    reply = parsed(answer)
+    assert reply.rcode() == dns.rcode.BADVERS
+    assert reply.edns == 0 and reply.payload == 1232
+    assert reply.question == dns.message.from_wire(wire).question
+    assert reply.ednsflags & dns.flags.DO
+
+
+# ---------------------------------------------------------------- formerr, notimp
+
+
+def test_formerr_echoes_readable_question() -> None:
+    wire = make_query("Example.com", edns=0, flags=dns.flags.RD | dns.flags.CD) + b"junk"
+    reply = parsed(formerr(wire))
+    assert reply.rcode() == dns.rcode.FORMERR
+    assert reply.id == 0xBEEF and reply.flags & dns.flags.QR
+    assert reply.flags & dns.flags.RD and reply.flags & dns.flags.CD
+    assert [q.name.to_text() for q in reply.question] == ["Example.com."]
+    assert reply.edns == -1
+
+
+def test_formerr_without_readable_question() -> None:
+    loop = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"\xc0\x0c\x00\x01\x00\x01"
+    reply = parsed(formerr(loop))
+    assert reply.rcode() == dns.rcode.FORMERR and reply.question == [] and reply.id == 7
+    two = struct.pack(">HHHHHH", 8, 0, 2, 0, 0, 0)
+    assert parsed(formerr(two)).question == []
+
+
+def test_notimp_copies_the_opcode() -> None:
+    wire = make_query(
+        "example.com", dns.rdatatype.SOA, flags=dns.opcode.to_flags(dns.opcode.NOTIFY)
+    )
+    reply = parsed(notimp(wire))
+    assert reply.rcode() == dns.rcode.NOTIMP
+    assert reply.opcode() == dns.opcode.NOTIFY
+    assert reply.question == dns.message.from_wire(wire).question
+
+
+@pytest.mark.parametrize("size", [0, 1, 11])
+def test_error_answers_need_a_header(size: int) -> None:
+    assert formerr(b"\x00" * size) is None
+    assert notimp(b"\x00" * size) is None
+
+
+@settings(max_examples=500)
+@given(st.binary(max_size=300))
+def test_error_answers_never_raise_and_always_parse(data: bytes) -> None:
+    for build in (formerr, notimp):
+        answer = build(data)
+        if answer is not None:
+            assert len(answer) >= 12
+            reply = dns.message.from_wire(answer, question_only=True)
+            assert reply.flags & dns.flags.QR
+
+
+def test_rejection_dispatch() -> None:
+    short = classify(b"\x00")
+    assert isinstance(short, Rejection) and rejection(short, b"\x00") is None
+    notify = make_query("example.com", flags=dns.opcode.to_flags(dns.opcode.NOTIFY))
+    verdict = classify(notify)
+    assert isinstance(verdict, Rejection) and verdict.action is Reject.NOTIMP
+    assert parsed(rejection(verdict, notify)).rcode() == dns.rcode.NOTIMP
+    bad = make_query("example.com") + b"x"
+    verdict = classify(bad)
+    assert isinstance(verdict, Rejection)
+    assert parsed(rejection(verdict, bad)).rcode() == dns.rcode.FORMERR
+    future = make_query("example.com", edns=1)
+    verdict = classify(future)
+    assert isinstance(verdict, Rejection)
+    assert parsed(rejection(verdict, future, 1400)).rcode() == dns.rcode.BADVERS
+
+
+def test_ede_option_layout() -> None:
+    option = ede_option(EdeCode.BLOCKED, "é")
+    assert option == b"\x00\x0f\x00\x04\x00\x0f\xc3\xa9"

@@ -1,0 +1,176 @@
+"""DNS-level behaviour beside Unbound as a forwarder, probe by probe as ISC's EDNS
+compliance tester (ednscomp / genreport) asks: both servers forward to the same upstream,
+and for each probe the header flags, RCODE, EDNS version, flags and echoed options must
+agree. Blocked names are compared with Unbound's `always_nxdomain` local zone.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+from .harness import Dnsfence, DnsfenceFactory, Unbound, free_port, require_tool, wait_until
+
+
+@dataclass
+class ForwardingUnbound:
+    host: str
+    port: int
+    proc: subprocess.Popen[bytes]
+
+
+@pytest.fixture
+def unbound_forwarder(unbound: Unbound, tmp_path: Path) -> Iterator[ForwardingUnbound]:
+    binary = require_tool("unbound")
+    port = free_port()
+    conf = tmp_path / "forwarder.conf"
+    conf.write_text(f"""server:
+    interface: 127.0.0.1
+    port: {port}
+    do-ip6: no
+    so-reuseport: no
+    chroot: ""
+    username: ""
+    directory: "{tmp_path}"
+    pidfile: "{tmp_path}/fwd.pid"
+    use-syslog: no
+    logfile: "{tmp_path}/fwd.log"
+    num-threads: 1
+    module-config: "iterator"
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    qname-minimisation: no
+    local-zone: "tiktok.com." always_nxdomain
+    # unbound answers RFC 6761 names (test., invalid., ...) itself by default; forward them
+    local-zone: "test." nodefault
+remote-control:
+    control-enable: no
+forward-zone:
+    name: "."
+    forward-addr: 127.0.0.1@{unbound.port}
+""")
+    proc = subprocess.Popen([binary, "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+    def ready() -> bool:
+        try:
+            dns.query.udp(dns.message.make_query("www.example.test", "A"), "127.0.0.1",
+                          port=port, timeout=0.3)
+            return True
+        except (dns.exception.Timeout, OSError):
+            return False
+
+    try:
+        wait_until(ready, timeout=10, what="forwarding unbound to answer")
+        yield ForwardingUnbound("127.0.0.1", port, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def fence(dnsfence_factory: DnsfenceFactory, blocklists_dir: object) -> Dnsfence:
+    blocklists_dir.write("tiktok", domains=["tiktok.com"], effective="2023-03-20",  # type: ignore[attr-defined]
+                         reference="test")
+    return dnsfence_factory()
+
+
+Probe = Callable[[], dns.message.Message]
+
+
+def _query(name: str = "www.example.test", rdtype: str = "A", **kw: object) -> dns.message.Message:
+    return dns.message.make_query(name, rdtype, **kw)  # type: ignore[arg-type]
+
+
+def _with_flags(msg: dns.message.Message, add: int = 0, ednsflags: int = 0) -> dns.message.Message:
+    msg.flags |= add
+    if ednsflags:
+        msg.use_edns(msg.edns, msg.ednsflags | ednsflags, msg.payload, options=msg.options)
+    return msg
+
+
+PROBES: dict[str, Callable[[str], dns.message.Message]] = {
+    "dns": lambda n: _query(n, use_edns=False),
+    "edns": lambda n: _query(n, use_edns=0),
+    "edns1": lambda n: _query(n, use_edns=1),
+    "ednsopt": lambda n: _query(n, use_edns=0, options=[dns.edns.GenericOption(100, b"")]),
+    "edns1opt": lambda n: _query(n, use_edns=1, options=[dns.edns.GenericOption(100, b"")]),
+    "do": lambda n: _query(n, use_edns=0, want_dnssec=True),
+    "ednsflags": lambda n: _with_flags(_query(n, use_edns=0), ednsflags=0x0080),
+    "optlist": lambda n: _query(n, use_edns=0, options=[
+        dns.edns.GenericOption(3, b""),  # NSID
+        dns.edns.ECSOption("192.0.2.0", 24),
+        dns.edns.GenericOption(9, b""),  # EXPIRE
+    ]),
+    "zflag": lambda n: _with_flags(_query(n, use_edns=0), add=0x0040),
+    "type666": lambda n: _query(n, "TYPE666", use_edns=0),
+    "cd": lambda n: _with_flags(_query(n, use_edns=0), add=dns.flags.CD),
+    "ad": lambda n: _with_flags(_query(n, use_edns=0), add=dns.flags.AD),
+}
+
+
+def _ask(msg: dns.message.Message, host: str, port: int, tcp: bool) -> dns.message.Message:
+    if tcp:
+        return dns.query.tcp(msg, host, port=port, timeout=3)
+    return dns.query.udp(msg, host, port=port, timeout=3, ignore_trailing=True)
+
+
+def _shape(reply: dns.message.Message) -> dict[str, object]:
+    """What ednscomp looks at: header flags, RCODE, EDNS version/flags, echoed options."""
+    options = sorted(int(o.otype) for o in reply.options
+                     if int(o.otype) not in (15,))  # our EDE is extra information
+    return {
+        "rcode": dns.rcode.to_text(reply.rcode()),
+        "flags": dns.flags.to_text(reply.flags & ~dns.flags.AA),
+        "aa": bool(reply.flags & dns.flags.AA),
+        "z": reply.flags & 0x0040,
+        "edns": reply.edns,
+        "ednsflags": dns.flags.edns_to_text(reply.ednsflags),
+        "options": options,
+        "question": [(q.name.to_text().lower(), q.rdtype) for q in reply.question],
+    }
+
+
+@pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
+@pytest.mark.parametrize("probe", sorted(PROBES))
+@pytest.mark.parametrize("name", ["www.example.test", "tiktok.com"], ids=["forwarded", "blocked"])
+def test_probe_matches_unbound(fence: Dnsfence, unbound_forwarder: ForwardingUnbound,
+                               probe: str, name: str, tcp: bool) -> None:
+    ours = _shape(_ask(PROBES[probe](name), fence.host, fence.port, tcp))
+    theirs = _shape(_ask(PROBES[probe](name), unbound_forwarder.host, unbound_forwarder.port, tcp))
+    if name == "tiktok.com":
+        # Unbound's local zone answers authoritatively; dnsfence is a forwarder and is not.
+        theirs["aa"] = ours["aa"]
+    assert ours == theirs
+
+
+def test_edns_at_512_truncates_like_unbound(fence: Dnsfence,
+                                            unbound_forwarder: ForwardingUnbound) -> None:
+    for host, port in ((fence.host, fence.port), (unbound_forwarder.host, unbound_forwarder.port)):
+        msg = dns.message.make_query("big.example.test", "TXT", use_edns=0, payload=512)
+        reply = dns.query.udp(msg, host, port=port, timeout=3, ignore_trailing=True)
+        assert reply.flags & dns.flags.TC, (host, port)
+        assert reply.edns == 0
+
+
+def test_servers_stay_up(fence: Dnsfence) -> None:
+    # a raw header-only packet with QDCOUNT=0 and a 1-byte junk packet, then a normal query
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(b"\x00\x01\x01\x00" + b"\x00" * 8, (fence.host, fence.port))
+        sock.sendto(b"\x00", (fence.host, fence.port))
+    time.sleep(0.1)
+    assert fence.query("tiktok.com").rcode() == dns.rcode.NXDOMAIN
