@@ -289,6 +289,14 @@ def _scan_name(data: bytes, pos: int) -> tuple[int, int]:
         pos += 1 + length
 
 
+def skip_name(data: bytes, pos: int) -> int:
+    """Offset just past the (possibly compressed) name at `pos`; MalformedMessage if unreadable.
+
+    Shared by every module that walks records (cache, upstream), so there is one walker.
+    """
+    return _scan_name(data, pos)[1]
+
+
 def _skip_record(data: bytes, pos: int) -> tuple[int, int, int]:
     """(TYPE, offset of RDATA, offset after the record) for the resource record at `pos`."""
     pos = _scan_name(data, pos)[1]

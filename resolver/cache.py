@@ -1,0 +1,273 @@
+"""Cache of upstream answers, kept as wire bytes and served with their remaining TTL.
+
+The cache sits below policy in the pipeline and stores only upstream answers, so a
+policy change applies at once without a flush. Entries are wire bytes (OPT already
+removed by the caller) pre-split at every TTL field: serving a hit is a join of
+stored segments with freshly packed TTLs, never a parse. The body rendered for a
+given whole-second age is memoised on the entry, so repeated hits within the same
+second are one concatenation.
+
+Measured with timeit on the development container (Python 3.11.7, shared 2-CPU VM),
+typical 3-RR answer (CNAME + 2 A): `get` ≈ 0.5 µs when the age in whole seconds is the
+same as at the previous hit on that entry, ≈ 1.5-1.9 µs when the body is re-rendered;
+a miss ≈ 0.13 µs; `put` ≈ 5 µs.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import OrderedDict
+
+from resolver.dns.wire import MalformedMessage, skip_name
+
+CacheKey = tuple[str, int, int, bool, bool]
+"""(qname in lower case, qtype, qclass, DO, CD): answers differ along each of these."""
+
+_HEADER = struct.Struct("!HHHHHH")
+_RR_FIXED = struct.Struct("!HHIH")  # type, class, TTL, RDLENGTH
+_U32 = struct.Struct("!I")
+_ID = struct.Struct("!H")
+
+_TYPE_SOA = 6
+_TYPE_OPT = 41
+_RCODE_NOERROR = 0
+_RCODE_NXDOMAIN = 3
+_FLAG_TC = 0x0200
+_TTL_MAX = 0x7FFFFFFF  # RFC 2181 section 8: a TTL with the top bit set means zero
+_SOA_FIXED_LEN = 20  # SERIAL, REFRESH, RETRY, EXPIRE, MINIMUM: the last 20 bytes of RDATA
+
+
+class _Scan:
+    """What `put` needs from one pass over a response."""
+
+    __slots__ = ("answer_min", "negative_ttl", "question_end", "ttl_offsets", "ttls")
+
+    def __init__(self) -> None:
+        self.question_end = 0
+        self.ttl_offsets: list[int] = []
+        self.ttls: list[int] = []
+        self.answer_min: int | None = None
+        self.negative_ttl: int | None = None  # min(SOA TTL, SOA MINIMUM) over authority SOAs
+
+
+def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int) -> _Scan:
+    """Walk the message once, recording each RR TTL offset and the TTLs that set the lifetime."""
+    scan = _Scan()
+    end = len(msg)
+    off = 12
+    for _ in range(qdcount):
+        off = skip_name(msg, off) + 4
+    if off > end:
+        raise MalformedMessage("truncated question")
+    scan.question_end = off
+    authority_end = ancount + nscount
+    for index in range(ancount + nscount + arcount):
+        off = skip_name(msg, off)
+        if off + 10 > end:
+            raise MalformedMessage("truncated resource record")
+        rtype, _rclass, ttl, rdlength = _RR_FIXED.unpack_from(msg, off)
+        ttl_offset = off + 4
+        off += 10 + rdlength
+        if off > end:
+            raise MalformedMessage("RDATA runs past the end of the message")
+        if rtype == _TYPE_OPT:  # its TTL field holds EDNS flags, not a TTL
+            continue
+        if ttl > _TTL_MAX:
+            ttl = 0
+        scan.ttl_offsets.append(ttl_offset)
+        scan.ttls.append(ttl)
+        if index < ancount:
+            if scan.answer_min is None or ttl < scan.answer_min:
+                scan.answer_min = ttl
+        elif index < authority_end and rtype == _TYPE_SOA:
+            if rdlength < _SOA_FIXED_LEN + 2:
+                raise MalformedMessage("SOA RDATA too short")
+            (minimum,) = _U32.unpack_from(msg, off - 4)
+            negative = min(ttl, minimum if minimum <= _TTL_MAX else 0)
+            if scan.negative_ttl is None or negative < scan.negative_ttl:
+                scan.negative_ttl = negative
+    if off != end:
+        raise MalformedMessage("trailing bytes after the last record")
+    return scan
+
+
+class _Entry:
+    """One cached answer: fixed segments between TTL fields plus a per-age memo of the body."""
+
+    __slots__ = (
+        "flags_counts",
+        "lifetime",
+        "memo_age",
+        "memo_body",
+        "question_len",
+        "segments",
+        "stored_at",
+        "ttls",
+    )
+
+    def __init__(
+        self,
+        flags_counts: bytes,
+        question_len: int,
+        segments: tuple[bytes, ...],
+        ttls: tuple[int, ...],
+        stored_at: float,
+        lifetime: int,
+    ) -> None:
+        self.flags_counts = flags_counts  # header bytes 2..12
+        self.question_len = question_len
+        self.segments = segments  # len(ttls) + 1 pieces of everything after the question
+        self.ttls = ttls
+        self.stored_at = stored_at
+        self.lifetime = lifetime
+        self.memo_age = -1
+        self.memo_body = b""
+
+    def body(self, age: int) -> bytes:
+        """Everything after the question, with each TTL lowered by `age` seconds (not below 0)."""
+        if age != self.memo_age:
+            segments = self.segments
+            parts = [segments[0]]
+            pack = _U32.pack
+            for ttl, segment in zip(self.ttls, segments[1:], strict=True):
+                parts.append(pack(ttl - age if ttl > age else 0))
+                parts.append(segment)
+            self.memo_body = b"".join(parts)
+            self.memo_age = age
+        return self.memo_body
+
+
+class AnswerCache:
+    """LRU cache of upstream answers keyed by question and the DO/CD bits.
+
+    Lifetime of an entry: for a positive answer the smallest answer TTL; for a negative
+    one (NXDOMAIN, or NOERROR with an empty answer section = NODATA) min(SOA TTL, SOA
+    MINIMUM) of the authority SOA (RFC 2308 section 5). Negative answers without an SOA
+    are not cached at all: RFC 2308 section 5 says they SHOULD NOT be, since nothing
+    bounds them and they can loop between caches. A positive answer that also carries
+    an authority SOA (a CNAME chain ending in NXDOMAIN/NODATA) is bounded by both.
+    The lifetime is clamped to [min_ttl, max_ttl] (max_negative_ttl for negative
+    answers); a lifetime of 0 is not cached, nor is any rcode other than NOERROR and
+    NXDOMAIN (SERVFAIL is a transient upstream state; the forwarder deals with it), nor
+    TC=1 answers, nor messages that do not parse or have other than one question.
+
+    Every TTL in a stored answer is capped at the entry's lifetime, so no record is
+    served with a TTL longer than the cache itself trusts it: this makes max_ttl visible
+    to clients and gives the negative-answer SOA the decrementing TTL RFC 2308 section 5
+    asks for. A record whose own TTL is shorter than the lifetime (a short authority
+    record, or a lifetime raised by min_ttl) counts down to 0 and is then served at 0.
+
+    `now` is a clock in seconds chosen by the caller and used for both put and get;
+    time.monotonic() is best. With a wall clock, a step back never raises a served TTL
+    (age is floored at 0) and a step forward only expires entries early.
+    """
+
+    def __init__(
+        self,
+        max_entries: int = 100_000,
+        min_ttl: int = 0,
+        max_ttl: int = 86_400,
+        max_negative_ttl: int = 3_600,
+    ) -> None:
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, got {max_entries}")
+        if not 0 <= min_ttl <= max_ttl:
+            raise ValueError(f"need 0 <= min_ttl <= max_ttl, got {min_ttl} and {max_ttl}")
+        if max_negative_ttl < 0:
+            raise ValueError(f"max_negative_ttl must not be negative, got {max_negative_ttl}")
+        self.max_entries = max_entries
+        self.min_ttl = min_ttl
+        self.max_ttl = max_ttl
+        self.max_negative_ttl = max_negative_ttl
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        """Drop every entry; the hit and miss counters are kept."""
+        self._entries.clear()
+
+    def _lifetime(self, response: bytes) -> tuple[int, _Scan | None]:
+        if len(response) < 12:
+            raise MalformedMessage("shorter than a DNS header")
+        _id, flags, qdcount, ancount, nscount, arcount = _HEADER.unpack_from(response)
+        rcode = flags & 0xF
+        if flags & _FLAG_TC or qdcount != 1 or rcode not in (_RCODE_NOERROR, _RCODE_NXDOMAIN):
+            return 0, None
+        scan = _scan(response, qdcount, ancount, nscount, arcount)
+        if rcode == _RCODE_NXDOMAIN or ancount == 0:
+            if scan.negative_ttl is None:
+                return 0, scan
+            ttl = scan.negative_ttl
+            if scan.answer_min is not None:
+                ttl = min(ttl, scan.answer_min)
+            ttl = min(ttl, self.max_negative_ttl)
+        else:
+            assert scan.answer_min is not None  # ancount > 0 and OPT never sits in the answer
+            ttl = scan.answer_min
+            if scan.negative_ttl is not None:
+                ttl = min(ttl, scan.negative_ttl)
+            ttl = min(ttl, self.max_ttl)
+        return max(ttl, self.min_ttl), scan
+
+    def put(self, key: CacheKey, response: bytes, now: float) -> None:
+        """Store `response` (wire, OPT removed) under `key` if it is cacheable."""
+        try:
+            lifetime, scan = self._lifetime(response)
+        except MalformedMessage:
+            return
+        if lifetime <= 0 or scan is None:
+            return
+        segments = []
+        start = scan.question_end
+        for offset in scan.ttl_offsets:
+            segments.append(response[start:offset])
+            start = offset + 4
+        segments.append(response[start:])
+        entry = _Entry(
+            flags_counts=response[2:12],
+            question_len=scan.question_end - 12,
+            segments=tuple(segments),
+            ttls=tuple(min(ttl, lifetime) for ttl in scan.ttls),
+            stored_at=now,
+            lifetime=lifetime,
+        )
+        entries = self._entries
+        entries[key] = entry
+        entries.move_to_end(key)
+        if len(entries) > self.max_entries:
+            entries.popitem(last=False)
+
+    def get(self, key: CacheKey, query_id: int, question: bytes, now: float) -> bytes | None:
+        """The cached answer for `key` re-addressed to this query, or None.
+
+        `question` is the client's question section (name, type, class) as sent: it
+        replaces the stored one so the client sees its own 0x20 case. Its length must
+        equal the stored one's, which holds whenever the key's name matches; otherwise
+        this is a miss, because splicing another length would break compression pointers.
+        """
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        age = now - entry.stored_at
+        if age >= entry.lifetime:
+            del self._entries[key]
+            self.misses += 1
+            return None
+        if len(question) != entry.question_len:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return b"".join(
+            (
+                _ID.pack(query_id),
+                entry.flags_counts,
+                question,
+                entry.body(int(age) if age > 0 else 0),
+            )
+        )
