@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import os
 import socket
 import struct
@@ -27,6 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from resolver.dns.wire import MalformedMessage, name_to_wire, skip_name
+
+log = logging.getLogger("dnsfence")
 
 _HEADER = struct.Struct("!HHHHHH")
 _RR_FIXED = struct.Struct("!HHIH")  # type, class, TTL, RDLENGTH
@@ -70,6 +73,9 @@ class UpstreamServer:
             ) from None
         if not 0 < self.port < 65_536:
             raise ValueError(f"upstream port {self.port} is outside 1..65535")
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
 def response_rcode(response: bytes) -> int:
@@ -252,17 +258,19 @@ class Forwarder:
         except _LocalError as exc:
             raise _Failed from exc
         except (OSError, MalformedMessage) as exc:
-            self._failed(health)
+            self._failed(server, health)
             raise _Failed from exc
         if reply is None:
-            self._failed(health)
+            self._failed(server, health)
             raise _Failed
         answer, rcode = reply
         if rcode == _RCODE_SERVFAIL:
             raise _Failed
         if rcode not in _ANSWER_RCODES:
-            self._failed(health)
+            self._failed(server, health)
             raise _Failed
+        if health.failures >= self.failures_before_holddown:
+            log.warning("dnsfence: upstream %s answers again", server)
         health.failures = 0
         health.held_until = 0.0
         if not (tcp and answer[2] & _TC_IN_FLAGS_BYTE):
@@ -278,10 +286,14 @@ class Forwarder:
             raise _Failed
         return answer
 
-    def _failed(self, health: _Health) -> None:
+    def _failed(self, server: UpstreamServer, health: _Health) -> None:
         health.failures += 1
         if health.failures >= self.failures_before_holddown:
-            health.held_until = time.monotonic() + self.holddown
+            now = time.monotonic()
+            if health.held_until <= now and health.failures == self.failures_before_holddown:
+                log.warning("dnsfence: upstream %s failed %d times in a row; skipping it for "
+                            "%gs", server, health.failures, self.holddown)
+            health.held_until = now + self.holddown
 
     async def _udp_try(
         self, server: UpstreamServer, question: bytes, flags: int, opt: bytes, timeout: float

@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import os
+import resource
 import signal
 import sys
 from typing import TextIO
@@ -55,8 +56,18 @@ def build_pipeline(config: Config, active: ActivePolicy) -> Pipeline:
     )
 
 
+def _raise_file_limit() -> None:
+    """Each upstream query in flight holds a socket: allow as many as the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65_536 if hard == resource.RLIM_INFINITY else min(hard, 65_536)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def run(config: Config, err: TextIO = sys.stderr) -> int:
     _configure_logging(err)
+    _raise_file_limit()
     result = load_policy(config.blocklists, config.timezone)
     for problem in result.problems:
         log.warning("%s", problem)

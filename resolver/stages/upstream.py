@@ -8,22 +8,37 @@ from resolver.dns.wire import Query
 from resolver.stages.cache import CacheStage
 from resolver.upstream import Forwarder
 
+MAX_IN_FLIGHT = 4096
+"""Upstream queries waiting at once; each holds a socket, so a flood of distinct names
+must not exhaust file descriptors. Beyond it the client gets SERVFAIL at once."""
+
 
 class UpstreamStage:
     """Forwards a question; None means every upstream failed (caller sends SERVFAIL)."""
 
-    __slots__ = ("_cache", "_forwarder", "failures", "forwarded")
+    __slots__ = ("_cache", "_forwarder", "failures", "forwarded", "in_flight", "shed")
 
     def __init__(self, forwarder: Forwarder, cache: CacheStage | None) -> None:
         self._forwarder = forwarder
         self._cache = cache
         self.forwarded = 0
         self.failures = 0
+        self.in_flight = 0
+        self.shed = 0
 
     async def answer(self, query: Query, tcp: bool) -> bytes | None:
+        if self.in_flight >= MAX_IN_FLIGHT:
+            self.shed += 1
+            return None
         self.forwarded += 1
-        response = await self._forwarder.resolve(
-            query.qname, query.qtype, query.qclass, do=query.do, cd=query.cd, tcp=tcp)
+        self.in_flight += 1
+        try:
+            response = await self._forwarder.resolve(
+                query.qname, query.qtype, query.qclass, do=query.do, cd=query.cd, tcp=tcp)
+        except ValueError:
+            response = None  # a name the forwarder cannot encode
+        finally:
+            self.in_flight -= 1
         if response is None:
             self.failures += 1
             return None

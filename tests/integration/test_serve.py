@@ -233,6 +233,11 @@ def test_upstream_down_gives_servfail_within_deadline(
     elapsed = time.monotonic() - started
     assert dns.rcode.to_text(reply.rcode()) == "SERVFAIL"
     assert elapsed < 1.0 + 0.5, elapsed
+    for _ in range(3):
+        assert dns.rcode.to_text(server.query("www.example.test", timeout=5).rcode()) == "SERVFAIL"
+    server.wait_for_stderr(r"upstream 127\.0\.0\.1:\d+ failed 3 times in a row; skipping it")
+    # one line when the upstream goes down, not one per query
+    assert sum("failed 3 times in a row" in line for line in server.stderr_lines()) == 1
     # Blocked names still answer without any upstream.
     assert_blocked(server.query("tiktok.com"), zone="tiktok.com", rule="tiktok.com")
 
