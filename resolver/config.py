@@ -134,7 +134,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("", "blocklists", Path("blocklists"),
-            "Directory of blocklist files (*.yaml); relative to the config file.", _path,
+            "Directory of blocklist files (*.yaml, *.yml); relative to the config file.", _path,
             "/etc/dnsfence/blocklists"),
     Setting("", "timezone", "UTC",
             "Organisation's IANA time zone: dates without a zone are local midnight here.",
@@ -282,6 +282,7 @@ def load_config(path: Path) -> Config:
     by_key = {(s.section, s.key): s for s in SETTINGS}
     top_keys = [s.key for s in SETTINGS if not s.section] + list(SECTIONS)
     constructor = SafeConstructor()
+    nodes: dict[tuple[str, str], yaml.Node] = {}
     for key, key_node, value_node in mapping_items(where, root, problems):
         if key in SECTIONS:
             if not isinstance(value_node, yaml.MappingNode):
@@ -295,14 +296,42 @@ def load_config(path: Path) -> Config:
                                             unknown_key_message(sub, keys, f"`{key}`")))
                     continue
                 _read(by_key[(key, sub)], sub_value, constructor, where, values, problems)
+                nodes[(key, sub)] = sub_value
         elif ("", key) in by_key:
             _read(by_key[("", key)], value_node, constructor, where, values, problems)
         else:
             problems.append(Problem(location(where, key_node),
                                     unknown_key_message(key, top_keys, "the config")))
+    problems.extend(_check_pairs(values, nodes, where))
     if problems:
         raise ConfigError(problems)
     return _build(values, path)
+
+
+# (smaller, larger, why): keys of one section whose values must be in this order.
+ORDERED = (
+    (("cache", "min_ttl"), ("cache", "max_ttl"), "the lower bound cannot exceed the upper"),
+    (("upstream", "timeout"), ("upstream", "deadline"),
+     "one upstream's timeout cannot exceed the client's deadline"),
+)
+
+
+def _check_pairs(values: dict[tuple[str, str], Any], nodes: dict[tuple[str, str], yaml.Node],
+                 where: str) -> list[Problem]:
+    by_key = {(s.section, s.key): s for s in SETTINGS}
+    problems = []
+    for low, high, why in ORDERED:
+        given = [key for key in (low, high) if key in nodes]
+        if not given or any(key not in values for key in given):
+            continue  # nothing to compare, or the value itself was already reported
+        small = values.get(low, by_key[low].default)
+        large = values.get(high, by_key[high].default)
+        if small > large:
+            node = nodes[given[-1]]
+            problems.append(Problem(location(where, node), (
+                f"`{'.'.join(low)}` ({small}) is larger than `{'.'.join(high)}` ({large}); "
+                f"{why}")))
+    return problems
 
 
 def _read(setting: Setting, node: yaml.Node, constructor: SafeConstructor, where: str,
@@ -347,7 +376,7 @@ def _is_self(candidate: Endpoint, own: Endpoint) -> bool:
 def example_config() -> str:
     """The documented example config, generated from SETTINGS."""
     lines = ["# dnsfence configuration. Every key is optional; shown with production values.",
-             "# Generated from resolver/config.py (`dnsfence config example`)."]
+             "# Generated from the SETTINGS table in resolver/config.py."]
     current = None
     for s in SETTINGS:
         if s.section != current:

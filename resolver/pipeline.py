@@ -11,12 +11,15 @@ task or coroutine is created for a local answer.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Coroutine
 from typing import Any
 
 from resolver.dns import answers
 from resolver.dns.reply import for_client
+from resolver.dns.ttl import cap_ttls
 from resolver.dns.wire import Query, classify, parse_query
+from resolver.policy.snapshot import ActivePolicy
 from resolver.stages.access import AccessControl
 from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
@@ -28,10 +31,11 @@ Pending = Coroutine[Any, Any, bytes | None]
 class Pipeline:
     """Turns one request into an answer now (bytes), an answer later (a coroutine), or none."""
 
-    __slots__ = ("access", "blocking", "cache", "udp_size", "upstream")
+    __slots__ = ("access", "blocking", "cache", "policy", "udp_size", "upstream")
 
-    def __init__(self, access: AccessControl, blocking: BlockingStage, cache: CacheStage | None,
-                 upstream: UpstreamStage, udp_size: int) -> None:
+    def __init__(self, policy: ActivePolicy, access: AccessControl, blocking: BlockingStage,
+                 cache: CacheStage | None, upstream: UpstreamStage, udp_size: int) -> None:
+        self.policy = policy
         self.access = access
         self.blocking = blocking
         self.cache = cache
@@ -48,12 +52,17 @@ class Pipeline:
             query = parsed
         if not self.access.allows(client):
             return answers.refused(query, udp_size=self.udp_size)
-        blocked = self.blocking.answer(query, now)
+        snapshot = self.policy.current(now)
+        # None unless this name's verdict changes at a known instant (then: seconds left).
+        ttl_cap = snapshot.ttl_cap(query.qname, now)
+        blocked = self.blocking.answer(query, snapshot, ttl_cap)
         if blocked is not None:
             return blocked
         if self.cache is not None:
             cached = self.cache.answer(query, now)
             if cached is not None:
+                if ttl_cap is not None:
+                    cached = cap_ttls(cached, ttl_cap)
                 return for_client(cached, query, self.udp_size, tcp)
         return self._forward(query, tcp)
 
@@ -62,4 +71,8 @@ class Pipeline:
         if response is None:
             return answers.servfail(query, answers.EdeCode.NO_REACHABLE_AUTHORITY,
                                     "no upstream answered in time", udp_size=self.udp_size)
+        now = time.time()
+        ttl_cap = self.policy.current(now).ttl_cap(query.qname, now)
+        if ttl_cap is not None:
+            response = cap_ttls(response, ttl_cap)
         return for_client(response, query, self.udp_size, tcp)

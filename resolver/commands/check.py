@@ -19,7 +19,8 @@ def explain(policy: Policy, index: PolicyIndex, raw: str, at: datetime) -> dict[
     try:
         name = normalise_query_name(raw)
     except InvalidName as exc:
-        return {"name": raw, "error": str(exc), "blocked": None}
+        return {"name": raw, "error": str(exc), "blocked": None, "at": at.isoformat(),
+                **_rule_fields(policy, None), "upcoming": None}
     rule = index.decide(name, at)
     result: dict[str, Any] = {"name": name, "at": at.isoformat(),
                               "blocked": rule is not None and rule.action is Action.BLOCK}

@@ -16,9 +16,22 @@ def describe(t: Transition) -> str:
     if t.rule is None:
         what = "blocking" if any(r.action is Action.BLOCK for r in t.blocklist.rules) \
             else "exceptions"
-        return f"{t.blocklist.name}: {what} {t.change} ({t.names} name{'s' * (t.names != 1)})"
+        return f"{t.blocklist.name}: {what} {t.change} ({_count(t)})"
     kind = "block" if t.rule.action is Action.BLOCK else "exception"
     return f"{t.blocklist.name}: {kind} {t.rule.pattern} {t.change} ({t.rule.location})"
+
+
+def _count(t: Transition) -> str:
+    """'5 names, 1 exception': the entries that start or end with the whole list."""
+    bound = "effective" if t.change == "starts" else "expires"
+    moving = [r for r in t.blocklist.rules
+              if not r.window.empty and getattr(r.window, bound) == t.instant]
+    blocks = sum(1 for r in moving if r.action is Action.BLOCK)
+    exceptions = len(moving) - blocks
+    parts = [f"{blocks} name{'s' * (blocks != 1)}"] if blocks or not exceptions else []
+    if exceptions:
+        parts.append(f"{exceptions} exception{'s' * (exceptions != 1)}")
+    return ", ".join(parts)
 
 
 def run(policy: Policy, start: datetime | None, until: datetime | None, *, as_json: bool,
@@ -39,7 +52,7 @@ def run(policy: Policy, start: datetime | None, until: datetime | None, *, as_js
             }), file=out)
         else:
             local = show(t.instant, tz)
-            utc = t.instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            utc = show(t.instant, UTC)
             print(f"{local:<22} ({utc})  {describe(t)}", file=out)
     if shown == 0 and not as_json:
         print("no transitions in that period", file=out)

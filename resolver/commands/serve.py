@@ -47,6 +47,7 @@ def build_pipeline(config: Config, active: ActivePolicy) -> Pipeline:
                           deadline=config.upstream.deadline,
                           udp_size=config.server.edns_udp_size)
     return Pipeline(
+        policy=active,
         access=AccessControl(config.server.allow_clients),
         blocking=BlockingStage(active, config.blocking.negative_ttl,
                                config.server.edns_udp_size),

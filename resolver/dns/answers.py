@@ -84,6 +84,7 @@ _SOA_NUMBERS: Final = struct.Struct(">IIIII")
 _OPT_BEFORE_RDLENGTH: Final = struct.Struct(">BHHBBH")
 """Root owner, TYPE, CLASS (= UDP size), extended RCODE, version, flags."""
 _U16: Final = struct.Struct(">H")
+_U32: Final = struct.Struct(">I")
 _COPIED: Final = RD | CD
 _TYPE_SOA: Final = 6
 _CLASS_IN: Final = 1
@@ -145,8 +146,18 @@ class BlockedTemplate:
         object.__setattr__(self, "_soa_after_owner", soa)
         object.__setattr__(self, "_opt_rdata", _U16.pack(len(ede)) + ede)
 
-    def render(self, query: Query, udp_size: int) -> bytes:
-        """The blocked answer to `query`; with EDNS, `udp_size` is what dnsfence advertises."""
+    def _soa_capped(self, ttl: int) -> bytes:
+        """The SOA part with TTL and MINIMUM lowered to `ttl` (RFC 2308 takes the smaller)."""
+        soa = bytearray(self._soa_after_owner)
+        _U32.pack_into(soa, 4, ttl)
+        _U32.pack_into(soa, len(soa) - 4, ttl)
+        return bytes(soa)
+
+    def render(self, query: Query, udp_size: int, ttl_cap: int | None = None) -> bytes:
+        """The blocked answer to `query`; with EDNS, `udp_size` is what dnsfence advertises.
+
+        `ttl_cap` lowers the negative TTL when the block ends sooner than negative_ttl.
+        """
         question = query.question
         zone = self._zone_wire
         name_end = len(question) - 4
@@ -158,6 +169,9 @@ class BlockedTemplate:
         else:
             owner = zone
         flags = 0x8083 | (query.flags & _COPIED)  # QR, RA, NXDOMAIN
+        soa = self._soa_after_owner
+        if ttl_cap is not None and ttl_cap < self.negative_ttl:
+            soa = self._soa_capped(max(ttl_cap, 0))
         edns = query.edns
         if edns is None:
             return b"".join(
@@ -165,7 +179,7 @@ class BlockedTemplate:
                     _HEADER.pack(query.id, flags, 1, 0, 1, 0),
                     question,
                     owner,
-                    self._soa_after_owner,
+                    soa,
                 )
             )
         return b"".join(
@@ -173,7 +187,7 @@ class BlockedTemplate:
                 _HEADER.pack(query.id, flags, 1, 0, 1, 1),
                 question,
                 owner,
-                self._soa_after_owner,
+                soa,
                 _OPT_BEFORE_RDLENGTH.pack(0, TYPE_OPT, udp_size, 0, 0, EDNS_DO if edns.do else 0),
                 self._opt_rdata,
             )

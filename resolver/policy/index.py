@@ -54,7 +54,7 @@ class PolicyIndex:
         suffix = name
         depth = name.count(".") + 1 if name else 0
         total = depth
-        while depth > 0:
+        while depth >= 0:
             candidates = plain.get(suffix)
             if candidates is not None and (best is None or depth >= best_key[0]):
                 for rule in candidates:
@@ -63,6 +63,8 @@ class PolicyIndex:
                         if best is None or key > best_key:
                             best, best_key = rule, key
             if globs:
+                # A glob rule is keyed by its literal suffix, which is "" when its last
+                # label is a glob (`tiktok.*`), hence the walk down to depth 0.
                 for rule in globs.get(suffix, ()):
                     if rule.depth <= total and (at is None or rule.window.contains(at)):
                         key = precedence(rule)
@@ -70,10 +72,12 @@ class PolicyIndex:
                             best, best_key = rule, key
             elif best is not None:
                 break  # no globs: shorter suffixes are less specific
-            dot = suffix.find(".")
-            if dot < 0:
-                break
-            suffix = suffix[dot + 1:]
+            if depth <= 1:
+                if not globs or depth == 0:
+                    break
+                suffix, depth = "", 0
+                continue
+            suffix = suffix[suffix.index(".") + 1:]
             depth -= 1
         return best
 

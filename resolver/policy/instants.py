@@ -6,8 +6,9 @@ different zones are therefore exact, and DST is zoneinfo's job.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+import difflib
+from datetime import UTC, date, datetime, time, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 
 class InstantError(ValueError):
@@ -19,13 +20,17 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise InstantError(
-            f"unknown time zone {name!r}; use an IANA name such as Europe/Brussels or UTC"
-        ) from exc
+        close = difflib.get_close_matches(name, sorted(available_timezones()), n=1)
+        hint = f"did you mean {close[0]}?" if close else \
+            "use an IANA name such as Europe/Brussels or UTC"
+        raise InstantError(f"unknown time zone {name!r}; {hint}") from exc
 
 
 def parse_instant(text: str, tz: ZoneInfo) -> datetime:
-    """ISO 8601 date (local midnight in tz) or datetime (offset optional, else tz)."""
+    """ISO 8601 date (local midnight in tz) or datetime (offset optional, else tz).
+
+    The result carries a fixed UTC offset (see `fixed_offset`).
+    """
     raw = text.strip()
     if not raw:
         raise InstantError("empty date")
@@ -33,8 +38,8 @@ def parse_instant(text: str, tz: ZoneInfo) -> datetime:
         if len(raw) == 10 and raw[4] == "-":
             day = date.fromisoformat(raw)
             # fold=0 on a day whose midnight does not exist (DST gap) maps to the
-            # first instant of that day, which is what "from that day" means.
-            return datetime.combine(day, time(0), tzinfo=tz)
+            # first instant of that day (01:00), which is what "from that day" means.
+            return fixed_offset(datetime.combine(day, time(0), tzinfo=tz))
         moment = datetime.fromisoformat(raw)
     except ValueError as exc:
         raise InstantError(
@@ -43,7 +48,24 @@ def parse_instant(text: str, tz: ZoneInfo) -> datetime:
         ) from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
-    return moment
+    return fixed_offset(moment)
+
+
+def fixed_offset(moment: datetime) -> datetime:
+    """The same instant with a fixed UTC offset instead of a ZoneInfo.
+
+    A ZoneInfo datetime in a DST gap or fold compares unequal to every other
+    zone, and two of them compare by wall clock; an offset has neither problem
+    and still shows the local time (2023-03-20T00:00:00+01:00).
+    """
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment!r} has no time zone")
+    if not isinstance(moment.tzinfo, ZoneInfo):
+        return moment
+    local = moment.astimezone(UTC).astimezone(moment.tzinfo)  # resolves gaps and folds
+    offset = local.utcoffset()
+    assert offset is not None
+    return local.replace(tzinfo=timezone(offset), fold=0)
 
 
 def in_zone(moment: datetime, tz: ZoneInfo) -> datetime:

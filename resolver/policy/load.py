@@ -7,9 +7,10 @@ than the last good one, which the caller keeps.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -127,7 +128,8 @@ class _ListParser:
         if value is None:
             return None
         try:
-            return parse_instant(value, tz)
+            # UTC from here on: same-zone datetimes compare by wall clock (see Window).
+            return parse_instant(value, tz).astimezone(UTC)
         except InstantError as exc:
             self.error(node, f"`{key}`: {exc}")
             return None
@@ -149,7 +151,9 @@ class _ListParser:
             fields[key] = (key_node, value_node)
 
         name = Path(self.path).stem
+        list_location = file_location
         if "name" in fields:
+            list_location = location(self.path, fields["name"][1])
             given = self.text(fields["name"][1], "name")
             if given is not None:
                 if not given.strip():
@@ -173,7 +177,8 @@ class _ListParser:
         effective = None
         if "effective" in fields:
             effective = self.instant(fields["effective"][1], "effective", tz)
-            if effective is None and scalar_text(fields["effective"][1]) is None:
+            node = fields["effective"][1]
+            if isinstance(node, yaml.ScalarNode) and scalar_text(node) is None:
                 self.error(fields["effective"][1], "`effective` is empty; write the first "
                            "day of the ban, e.g. effective: 2023-03-20")
         else:
@@ -195,7 +200,7 @@ class _ListParser:
             self.warn(file_location, f"list {name!r} has no entries; it blocks nothing")
         self._warn_about_entries(rules)
         return BlockList(name, description, reference, window, tz_name, tuple(rules),
-                         Location(self.path))
+                         list_location)
 
     def _optional_text(self, fields: dict[str, tuple[yaml.Node, yaml.Node]], key: str) -> str:
         if key not in fields:
@@ -223,14 +228,17 @@ class _ListParser:
         name_node = item
         if isinstance(item, yaml.MappingNode):
             fields = {}
+            misspelt_domain = False
             for entry_key, key_node, value_node in mapping_items(self.path, item, self.problems):
                 if entry_key not in ENTRY_KEYS:
-                    self.error(key_node, unknown_key_message(entry_key, ENTRY_KEYS,
-                                                             f"an entry of `{key}`"))
+                    message = unknown_key_message(entry_key, ENTRY_KEYS, f"an entry of `{key}`")
+                    misspelt_domain |= message.endswith("'domain'?")
+                    self.error(key_node, message)
                     continue
                 fields[entry_key] = value_node
             if "domain" not in fields:
-                self.error(item, f"an entry of `{key}` written as a mapping needs `domain:`")
+                if not misspelt_domain:  # else the did-you-mean above says it all
+                    self.error(item, f"an entry of `{key}` written as a mapping needs `domain:`")
                 return None
             name_node = fields["domain"]
             effective = self.instant(fields["effective"], "effective", tz) \
@@ -248,9 +256,16 @@ class _ListParser:
             if window.expires and effective and effective >= window.expires:
                 self.warn(fields["effective"], "this entry starts after its list expires; "
                           "it will never apply")
+            if window.effective and expires and expires <= window.effective:
+                self.warn(fields["expires"], "this entry expires before its list starts; "
+                          "it will never apply")
         text = scalar_text(name_node)
         if text is None:
             self.error(name_node, f"an entry of `{key}` must be a domain name")
+            return None
+        if _ip_address(text):
+            self.error(name_node, f"{text.strip()!r} is an IP address; dnsfence blocks domain "
+                       "names (write the name the clients look up)")
             return None
         try:
             pattern = normalise_pattern(text)
@@ -258,7 +273,8 @@ class _ListParser:
             self.error(name_node, str(exc))
             return None
         if _looks_like_ip(pattern):
-            self.error(name_node, f"{text!r} is an IP address; dnsfence blocks domain names")
+            self.error(name_node, f"{text.strip()!r} is an IP address; dnsfence blocks domain "
+                       "names (write the name the clients look up)")
             return None
         return Rule(pattern, action, list_name, window.intersect(own),
                     location(self.path, name_node), own_dates)
@@ -278,21 +294,22 @@ class _ListParser:
                 allowed = next(r for r in same if r.action is Action.ALLOW)
                 self.warn(allowed.location, f"{pattern!r} is both blocked and allowed in this "
                           "list; the exception wins, so the block does nothing")
-        plain = {r.pattern: r for r in seen.values() if not r.is_glob}
-        opposite = {Action.BLOCK: [r for r in seen.values() if r.action is Action.ALLOW],
-                    Action.ALLOW: [r for r in seen.values() if r.action is Action.BLOCK]}
+        plain = {(r.pattern, r.action): r for r in seen.values() if not r.is_glob}
+        by_suffix: dict[tuple[str, Action], list[Rule]] = {}
         for rule in seen.values():
+            by_suffix.setdefault((rule.suffix, rule.action), []).append(rule)
+        unique = list(seen.values())
+        for rule in unique:
             parent = _covering_parent(rule, plain)
             if parent is None:
                 continue
-            if any(parent.matches(o.suffix) and o.depth > parent.depth
-                   for o in opposite[rule.action]):
+            if _opposite_between(rule, parent, by_suffix, unique):
                 continue  # an exception in between makes this entry meaningful
             self.warn(rule.location, f"{rule.pattern!r} is already covered by "
                       f"{parent.pattern!r} (line {parent.location.line}); it can be removed")
 
 
-def _covering_parent(rule: Rule, plain: dict[str, Rule]) -> Rule | None:
+def _covering_parent(rule: Rule, plain: dict[tuple[str, Action], Rule]) -> Rule | None:
     """A plain entry of the same list that already decides everything `rule` does."""
     name = rule.suffix
     if not rule.is_glob:
@@ -300,15 +317,46 @@ def _covering_parent(rule: Rule, plain: dict[str, Rule]) -> Rule | None:
         if dot < 0:
             return None
         name = name[dot + 1:]
-    while True:
-        parent = plain.get(name)
-        if (parent is not None and parent is not rule and parent.action is rule.action
-                and _covers(parent.window, rule.window)):
+    while name:
+        parent = plain.get((name, rule.action))
+        if parent is not None and parent is not rule and _covers(parent.window, rule.window):
             return parent
         dot = name.find(".")
         if dot < 0:
             return None
         name = name[dot + 1:]
+    return None
+
+
+def _opposite_between(rule: Rule, parent: Rule, by_suffix: dict[tuple[str, Action], list[Rule]],
+                      rules: list[Rule]) -> bool:
+    """Whether a rule of the other action, no shallower than `parent` and no deeper than
+    `rule`, may match a name `rule` matches: then `rule` decides names `parent` would not."""
+    other = Action.ALLOW if rule.action is Action.BLOCK else Action.BLOCK
+
+    def between(o: Rule) -> bool:
+        return parent.depth <= o.depth <= rule.depth and _related(o, rule)
+
+    if rule.is_glob:  # rare: globs are few, a scan is fine
+        return any(o.action is other and between(o) for o in rules)
+    # A plain rule's names can only be matched by rules keyed at it or above it
+    # (at most as deep, a glob's key is shorter still), so walk up its name.
+    name = rule.pattern
+    while True:
+        if any(between(o) for o in by_suffix.get((name, other), ())):
+            return True
+        if not name:
+            return False
+        dot = name.find(".")
+        name = name[dot + 1:] if dot >= 0 else ""
+
+
+def _related(a: Rule, b: Rule) -> bool:
+    """Whether some name could be matched by both rules (exact for plain rules)."""
+    if not a.is_glob and not b.is_glob:
+        return a.matches(b.pattern) or b.matches(a.pattern)
+    x, y = a.suffix, b.suffix
+    return not x or not y or x == y or x.endswith("." + y) or y.endswith("." + x)
 
 
 def _covers(outer: Window, inner: Window) -> bool:
@@ -317,6 +365,20 @@ def _covers(outer: Window, inner: Window) -> bool:
     ends_after = outer.expires is None or (
         inner.expires is not None and inner.expires <= outer.expires)
     return starts_before and ends_after
+
+
+def _ip_address(text: str) -> bool:
+    """An IPv4 or IPv6 address as written (brackets and a trailing dot tolerated)."""
+    raw = text.strip().removesuffix(".")
+    if raw.startswith("[") and raw.endswith("]"):
+        raw = raw[1:-1]
+    if ":" not in raw and not raw.replace(".", "").isdigit():
+        return False  # the usual case, decided without an exception
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        return False
+    return True
 
 
 def _looks_like_ip(pattern: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 
 class Action(enum.Enum):
@@ -37,10 +37,25 @@ class Location:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A half-open interval of time [effective, expires); None means unbounded."""
+    """A half-open interval of time [effective, expires); None means unbounded.
+
+    Bounds are stored in UTC: Python compares two datetimes that share a
+    ZoneInfo by wall clock, which is wrong across a DST change (02:30 in a
+    skipped hour would sort before 03:15 the same morning).
+    """
 
     effective: datetime | None = None
     expires: datetime | None = None
+
+    def __post_init__(self) -> None:
+        for bound in ("effective", "expires"):
+            moment = getattr(self, bound)
+            if moment is None:
+                continue
+            if moment.tzinfo is None or moment.utcoffset() is None:
+                raise ValueError(f"Window.{bound} must be timezone-aware, got {moment!r}")
+            if moment.tzinfo is not UTC:
+                object.__setattr__(self, bound, moment.astimezone(UTC))
 
     def contains(self, at: datetime) -> bool:
         if self.effective is not None and at < self.effective:

@@ -17,6 +17,7 @@ MAX_LABEL = 63
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\Z")
 _GLOB_LABEL = re.compile(r"[a-z0-9_*-]+\Z")
 _BAD_CHAR = re.compile(r"[^a-z0-9_.*-]")
+_FULL_STOPS = {0x3002: ".", 0xFF0E: ".", 0xFF61: "."}
 _PORT = re.compile(r"^(?P<host>[^:/\s]+):(?P<port>\d{1,5})$")
 
 
@@ -66,6 +67,8 @@ def normalise_pattern(text: str, *, allow_glob: bool = True) -> str:
         raise InvalidName(f"{raw!r} looks like a path{hint} (write the domain name only)")
     if "@" in raw:
         raise InvalidName(f"{raw!r} looks like an e-mail address, not a domain name")
+    # IDNA (UTS #46) treats these full stops as label separators too.
+    raw = raw.translate(_FULL_STOPS)
     name = raw[:-1] if raw.endswith(".") else raw
     if not name:
         raise InvalidName("the root '.' cannot be blocked")
@@ -74,6 +77,8 @@ def normalise_pattern(text: str, *, allow_glob: bool = True) -> str:
     for label in labels:
         if not label:
             raise InvalidName(f"{raw!r} has an empty label (two dots in a row, or a leading dot)")
+        if "*" in label and not label.isascii():
+            raise InvalidName(f"{raw!r}: a label with '*' must be ASCII (write it in punycode)")
         ascii_label = _to_ascii(label) if "*" not in label else label.lower()
         bad = _BAD_CHAR.search(ascii_label)
         if bad:

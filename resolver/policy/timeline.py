@@ -31,8 +31,9 @@ def transitions(policy: Policy) -> list[Transition]:
     found: list[Transition] = []
     for blocklist in policy.lists:
         start, end = blocklist.window.effective, blocklist.window.expires
-        with_list_start = sum(1 for r in blocklist.rules if r.window.effective == start)
-        with_list_end = sum(1 for r in blocklist.rules if r.window.expires == end)
+        live = [r for r in blocklist.rules if not r.window.empty]
+        with_list_start = sum(1 for r in live if r.window.effective == start)
+        with_list_end = sum(1 for r in live if r.window.expires == end)
         if start is not None:
             found.append(Transition(start, blocklist, None, "starts", with_list_start))
         if end is not None:

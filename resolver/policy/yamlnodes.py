@@ -54,12 +54,27 @@ def compose(path: str, text: str) -> yaml.Node | None:
         detail = exc.problem or "invalid YAML"
         if exc.context:
             detail = f"{exc.context}, {detail}"
+            start = exc.context_mark
+            if start is not None and mark is not None and start.line != mark.line:
+                detail += f" (it started at line {start.line + 1}, column {start.column + 1})"
         raise YamlSyntaxError(
-            Problem(where, f"YAML syntax error: {detail} (check indentation and quoting)")
+            Problem(where, f"YAML syntax error: {detail} ({_advice(text, mark)})")
         ) from exc
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(Problem(Location(path), f"YAML error: {exc}")) from exc
     return node
+
+
+def _advice(text: str, mark: yaml.Mark | None) -> str:
+    """What usually causes a syntax error at `mark`, for the two mistakes admins make most."""
+    lines = text.splitlines()
+    line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+    stripped = line.lstrip(" ")
+    if stripped.startswith("\t") or "\t" in line[: len(line) - len(stripped) + 2]:
+        return "indent with spaces: YAML does not allow tabs there"
+    if stripped.lstrip("- ").startswith("*"):
+        return "quote an entry that starts with '*': - \"*.example.com\""
+    return "check indentation and quoting"
 
 
 def mapping_items(
