@@ -96,6 +96,7 @@ class _Entry:
 
     __slots__ = (
         "flags_counts",
+        "footprint",
         "lifetime",
         "memo_age",
         "memo_body",
@@ -122,6 +123,8 @@ class _Entry:
         self.lifetime = lifetime
         self.memo_age = -1
         self.memo_body = b""
+        # the stored bytes twice (segments + the memoised body) plus object overheads
+        self.footprint = 2 * sum(len(x) for x in segments) + 64 * len(segments) + 400
 
     def body(self, age: int) -> bytes:
         """Everything after the question, with each TTL lowered by `age` seconds (not below 0)."""
@@ -181,6 +184,8 @@ class AnswerCache:
         self.max_negative_ttl = max_negative_ttl
         self.hits = 0
         self.misses = 0
+        self.bytes = 0
+        """Approximate memory held by entries: wire bytes plus per-entry overhead."""
         self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
@@ -189,6 +194,10 @@ class AnswerCache:
     def clear(self) -> None:
         """Drop every entry; the hit and miss counters are kept."""
         self._entries.clear()
+        self.bytes = 0
+
+    def _forget(self, entry: _Entry) -> None:
+        self.bytes -= entry.footprint
 
     def _lifetime(self, response: bytes) -> tuple[int, _Scan | None]:
         if len(response) < 12:
@@ -236,10 +245,14 @@ class AnswerCache:
             lifetime=lifetime,
         )
         entries = self._entries
+        old = entries.get(key)
+        if old is not None:
+            self._forget(old)
         entries[key] = entry
         entries.move_to_end(key)
+        self.bytes += entry.footprint
         if len(entries) > self.max_entries:
-            entries.popitem(last=False)
+            self._forget(entries.popitem(last=False)[1])
 
     def get(self, key: CacheKey, query_id: int, question: bytes, now: float) -> bytes | None:
         """The cached answer for `key` re-addressed to this query, or None.
@@ -256,6 +269,7 @@ class AnswerCache:
         age = now - entry.stored_at
         if age >= entry.lifetime:
             del self._entries[key]
+            self._forget(entry)
             self.misses += 1
             return None
         if len(question) != entry.question_len:

@@ -547,3 +547,26 @@ def test_get_after_put_is_the_same_answer_with_aged_ttls(
             assert set(got) == set(sent)
             if got.rdtype != dns.rdatatype.OPT:
                 assert got.ttl == max(0, min(sent.ttl, lifetime) - age)
+
+
+def test_memory_is_counted_and_returned_on_eviction_and_expiry() -> None:
+    def answer(name: str, ttl: int) -> bytes:
+        query = dns.message.make_query(name, "A", use_edns=False)
+        response = dns.message.make_response(query)
+        response.answer.append(dns.rrset.from_text(name, ttl, "IN", "A", "192.0.2.1"))
+        return response.to_wire()
+
+    cache = AnswerCache(max_entries=2)
+    assert cache.bytes == 0
+    cache.put(("a.example", 1, 1, False, False), answer("a.example.", 60), 0.0)
+    one = cache.bytes
+    assert one > len(answer("a.example.", 60))
+    cache.put(("a.example", 1, 1, False, False), answer("a.example.", 60), 1.0)
+    assert cache.bytes == one  # replacing an entry does not double-count it
+    cache.put(("b.example", 1, 1, False, False), answer("b.example.", 5), 0.0)
+    cache.put(("c.example", 1, 1, False, False), answer("c.example.", 60), 0.0)
+    assert len(cache) == 2 and cache.bytes == 2 * one  # a.example was evicted
+    assert cache.get(("b.example", 1, 1, False, False), 1, b"", 10.0) is None  # expired
+    assert cache.bytes == one
+    cache.clear()
+    assert cache.bytes == 0

@@ -467,3 +467,32 @@ def test_pid_is_not_left_behind(server: Dnsfence) -> None:
     server.stop()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_tcp_connection_cap(dnsfence_factory: DnsfenceFactory, tiktok_lists: BlocklistDir,
+                            tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("server:\n  tcp_max_connections: 2\n")
+    server = dnsfence_factory("--config", str(config))
+    wire = dns.message.make_query("tiktok.com", "A", use_edns=0).to_wire()
+    framed = len(wire).to_bytes(2, "big") + wire
+    held = [socket.create_connection((server.host, server.port), timeout=3) for _ in range(2)]
+    try:
+        for conn in held:  # both answered, so both are open on the server side
+            conn.sendall(framed)
+            assert len(conn.recv(65535)) > 2
+        with socket.create_connection((server.host, server.port), timeout=3) as extra:
+            try:
+                extra.sendall(framed)
+                closed = extra.recv(10) == b""
+            except ConnectionResetError:  # closed with our query unread: RST
+                closed = True
+            assert closed, "a connection beyond the cap was served"
+        held[0].close()
+        time.sleep(0.2)
+        with socket.create_connection((server.host, server.port), timeout=3) as again:
+            again.sendall(framed)
+            assert len(again.recv(65535)) > 2  # a slot was freed
+    finally:
+        for conn in held:
+            conn.close()
