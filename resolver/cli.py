@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from resolver import __version__
 from resolver.commands.common import EXIT_USAGE, CommandFailed, instant_or_fail, settings
@@ -52,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--json", action="store_true",
                           help="one JSON object per transition per line")
 
+    status = commands.add_parser("status", help="ask the running server how it is doing")
+    _common(status)
+    status.add_argument("--server", type=_endpoint(53), metavar="HOST:PORT",
+                        help="the server to ask (default: the first listen address)")
+    status.add_argument("--json", action="store_true", help="the raw status as JSON")
+
     serve = commands.add_parser("serve", help="run the DNS server")
     _common(serve)
     serve.add_argument("--listen", action="append", type=_endpoint(53), metavar="HOST:PORT",
@@ -84,12 +91,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             until = instant_or_fail(args.until, config, err)
             policy, _ = policy_or_fail(config, err)
             return schedule.run(policy, start, until, as_json=args.json, out=out)
+        if args.command == "status":
+            from resolver.commands import status
+            return status.run(config, args.server, as_json=args.json, out=out, err=err)
         if args.command == "serve":
             from resolver.commands import serve
-            overrides = {"server.listen": tuple(args.listen) if args.listen else None,
+            overrides = {"blocklists": Path(args.blocklists) if args.blocklists else None,
+                         "server.listen": tuple(args.listen) if args.listen else None,
                          "upstream.servers": tuple(args.upstream) if args.upstream else None,
                          "server.workers": args.workers}
-            return serve.run(config.with_overrides(**overrides), err=err)
+            return serve.run(serve.config_reader(args.config, overrides), err=err)
     except CommandFailed as failed:
         return failed.status
     except KeyboardInterrupt:

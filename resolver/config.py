@@ -98,6 +98,12 @@ def _number(kind: type, low: float, high: float) -> Callable[[Any], Any]:
     return parse
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {value!r}")
+    return value
+
+
 def _timezone(value: Any) -> str:
     try:
         zone(str(value))
@@ -176,6 +182,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("blocking", "negative_ttl", 60,
             "TTL and SOA MINIMUM of blocked answers: how long clients cache the block.",
             _number(int, 0, 86_400)),
+    Setting("reload", "watch", True,
+            "Reload when a blocklist, a source file or this config changes (SIGHUP always works).",
+            _boolean),
+    Setting("reload", "poll_interval", 0.5,
+            "Seconds between checks for changed files (stat only; works on any filesystem).",
+            _number(float, 0.05, 60)),
 )
 
 
@@ -209,9 +221,15 @@ class BlockingConfig:
     negative_ttl: int
 
 
+@dataclass(frozen=True, slots=True)
+class ReloadConfig:
+    watch: bool
+    poll_interval: float
+
+
 SECTIONS: dict[str, type] = {
     "server": ServerConfig, "upstream": UpstreamConfig,
-    "cache": CacheConfig, "blocking": BlockingConfig,
+    "cache": CacheConfig, "blocking": BlockingConfig, "reload": ReloadConfig,
 }
 
 
@@ -223,6 +241,7 @@ class Config:
     upstream: UpstreamConfig
     cache: CacheConfig
     blocking: BlockingConfig
+    reload: ReloadConfig
     source: Path | None = field(default=None, compare=False)
 
     def with_overrides(self, **changes: Any) -> Config:
@@ -385,7 +404,9 @@ def example_config() -> str:
                 lines.append(f"\n{s.section}:")
         indent = "  " if s.section else ""
         value = s.example if s.example is not None else _plain(s.default)
-        lines.append(f"{indent}# {s.help} Default: {_plain(s.default)!s}")
+        default = _plain(s.default)
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        lines.append(f"{indent}# {s.help} Default: {shown}")
         lines.append(f"{indent}{s.key}: {yaml.safe_dump(value, default_flow_style=True).strip()}"
                      .replace("\n...", ""))
     return "\n".join(lines) + "\n"

@@ -23,6 +23,7 @@ from resolver.policy.snapshot import ActivePolicy
 from resolver.stages.access import AccessControl
 from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
+from resolver.stages.status import CLASS_CHAOS, StatusStage
 from resolver.stages.upstream import UpstreamStage
 
 Pending = Coroutine[Any, Any, bytes | None]
@@ -31,11 +32,15 @@ Pending = Coroutine[Any, Any, bytes | None]
 class Pipeline:
     """Turns one request into an answer now (bytes), an answer later (a coroutine), or none."""
 
-    __slots__ = ("access", "blocking", "cache", "policy", "udp_size", "upstream")
+    __slots__ = ("access", "blocking", "cache", "policy", "refused", "status", "udp_size",
+                 "upstream")
 
     def __init__(self, policy: ActivePolicy, access: AccessControl, blocking: BlockingStage,
-                 cache: CacheStage | None, upstream: UpstreamStage, udp_size: int) -> None:
+                 cache: CacheStage | None, upstream: UpstreamStage, udp_size: int,
+                 status: StatusStage | None = None) -> None:
         self.policy = policy
+        self.status = status
+        self.refused = 0
         self.access = access
         self.blocking = blocking
         self.cache = cache
@@ -50,7 +55,10 @@ class Pipeline:
             if not isinstance(parsed, Query):
                 return answers.rejection(parsed, data, self.udp_size)
             query = parsed
+        if query.qclass == CLASS_CHAOS and self.status is not None:
+            return self.status.answer(query, client)
         if not self.access.allows(client):
+            self.refused += 1
             return answers.refused(query, udp_size=self.udp_size)
         snapshot = self.policy.current(now)
         # None unless this name's verdict changes at a known instant (then: seconds left).

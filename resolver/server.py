@@ -17,13 +17,18 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from resolver.config import Endpoint
 from resolver.pipeline import Pending, Pipeline
 
 log = logging.getLogger("dnsfence")
+
+CONTROL_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+"""Blocked from the "serving on" line until handlers exist, so an early SIGHUP or
+SIGTERM is delivered late rather than killing a half-started process."""
 
 _DRAIN = 256  # datagrams handled per wake-up before yielding to other callbacks
 _TCP_PIPELINE = 64  # queries in flight per TCP connection
@@ -248,15 +253,18 @@ class TcpServer:
                     await self._server.wait_closed()
 
 
-async def serve(listeners: list[Listener], make_pipeline: Callable[[], Pipeline],
-                idle_timeout: float, max_connections: int,
-                on_ready: Callable[[], None] | None = None) -> None:
-    """Serve until SIGTERM or SIGINT, then close everything."""
+async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: float,
+                max_connections: int, *, background: Sequence[Coroutine[Any, Any, None]] = (),
+                on_reload: Callable[[], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then close everything; SIGHUP calls `on_reload`."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    pipeline = make_pipeline()
+    if on_reload is not None:
+        loop.add_signal_handler(signal.SIGHUP, on_reload)
+    # Signals sent since start-up were held back (see CONTROL_SIGNALS); deliver them now.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, CONTROL_SIGNALS)
     udp_servers = [UdpServer(item.udp, pipeline, loop) for item in listeners]
     tcp_servers = [TcpServer(item.tcp, pipeline, idle_timeout, max_connections)
                    for item in listeners]
@@ -264,10 +272,11 @@ async def serve(listeners: list[Listener], make_pipeline: Callable[[], Pipeline]
         udp.start()
     for tcp in tcp_servers:
         await tcp.start()
-    if on_ready is not None:
-        on_ready()
+    tasks = [loop.create_task(job) for job in background]
     await stop.wait()
     log.info("dnsfence: stopping (pid %d)", os.getpid())
+    for task in tasks:
+        task.cancel()
     for udp in udp_servers:
         udp.close()
     for tcp in tcp_servers:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from resolver.config import (
+    SECTIONS,
     SETTINGS,
     Config,
     ConfigError,
@@ -229,7 +230,7 @@ def test_sections_mirror_the_settings_table() -> None:
     declared = {(s.section, s.key) for s in SETTINGS}
     config = defaults()
     found = {("", "blocklists"), ("", "timezone")}
-    for section in ("server", "upstream", "cache", "blocking"):
+    for section in SECTIONS:
         found |= {(section, key) for key in getattr(config, section).__dataclass_fields__}
     assert found == declared
     assert isinstance(config, Config)

@@ -10,22 +10,46 @@ import os
 import resource
 import signal
 import sys
-from typing import TextIO
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
 
+from resolver import __version__
 from resolver.cache import AnswerCache
 from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
-from resolver.config import Config, resolv_conf_servers
+from resolver.config import Config, ConfigError, defaults, load_config, resolv_conf_servers
 from resolver.pipeline import Pipeline
 from resolver.policy.load import load_policy
 from resolver.policy.snapshot import ActivePolicy
-from resolver.server import Listener, bind, bind_again, serve
+from resolver.reload import Fingerprint, LivePolicy, fingerprint, watched_paths
+from resolver.server import CONTROL_SIGNALS, Listener, bind, bind_again, serve
 from resolver.stages.access import AccessControl
 from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
+from resolver.stages.status import StatusStage
 from resolver.stages.upstream import UpstreamStage
 from resolver.upstream import Forwarder, UpstreamServer
 
 log = logging.getLogger("dnsfence")
+
+ConfigReader = Callable[[], Config]
+
+
+def config_reader(config_file: str | None, overrides: dict[str, Any]) -> ConfigReader:
+    """Reads the config (file, then command-line overrides, then resolv.conf upstreams).
+
+    Called at start-up and again on every reload, so flags keep winning over the file.
+    Raises ConfigError.
+    """
+    def read() -> Config:
+        config = load_config(Path(config_file)) if config_file else defaults()
+        config = config.with_overrides(**overrides)
+        if not config.upstream.servers:
+            found = resolv_conf_servers(exclude=config.server.listen)
+            config = config.with_overrides(**{"upstream.servers": found or None})
+        return config
+    return read
 
 
 def _configure_logging(err: TextIO) -> None:
@@ -34,27 +58,6 @@ def _configure_logging(err: TextIO) -> None:
     log.handlers[:] = [handler]
     log.setLevel(logging.INFO)
     log.propagate = False
-
-
-def build_pipeline(config: Config, active: ActivePolicy) -> Pipeline:
-    """One worker's chain; each worker has its own cache and upstream sockets."""
-    cache = None
-    if config.cache.max_entries > 0:
-        cache = CacheStage(AnswerCache(config.cache.max_entries, config.cache.min_ttl,
-                                       config.cache.max_ttl, config.cache.max_negative_ttl))
-    forwarder = Forwarder([UpstreamServer(e.host, e.port) for e in config.upstream.servers],
-                          try_timeout=config.upstream.timeout,
-                          deadline=config.upstream.deadline,
-                          udp_size=config.server.edns_udp_size)
-    return Pipeline(
-        policy=active,
-        access=AccessControl(config.server.allow_clients),
-        blocking=BlockingStage(active, config.blocking.negative_ttl,
-                               config.server.edns_udp_size),
-        cache=cache,
-        upstream=UpstreamStage(forwarder, cache),
-        udp_size=config.server.edns_udp_size,
-    )
 
 
 def _raise_file_limit() -> None:
@@ -66,9 +69,100 @@ def _raise_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def run(config: Config, err: TextIO = sys.stderr) -> int:
+def _cache(config: Config) -> CacheStage | None:
+    if config.cache.max_entries <= 0:
+        return None
+    return CacheStage(AnswerCache(config.cache.max_entries, config.cache.min_ttl,
+                                  config.cache.max_ttl, config.cache.max_negative_ttl))
+
+
+def _upstream(config: Config, cache: CacheStage | None) -> UpstreamStage:
+    forwarder = Forwarder([UpstreamServer(e.host, e.port) for e in config.upstream.servers],
+                          try_timeout=config.upstream.timeout,
+                          deadline=config.upstream.deadline,
+                          udp_size=config.server.edns_udp_size)
+    return UpstreamStage(forwarder, cache)
+
+
+def build_pipeline(config: Config, active: ActivePolicy) -> Pipeline:
+    """One worker's chain; each worker has its own cache and upstream sockets."""
+    cache = _cache(config)
+    return Pipeline(
+        policy=active,
+        access=AccessControl(config.server.allow_clients),
+        blocking=BlockingStage(active, config.blocking.negative_ttl,
+                               config.server.edns_udp_size),
+        cache=cache,
+        upstream=_upstream(config, cache),
+        udp_size=config.server.edns_udp_size,
+    )
+
+
+def reconfigure(pipeline: Pipeline, old: Config, new: Config) -> None:
+    """Apply a reloaded config to a running pipeline; counters carry over."""
+    pipeline.access = AccessControl(new.server.allow_clients)
+    blocked = pipeline.blocking.blocked
+    pipeline.blocking = BlockingStage(pipeline.policy, new.blocking.negative_ttl,
+                                      new.server.edns_udp_size)
+    pipeline.blocking.blocked = blocked
+    pipeline.udp_size = new.server.edns_udp_size
+    if new.cache != old.cache:
+        pipeline.cache = _cache(new)
+    if new.upstream != old.upstream or new.cache != old.cache \
+            or new.server.edns_udp_size != old.server.edns_udp_size:
+        previous = pipeline.upstream
+        pipeline.upstream = _upstream(new, pipeline.cache)
+        pipeline.upstream.forwarded = previous.forwarded
+        pipeline.upstream.failures = previous.failures
+        previous.close()
+
+
+def status_report(live: LivePolicy, pipeline: Pipeline, started: float) -> dict[str, Any]:
+    """What `dnsfence status` shows: policy state, last reload, counters."""
+    snapshot = live.active.snapshot
+    last = live.last
+    cache = pipeline.cache.cache if pipeline.cache is not None else None
+    return {
+        "version": __version__,
+        "pid": os.getpid(),
+        "started": started,
+        "policy": {
+            "loaded_at": live.loaded_at,
+            "lists": [b.name for b in live.active.policy.lists],
+            "rules": len(live.active.policy.rules),
+            "active_rules": snapshot.active,
+            "next_change": None if snapshot.until == float("inf") else snapshot.until,
+        },
+        "last_reload": None if last is None else {
+            "at": last.at, "ok": last.ok, "reason": last.reason,
+            "problems": list(last.problems[:50]), "restart_needed": list(last.restart_needed),
+        },
+        "reloads": live.reloads,
+        "failed_reloads": live.failed_reloads,
+        "counters": {
+            "blocked": pipeline.blocking.blocked,
+            "refused": pipeline.refused,
+            "forwarded": pipeline.upstream.forwarded,
+            "upstream_failures": pipeline.upstream.failures,
+            "cache_hits": cache.hits if cache else 0,
+            "cache_misses": cache.misses if cache else 0,
+            "cache_entries": len(cache) if cache else 0,
+            "cache_bytes": cache.bytes if cache else 0,
+        },
+        "upstreams": [str(e) for e in live.config.upstream.servers],
+    }
+
+
+def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
     _configure_logging(err)
     _raise_file_limit()
+    try:
+        config = read_config()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            log.error("%s", problem)
+        log.error("dnsfence: not started: the config file has errors")
+        return EXIT_PROBLEMS
     result = load_policy(config.blocklists, config.timezone)
     for problem in result.problems:
         log.warning("%s", problem)
@@ -77,12 +171,9 @@ def run(config: Config, err: TextIO = sys.stderr) -> int:
                   len(result.errors), config.blocklists)
         return EXIT_PROBLEMS
     if not config.upstream.servers:
-        found = resolv_conf_servers(exclude=config.server.listen)
-        if not found:
-            log.error("dnsfence: not started: no upstream resolver; give --upstream HOST[:PORT] "
-                      "or upstream.servers in the config")
-            return EXIT_PROBLEMS
-        config = config.with_overrides(**{"upstream.servers": found})
+        log.error("dnsfence: not started: no upstream resolver; give --upstream HOST[:PORT] "
+                  "or upstream.servers in the config")
+        return EXIT_PROBLEMS
     workers = config.server.workers
     try:
         listeners = [bind(endpoint, reuseport=workers > 1) for endpoint in config.server.listen]
@@ -92,6 +183,8 @@ def run(config: Config, err: TextIO = sys.stderr) -> int:
         log.error("dnsfence: not started: cannot listen: %s%s", exc.strerror, hint)
         return EXIT_PROBLEMS
     active = ActivePolicy(result.policy)
+    seen = fingerprint(watched_paths(config, result.policy))
+    signal.pthread_sigmask(signal.SIG_BLOCK, CONTROL_SIGNALS)
     lists = len(result.policy.lists)
     log.info("dnsfence: serving on %s (udp+tcp); %d list%s, %d of %d rules active; "
              "upstreams %s; %d worker%s",
@@ -99,18 +192,26 @@ def run(config: Config, err: TextIO = sys.stderr) -> int:
              active.snapshot.active, len(result.policy.rules),
              ", ".join(str(e) for e in config.upstream.servers), workers, "s" * (workers != 1))
     if workers == 1:
-        asyncio.run(_serve_worker(config, active, listeners))
+        asyncio.run(_serve_worker(config, read_config, active, listeners, seen))
         return EXIT_OK
-    return _run_workers(config, active, listeners, workers)
+    return _run_workers(config, read_config, active, listeners, workers, seen)
 
 
-async def _serve_worker(config: Config, active: ActivePolicy, listeners: list[Listener]) -> None:
-    await serve(listeners, lambda: build_pipeline(config, active),
-                config.server.tcp_idle_timeout, config.server.tcp_max_connections)
+async def _serve_worker(config: Config, read_config: ConfigReader, active: ActivePolicy,
+                        listeners: list[Listener], seen: Fingerprint) -> None:
+    started = time.time()
+    pipeline = build_pipeline(config, active)
+    live = LivePolicy(config, active, read_config,
+                      lambda old, new: reconfigure(pipeline, old, new), seen=seen)
+    pipeline.status = StatusStage(lambda: status_report(live, pipeline, started),
+                                  config.server.edns_udp_size)
+    await serve(listeners, pipeline, config.server.tcp_idle_timeout,
+                config.server.tcp_max_connections, background=[live.run()],
+                on_reload=live.request_reload)
 
 
-def _run_workers(config: Config, active: ActivePolicy, first: list[Listener],
-                 workers: int) -> int:
+def _run_workers(config: Config, read_config: ConfigReader, active: ActivePolicy,
+                 first: list[Listener], workers: int, seen: Fingerprint) -> int:
     """Fork workers sharing each port with SO_REUSEPORT; nothing mutable is shared."""
     sets = [first] + [[bind_again(item) for item in first] for _ in range(workers - 1)]
     gc.collect()
@@ -126,7 +227,7 @@ def _run_workers(config: Config, active: ActivePolicy, first: list[Listener],
                         for item in other:
                             item.udp.close()
                             item.tcp.close()
-                asyncio.run(_serve_worker(config, active, mine))
+                asyncio.run(_serve_worker(config, read_config, active, mine, seen))
                 status = 0
             except BaseException:
                 log.exception("dnsfence: worker %d failed", index)
@@ -143,8 +244,9 @@ def _run_workers(config: Config, active: ActivePolicy, first: list[Listener],
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
 
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for sig in CONTROL_SIGNALS:
         signal.signal(sig, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, CONTROL_SIGNALS)
     status = EXIT_OK
     for pid in children:
         _, code = os.waitpid(pid, 0)

@@ -1,0 +1,86 @@
+"""`dnsfence status`: ask the running server (CHAOS TXT status.dnsfence) how it is doing."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from dnslib import CLASS, QTYPE, DNSQuestion, DNSRecord
+
+from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
+from resolver.config import Config, Endpoint
+from resolver.stages.status import STATUS_NAME, decode_status
+
+
+def _local(endpoint: Endpoint) -> Endpoint:
+    """The loopback address that reaches a server listening on `endpoint`."""
+    if endpoint.host == "0.0.0.0":
+        return Endpoint("127.0.0.1", endpoint.port)
+    if endpoint.host == "::":
+        return Endpoint("::1", endpoint.port)
+    return endpoint
+
+
+def ask(server: Endpoint, timeout: float = 2.0) -> dict[str, Any]:
+    """The server's status; OSError/TimeoutError when it does not answer."""
+    query = DNSRecord(q=DNSQuestion(STATUS_NAME, QTYPE.TXT, CLASS.CH))
+    family = socket.AF_INET6 if server.family_is_v6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(query.pack(), (server.host, server.port))
+        while True:
+            data = sock.recv(65535)
+            reply = DNSRecord.parse(data)
+            if reply.header.id == query.header.id:
+                break
+    if reply.header.rcode != 0 or not reply.rr:
+        raise OSError(f"the server at {server} refused the status query "
+                      "(it answers loopback clients only)")
+    strings = [bytes(s) for s in reply.rr[0].rdata.data]
+    return decode_status(strings)
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "never"
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def render(status: dict[str, Any]) -> str:
+    policy = status["policy"]
+    counters = status["counters"]
+    lines = [
+        f"dnsfence {status['version']} (pid {status['pid']}), up since {_when(status['started'])}",
+        f"policy: {len(policy['lists'])} lists ({', '.join(policy['lists'])}), "
+        f"{policy['active_rules']} of {policy['rules']} rules active, "
+        f"loaded {_when(policy['loaded_at'])}; next change {_when(policy['next_change'])}",
+    ]
+    last = status["last_reload"]
+    if last is None:
+        lines.append("last reload: none since start-up")
+    elif last["ok"]:
+        lines.append(f"last reload: ok at {_when(last['at'])} ({last['reason']})")
+    else:
+        lines.append(f"last reload: FAILED at {_when(last['at'])} ({last['reason']}); still "
+                     f"serving the policy loaded {_when(policy['loaded_at'])}:")
+        lines.extend(f"  {problem}" for problem in last["problems"])
+    if last and last["restart_needed"]:
+        lines.append(f"needs a restart for: {', '.join(last['restart_needed'])}")
+    lines.append("counters: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
+    lines.append(f"upstreams: {', '.join(status['upstreams'])}")
+    return "\n".join(lines)
+
+
+def run(config: Config, server: Endpoint | None, *, as_json: bool, out: TextIO,
+        err: TextIO) -> int:
+    target = server or _local(config.server.listen[0])
+    try:
+        status = ask(target)
+    except (OSError, ValueError) as exc:
+        print(f"dnsfence: no status from {target}: {exc}", file=err)
+        return EXIT_PROBLEMS
+    print(json.dumps(status) if as_json else render(status), file=out)
+    last = status["last_reload"]
+    return EXIT_PROBLEMS if last is not None and not last["ok"] else EXIT_OK

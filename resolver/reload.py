@@ -1,0 +1,210 @@
+"""Keeping a running server's policy current: transitions on time, edits within seconds.
+
+A reload builds and validates the whole new policy in a thread, off the event loop,
+then swaps it in with one assignment; if anything is invalid the server keeps the
+last good policy and says why (log lines with file:line, and `dnsfence status`).
+
+Changes are found by polling file metadata (stat) rather than inotify: a handful
+of stats per interval is cheap, and it also works where inotify does not (network
+filesystems, some container bind mounts, editors that replace files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from resolver.config import Config, ConfigError
+from resolver.policy.load import LoadResult, list_files, load_policy
+from resolver.policy.model import Policy
+from resolver.policy.snapshot import ActivePolicy
+
+log = logging.getLogger("dnsfence")
+
+_SETTLE = 0.2  # seconds a change must stay still before it is read (editors write in steps)
+_NEEDS_RESTART = ("server.listen", "server.workers")
+
+Fingerprint = tuple[tuple[str, int, int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadReport:
+    """The outcome of one reload attempt, for logs and `dnsfence status`."""
+
+    at: float
+    ok: bool
+    reason: str
+    problems: tuple[str, ...] = ()
+    restart_needed: tuple[str, ...] = ()
+
+
+def fingerprint(paths: list[Path]) -> Fingerprint:
+    """What changes when any of `paths` is edited, replaced, created or removed."""
+    found = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            found.append((str(path), -1, -1, -1))
+            continue
+        found.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(found)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+@dataclass(slots=True)
+class LivePolicy:
+    """Watches the config and blocklists, wakes at transitions, and swaps policies."""
+
+    config: Config
+    active: ActivePolicy
+    read_config: Callable[[], Config]
+    """Reads the config file again with the same command-line overrides; ConfigError if bad."""
+    apply_config: Callable[[Config, Config], None]
+    """Applies a changed config (old, new) to the running pipeline."""
+    loaded_at: float = field(default_factory=time.time)
+    last: ReloadReport | None = None
+    reloads: int = 0
+    failed_reloads: int = 0
+    seen: Fingerprint | None = None
+    """The files as they were when the running policy was read (changes after it count)."""
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _reload_requested: bool = False
+
+    def request_reload(self) -> None:
+        """Called from the SIGHUP handler."""
+        self._reload_requested = True
+        self._wake.set()
+
+    def watched(self) -> list[Path]:
+        return watched_paths(self.config, self.active.policy)
+
+    async def run(self) -> None:
+        """Forever: sleep until the next transition, poll tick or reload request."""
+        seen = self.seen if self.seen is not None else fingerprint(self.watched())
+        while True:
+            now = time.time()
+            wait = self.active.snapshot.until - now
+            if self.config.reload.watch:
+                wait = min(wait, self.config.reload.poll_interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(None if math.isinf(wait) else max(wait, 0.0)):
+                    await self._wake.wait()
+            self._wake.clear()
+            now = time.time()
+            if now >= self.active.snapshot.until:
+                self._transition(now)
+            if self._reload_requested:
+                self._reload_requested = False
+                await self.reload("SIGHUP")
+                seen = fingerprint(self.watched())
+                continue
+            if self.config.reload.watch:
+                current = fingerprint(self.watched())
+                if current != seen:
+                    current = await self._settled(current)
+                    await self.reload("files changed")
+                    seen = fingerprint(self.watched()) if self.last and self.last.ok \
+                        else current
+
+    async def _settled(self, current: Fingerprint) -> Fingerprint:
+        for _ in range(25):  # at most 5 s of continuous writing
+            await asyncio.sleep(_SETTLE)
+            again = fingerprint(self.watched())
+            if again == current:
+                return again
+            current = again
+        return current
+
+    def _transition(self, now: float) -> None:
+        before = self.active.snapshot
+        after = self.active.current(now)
+        if after is not before:
+            log.info("dnsfence: policy changed at %s: %d of %d rules active; next change %s",
+                     _iso(before.until), after.active, len(self.active.policy.rules),
+                     "never" if math.isinf(after.until) else _iso(after.until))
+
+    async def reload(self, reason: str) -> ReloadReport:
+        """Read everything again; swap on success, keep the last good policy on failure."""
+        started = time.time()
+        try:
+            config = self.read_config()
+        except ConfigError as exc:
+            return self._failed(started, reason, [str(p) for p in exc.problems])
+        restart = _restart_needed(self.config, config)
+        loop = asyncio.get_running_loop()
+        result: LoadResult = await loop.run_in_executor(
+            None, load_policy, config.blocklists, config.timezone)
+        if result.policy is None:
+            return self._failed(started, reason, [str(p) for p in result.errors])
+        self._swap(result.policy, config)
+        self.reloads += 1
+        self.loaded_at = time.time()
+        snapshot = self.active.snapshot
+        log.info("dnsfence: reloaded (%s) in %.2fs: %d lists, %d of %d rules active",
+                 reason, self.loaded_at - started, len(result.policy.lists), snapshot.active,
+                 len(result.policy.rules))
+        for problem in result.warnings:
+            log.warning("%s", problem)
+        for key in restart:
+            log.warning("dnsfence: %s changed in %s; it takes effect after a restart",
+                        key, config.source)
+        self.last = ReloadReport(started, True, reason, (), tuple(restart))
+        return self.last
+
+    def _swap(self, policy: Policy, config: Config) -> None:
+        self.active.replace(policy, time.time())
+        if config != self.config:
+            # settings that need a restart keep their running values
+            config = config.with_overrides(**{
+                "server.listen": self.config.server.listen,
+                "server.workers": self.config.server.workers})
+            self.apply_config(self.config, config)
+            self.config = config
+
+    def _failed(self, started: float, reason: str, problems: list[str]) -> ReloadReport:
+        self.failed_reloads += 1
+        for problem in problems:
+            log.error("%s", problem)
+        log.error("dnsfence: reload (%s) failed with %d error(s); still serving the policy "
+                  "loaded at %s", reason, len(problems), _iso(self.loaded_at))
+        self.last = ReloadReport(started, False, reason, tuple(problems))
+        return self.last
+
+
+def watched_paths(config: Config, policy: Policy) -> list[Path]:
+    """The config file, the blocklist directory and its list files, and local sources."""
+    paths: list[Path] = []
+    if config.source is not None:
+        paths.append(config.source)
+    paths.append(config.blocklists)  # its mtime changes when files are added or removed
+    with contextlib.suppress(OSError):
+        paths.extend(list_files(config.blocklists))
+    paths.extend(_source_files(policy))
+    return paths
+
+
+def _source_files(policy: Policy) -> list[Path]:
+    """Local source files referenced by lists (watched like the lists themselves)."""
+    paths = getattr(policy, "source_paths", ())
+    return [Path(p) for p in paths]
+
+
+def _restart_needed(old: Config, new: Config) -> list[str]:
+    changed = []
+    for key in _NEEDS_RESTART:
+        section, name = key.split(".")
+        if getattr(getattr(old, section), name) != getattr(getattr(new, section), name):
+            changed.append(key)
+    return changed
