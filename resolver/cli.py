@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--json", action="store_true",
                           help="one JSON object per transition per line")
 
+    lists = commands.add_parser("lists", help="manage list sources")
+    lists_commands = lists.add_subparsers(dest="lists_command", metavar="ACTION", required=True)
+    lists_update = lists_commands.add_parser(
+        "update", help="download every `url:` source now and print +added/-removed")
+    _common(lists_update)
+    lists_update.add_argument("--accept-shrink", action="store_true",
+                              help="take downloads that lost more than the allowed share")
+
     status = commands.add_parser("status", help="ask the running server how it is doing")
     _common(status)
     status.add_argument("--server", type=_endpoint(53), metavar="HOST:PORT",
@@ -91,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             until = instant_or_fail(args.until, config, err)
             policy, _ = policy_or_fail(config, err)
             return schedule.run(policy, start, until, as_json=args.json, out=out)
+        if args.command == "lists":
+            from resolver.commands import lists
+            return lists.update(config, accept_shrink=args.accept_shrink, out=out, err=err)
         if args.command == "status":
             from resolver.commands import status
             return status.run(config, args.server, as_json=args.json, out=out, err=err)

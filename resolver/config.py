@@ -182,6 +182,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("blocking", "negative_ttl", 60,
             "TTL and SOA MINIMUM of blocked answers: how long clients cache the block.",
             _number(int, 0, 86_400)),
+    Setting("lists", "cache_dir", Path(".dnsfence-cache"),
+            "Where downloaded `url:` sources are kept (last good copy); relative to the config.",
+            _path, "/var/cache/dnsfence"),
+    Setting("lists", "download_timeout", 30.0,
+            "Seconds a download may stall before it fails (the last good copy is kept).",
+            _number(float, 1, 600)),
+    Setting("lists", "max_download_mb", 64,
+            "Largest source download accepted, in MiB.", _number(int, 1, 4096)),
+    Setting("lists", "min_keep_ratio", 0.5,
+            "A download with fewer than this share of the previous copy's entries is refused.",
+            _number(float, 0, 1)),
     Setting("reload", "watch", True,
             "Reload when a blocklist, a source file or this config changes (SIGHUP always works).",
             _boolean),
@@ -222,6 +233,14 @@ class BlockingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ListsConfig:
+    cache_dir: Path
+    download_timeout: float
+    max_download_mb: int
+    min_keep_ratio: float
+
+
+@dataclass(frozen=True, slots=True)
 class ReloadConfig:
     watch: bool
     poll_interval: float
@@ -229,7 +248,8 @@ class ReloadConfig:
 
 SECTIONS: dict[str, type] = {
     "server": ServerConfig, "upstream": UpstreamConfig,
-    "cache": CacheConfig, "blocking": BlockingConfig, "reload": ReloadConfig,
+    "cache": CacheConfig, "blocking": BlockingConfig, "lists": ListsConfig,
+    "reload": ReloadConfig,
 }
 
 
@@ -241,6 +261,7 @@ class Config:
     upstream: UpstreamConfig
     cache: CacheConfig
     blocking: BlockingConfig
+    lists: ListsConfig
     reload: ReloadConfig
     source: Path | None = field(default=None, compare=False)
 
@@ -273,6 +294,9 @@ def _build(values: dict[tuple[str, str], Any], source: Path | None) -> Config:
     blocklists = values.get(("", "blocklists"), Path("blocklists"))
     if source is not None and not blocklists.is_absolute():
         blocklists = source.parent / blocklists
+    cache_dir = sections["lists"].cache_dir
+    if source is not None and not cache_dir.is_absolute():
+        sections["lists"] = replace(sections["lists"], cache_dir=source.parent / cache_dir)
     return Config(blocklists, values.get(("", "timezone"), "UTC"), source=source, **sections)
 
 

@@ -63,7 +63,7 @@ class Pipeline:
         snapshot = self.policy.current(now)
         # None unless this name's verdict changes at a known instant (then: seconds left).
         ttl_cap = snapshot.ttl_cap(query.qname, now)
-        blocked = self.blocking.answer(query, snapshot, ttl_cap)
+        blocked = self.blocking.answer(query, snapshot, now, ttl_cap)
         if blocked is not None:
             return blocked
         if self.cache is not None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from resolver.config import Config, ConfigError
+from resolver.policy.downloads import update_sources
 from resolver.policy.load import LoadResult, list_files, load_policy
 from resolver.policy.model import Policy
 from resolver.policy.snapshot import ActivePolicy
@@ -77,6 +78,9 @@ class LivePolicy:
     last: ReloadReport | None = None
     reloads: int = 0
     failed_reloads: int = 0
+    refresh_every: float = 60.0
+    """Seconds between checks for `url:` sources whose refresh interval has passed."""
+    _refreshed_at: float = field(default_factory=time.time)
     seen: Fingerprint | None = None
     """The files as they were when the running policy was read (changes after it count)."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -110,6 +114,12 @@ class LivePolicy:
                 await self.reload("SIGHUP")
                 seen = fingerprint(self.watched())
                 continue
+            if now - self._refreshed_at >= self.refresh_every:
+                self._refreshed_at = now
+                if await self._download_due():
+                    await self.reload("sources downloaded")
+                    seen = fingerprint(self.watched())
+                    continue
             if self.config.reload.watch:
                 current = fingerprint(self.watched())
                 if current != seen:
@@ -117,6 +127,17 @@ class LivePolicy:
                     await self.reload("files changed")
                     seen = fingerprint(self.watched()) if self.last and self.last.ok \
                         else current
+
+    async def _download_due(self) -> bool:
+        """Fetch URL sources whose refresh interval has passed (in a thread); any new copy?"""
+        loop = asyncio.get_running_loop()
+        updates = await loop.run_in_executor(None, lambda: update_sources(self.config))
+        for item in updates:
+            if item.result.status in ("kept", "failed"):
+                log.warning("dnsfence: %s", item.describe())
+            elif item.changed:
+                log.info("dnsfence: %s", item.describe())
+        return any(item.changed for item in updates)
 
     async def _settled(self, current: Fingerprint) -> Fingerprint:
         for _ in range(25):  # at most 5 s of continuous writing
@@ -145,7 +166,7 @@ class LivePolicy:
         restart = _restart_needed(self.config, config)
         loop = asyncio.get_running_loop()
         result: LoadResult = await loop.run_in_executor(
-            None, load_policy, config.blocklists, config.timezone)
+            None, load_policy, config.blocklists, config.timezone, config.lists.cache_dir)
         if result.policy is None:
             return self._failed(started, reason, [str(p) for p in result.errors])
         self._swap(result.policy, config)

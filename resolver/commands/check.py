@@ -9,8 +9,9 @@ from typing import Any, TextIO
 from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
 from resolver.policy.index import PolicyIndex
 from resolver.policy.instants import iso, show, zone
-from resolver.policy.model import Action, Policy, Rule
+from resolver.policy.model import Action, AnyRule, BlockList, Policy, SourceRules
 from resolver.policy.names import InvalidName, normalise_query_name
+from resolver.policy.snapshot import index_of
 from resolver.policy.timeline import upcoming_block
 
 
@@ -21,36 +22,40 @@ def explain(policy: Policy, index: PolicyIndex, raw: str, at: datetime) -> dict[
     except InvalidName as exc:
         return {"name": raw, "error": str(exc), "blocked": None, "at": at.isoformat(),
                 **_rule_fields(policy, None), "upcoming": None}
-    rule = index.decide(name, at)
+    found = index.lookup(name, at)
+    rule, pattern = found if found is not None else (None, None)
     result: dict[str, Any] = {"name": name, "at": at.isoformat(),
                               "blocked": rule is not None and rule.action is Action.BLOCK}
-    result.update(_rule_fields(policy, rule))
+    result.update(_rule_fields(policy, rule, pattern))
     result["upcoming"] = None
     if not result["blocked"]:
-        upcoming = upcoming_block(index, policy.rules, name, at)
+        upcoming = upcoming_block(index, policy.entries, name, at)
         if upcoming is not None:
-            instant, future = upcoming
+            instant, future, future_pattern = upcoming
             tz = zone(_list(policy, future).timezone)
-            result["upcoming"] = {"instant": iso(instant, tz), **_rule_fields(policy, future)}
+            result["upcoming"] = {"instant": iso(instant, tz),
+                                  **_rule_fields(policy, future, future_pattern)}
     return result
 
 
-def _list(policy: Policy, rule: Rule) -> Any:
+def _list(policy: Policy, rule: AnyRule) -> BlockList:
     found = policy.list_named(rule.list_name)
     assert found is not None
     return found
 
 
-def _rule_fields(policy: Policy, rule: Rule | None) -> dict[str, Any]:
+def _rule_fields(policy: Policy, rule: AnyRule | None,
+                 pattern: str | None = None) -> dict[str, Any]:
     if rule is None:
         return {"action": None, "list": None, "rule": None, "reference": None,
-                "effective": None, "expires": None, "location": None}
+                "effective": None, "expires": None, "location": None, "source": None}
     blocklist = _list(policy, rule)
     tz = zone(blocklist.timezone)
-    return {"action": rule.action.value, "list": rule.list_name, "rule": rule.pattern,
+    return {"action": rule.action.value, "list": rule.list_name, "rule": pattern,
             "reference": blocklist.reference or None,
             "effective": iso(rule.window.effective, tz), "expires": iso(rule.window.expires, tz),
-            "location": str(rule.location)}
+            "location": str(rule.location),
+            "source": rule.source if isinstance(rule, SourceRules) else None}
 
 
 def _text(policy: Policy, result: dict[str, Any]) -> str:
@@ -68,6 +73,8 @@ def _text(policy: Policy, result: dict[str, Any]) -> str:
     if result["rule"] is not None:
         tz = zone(policy.list_named(result["list"]).timezone)  # type: ignore[union-attr]
         lines.append(f"  rule at:   {result['location']}")
+        if result.get("source"):
+            lines.append(f"  source:    {result['source']}")
         if result["reference"]:
             lines.append(f"  reference: {result['reference']}")
         lines.append(f"  in force:  {_window(result['effective'], result['expires'], tz)}")
@@ -89,7 +96,7 @@ def _window(effective: str | None, expires: str | None, tz: Any) -> str:
 def run(policy: Policy, names: list[str], at: datetime | None, *, as_json: bool,
         out: TextIO) -> int:
     moment = at or datetime.now(UTC)
-    index = PolicyIndex(policy.rules)
+    index = index_of(policy)
     status = EXIT_OK
     for raw in names:
         result = explain(policy, index, raw, moment)

@@ -47,7 +47,7 @@ def report(problems: Sequence[Problem], out: TextIO) -> None:
 
 def policy_or_fail(config: Config, err: TextIO = sys.stderr) -> tuple[Policy, LoadResult]:
     """Load the blocklists; on any error print them all and fail."""
-    result = load_policy(config.blocklists, config.timezone)
+    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir)
     if result.policy is None:
         report(result.errors, err)
         print(f"dnsfence: {len(result.errors)} error(s) in {config.blocklists}; "

@@ -10,11 +10,13 @@ from resolver.policy.load import load_policy
 
 
 def run(config: Config, *, strict: bool, out: TextIO, err: TextIO) -> int:
-    result = load_policy(config.blocklists, config.timezone)
+    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir)
     report(result.problems, err)
+    for source in result.sources:
+        print(f"{source.spec.location}: {source.describe()}", file=out)
     errors, warnings = len(result.errors), len(result.warnings)
     if result.policy is not None:
-        names = sum(len(b.rules) for b in result.policy.lists)
+        names = result.policy.size
         summary = f"{len(result.policy.lists)} list(s), {names} entries"
     else:
         summary = "nothing loaded"

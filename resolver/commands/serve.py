@@ -20,6 +20,7 @@ from resolver.cache import AnswerCache
 from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
 from resolver.config import Config, ConfigError, defaults, load_config, resolv_conf_servers
 from resolver.pipeline import Pipeline
+from resolver.policy.downloads import update_sources
 from resolver.policy.load import load_policy
 from resolver.policy.snapshot import ActivePolicy
 from resolver.reload import Fingerprint, LivePolicy, fingerprint, watched_paths
@@ -163,7 +164,9 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
             log.error("%s", problem)
         log.error("dnsfence: not started: the config file has errors")
         return EXIT_PROBLEMS
-    result = load_policy(config.blocklists, config.timezone)
+    for item in update_sources(config, only_missing=True):  # first start: no copy yet
+        (log.info if item.changed else log.warning)("dnsfence: %s", item.describe())
+    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir)
     for problem in result.problems:
         log.warning("%s", problem)
     if result.policy is None:

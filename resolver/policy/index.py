@@ -1,93 +1,226 @@
 """name -> deciding rule, in time proportional to the name's labels.
 
-Plain rules are keyed by their name; glob rules by their literal suffix and
-only tried against names below it. A lookup walks the name's suffixes once, so
-its cost does not depend on how many rules are loaded.
+Plain names (YAML entries and every name of every source) are keys of two dicts,
+one for "this name and below" and one for "this name only"; glob rules are keyed
+by their literal suffix and only tried against names below it. A lookup walks
+the name's suffixes once, so its cost does not depend on how many names are
+loaded, and a million source names cost one dict entry each, all pointing at
+one shared SourceRules value.
+
+The index holds every rule of the policy, active or not; a lookup at instant
+`at` skips rules outside their window with two float comparisons, so a
+transition needs no rebuild.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from resolver.policy.model import Action, Rule
+from resolver.policy.model import Action, AnyRule, RegexRule, Rule, Scope, SourceRules
+from resolver.policy.regexes import RegexMatcher
+
+Entry = Rule | SourceRules
+Slot = Entry | tuple[Entry, ...]
+Found = tuple[AnyRule, str]  # the deciding rule and the pattern that matched
 
 
-def precedence(rule: Rule) -> tuple[int, bool, bool]:
+def precedence(rule: AnyRule, depth: int) -> tuple[int, bool, bool]:
     """Most specific first; at equal depth an exception beats a block, a plain rule a glob."""
-    return (rule.depth, rule.action is Action.ALLOW, not rule.is_glob)
+    return (depth, rule.action is Action.ALLOW, not rule.is_glob)
+
+
+def _epoch(at: datetime | float | None) -> float | None:
+    if at is None or isinstance(at, float | int):
+        return at
+    return at.timestamp()
+
+
+def _add(table: dict[str, Slot], key: str, entry: Entry) -> None:
+    current = table.get(key)
+    if current is None:
+        table[key] = entry
+    elif isinstance(current, tuple):
+        if entry not in current:
+            table[key] = (*current, entry)
+    elif current is not entry:
+        table[key] = (current, entry)
+
+
+def _entries(slot: Slot) -> tuple[Entry, ...]:
+    return slot if isinstance(slot, tuple) else (slot,)
+
+
+class _RegexGroup:
+    """Regex rules sharing one action and window, matched together."""
+
+    __slots__ = ("action", "end", "matcher", "rules", "start")
+
+    def __init__(self, rules: list[RegexRule]) -> None:
+        self.rules = tuple(rules)
+        self.action = rules[0].action
+        self.start = rules[0].start
+        self.end = rules[0].end
+        self.matcher = RegexMatcher([r.pattern for r in rules])
 
 
 class PolicyIndex:
-    """Answers "which rule decides this name?" for a fixed set of rules.
+    """Answers "which rule decides this name, at this instant?" for a fixed policy.
 
-    Built once per policy (or per active snapshot) and never mutated, so the
-    server can swap it in one assignment.
+    Built once per policy and never mutated, so the server can swap it in one
+    assignment and worker processes can share it copy-on-write.
     """
 
-    __slots__ = ("_globs", "_plain", "size")
+    __slots__ = ("_exact", "_globs", "_regexes", "_subtree", "size")
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
-        plain: dict[str, list[Rule]] = {}
+    def __init__(self, rules: Iterable[Rule] = (),
+                 sources: Iterable[tuple[SourceRules, Iterable[str]]] = (),
+                 regexes: Iterable[RegexRule] = ()) -> None:
+        subtree: dict[str, Slot] = {}
+        exact: dict[str, Slot] = {}
         globs: dict[str, list[Rule]] = {}
         size = 0
         for rule in rules:
-            (globs if rule.is_glob else plain).setdefault(rule.suffix, []).append(rule)
             size += 1
-        self._plain = {k: tuple(v) for k, v in plain.items()}
+            if rule.is_glob:
+                globs.setdefault(rule.suffix, []).append(rule)
+            else:
+                _add(exact if rule.scope is Scope.EXACT else subtree, rule.pattern, rule)
+        for group, names in sources:
+            table = exact if group.scope is Scope.EXACT else subtree
+            for name in names:
+                current = table.get(name)
+                if current is None:
+                    table[name] = group  # the common case, kept fast for a million names
+                else:
+                    _add(table, name, group)
+            size += group.count
+        grouped: dict[tuple[Action, float, float, str], list[RegexRule]] = {}
+        for regex in regexes:
+            grouped.setdefault((regex.action, regex.start, regex.end, regex.list_name),
+                               []).append(regex)
+            size += 1
+        self._subtree = subtree
+        self._exact = exact
         self._globs = {k: tuple(v) for k, v in globs.items()}
+        self._regexes = tuple(_RegexGroup(v) for v in grouped.values())
         self.size = size
 
     def __len__(self) -> int:
         return self.size
 
-    def decide(self, name: str, at: datetime | None = None) -> Rule | None:
-        """The deciding rule for `name` (normalised), among rules active at `at`.
+    def decide(self, name: str, at: datetime | float | None = None) -> AnyRule | None:
+        """The deciding rule for `name` (normalised) among rules active at `at`.
 
-        With `at=None` every indexed rule counts as active (the server indexes
-        only the active snapshot).
+        With `at=None` every rule counts as active.
         """
-        best: Rule | None = None
+        found = self.lookup(name, at)
+        return None if found is None else found[0]
+
+    def lookup(self, name: str, at: datetime | float | None = None) -> Found | None:
+        """The deciding rule and the pattern it matched by (for answers and explanations)."""
+        now = _epoch(at)
+        best: AnyRule | None = None
+        best_pattern = ""
         best_key = (0, False, False)
-        plain = self._plain
-        globs = self._globs
+        total = name.count(".") + 1 if name else 0
+        slot = self._exact.get(name)
+        if slot is not None:
+            for entry in _entries(slot):
+                if now is None or entry.start <= now < entry.end:
+                    key = precedence(entry, total)
+                    if best is None or key > best_key:
+                        best, best_key, best_pattern = entry, key, name
+        subtree, globs = self._subtree, self._globs
         suffix = name
-        depth = name.count(".") + 1 if name else 0
-        total = depth
-        while depth >= 0:
-            candidates = plain.get(suffix)
-            if candidates is not None and (best is None or depth >= best_key[0]):
-                for rule in candidates:
-                    if at is None or rule.window.contains(at):
-                        key = precedence(rule)
+        depth = total
+        while depth > 0:
+            slot = subtree.get(suffix)
+            if slot is not None and (best is None or depth >= best_key[0]):
+                for entry in _entries(slot):
+                    if now is None or entry.start <= now < entry.end:
+                        key = precedence(entry, depth)
                         if best is None or key > best_key:
-                            best, best_key = rule, key
+                            best, best_key, best_pattern = entry, key, suffix
             if globs:
-                # A glob rule is keyed by its literal suffix, which is "" when its last
-                # label is a glob (`tiktok.*`), hence the walk down to depth 0.
                 for rule in globs.get(suffix, ()):
-                    if rule.depth <= total and (at is None or rule.window.contains(at)):
-                        key = precedence(rule)
+                    if rule.depth <= total and (now is None or rule.start <= now < rule.end):
+                        key = precedence(rule, rule.depth)
                         if (best is None or key > best_key) and rule.matches(name):
-                            best, best_key = rule, key
+                            best, best_key, best_pattern = rule, key, rule.pattern
             elif best is not None:
-                break  # no globs: shorter suffixes are less specific
-            if depth <= 1:
-                if not globs or depth == 0:
-                    break
-                suffix, depth = "", 0
-                continue
-            suffix = suffix[suffix.index(".") + 1:]
+                break  # nothing shorter can be more specific
+            dot = suffix.find(".")
+            if dot < 0:
+                break
+            suffix = suffix[dot + 1:]
             depth -= 1
-        return best
+        if globs:  # globs in the last label (`tiktok.*`) have no literal suffix
+            for rule in globs.get("", ()):
+                if rule.depth <= total and (now is None or rule.start <= now < rule.end):
+                    key = precedence(rule, rule.depth)
+                    if (best is None or key > best_key) and rule.matches(name):
+                        best, best_key, best_pattern = rule, key, rule.pattern
+        if self._regexes and not (best is not None and best_key[0] == total
+                                  and best.action is Action.ALLOW):
+            # A regex decides for the whole name: it is as specific as an exact entry.
+            for group in self._regexes:
+                if now is not None and not group.start <= now < group.end:
+                    continue
+                key = (total, group.action is Action.ALLOW, True)
+                if best is not None and key <= best_key:
+                    continue
+                index = group.matcher.first_match(name)
+                if index is not None:
+                    regex = group.rules[index]
+                    best, best_key, best_pattern = regex, key, regex.pattern
+        if best is None:
+            return None
+        return best, best_pattern
+
+    def covering(self, name: str) -> Iterator[AnyRule]:
+        """Every rule that covers `name` at some time (for time questions, not the hot path)."""
+        slot = self._exact.get(name)
+        if slot is not None:
+            yield from _entries(slot)
+        suffix = name
+        while suffix:
+            slot = self._subtree.get(suffix)
+            if slot is not None:
+                yield from _entries(slot)
+            for rule in self._globs.get(suffix, ()):
+                if rule.matches(name):
+                    yield rule
+            dot = suffix.find(".")
+            suffix = suffix[dot + 1:] if dot >= 0 else ""
+        for rule in self._globs.get("", ()):
+            if rule.matches(name):
+                yield rule
+        for group in self._regexes:
+            index = group.matcher.first_match(name)
+            if index is not None:
+                yield group.rules[index]
+
+    def next_change(self, name: str, after: float) -> float | None:
+        """The first instant after `after` at which a rule covering `name` starts or ends."""
+        first = math.inf
+        for rule in self.covering(name):
+            if after < rule.start < first:
+                first = rule.start
+            if after < rule.end < first:
+                first = rule.end
+        return None if first == math.inf else first
 
 
-def decide_by_scan(rules: Iterable[Rule], name: str, at: datetime | None = None) -> Rule | None:
+def decide_by_scan(rules: Iterable[Rule], name: str,
+                   at: datetime | float | None = None) -> Rule | None:
     """The same decision by brute force: the reference the index is tested against."""
+    now = _epoch(at)
     best: Rule | None = None
     for rule in rules:
-        if (at is None or rule.window.contains(at)) and rule.matches(name) and (
-            best is None or precedence(rule) > precedence(best)
+        if (now is None or rule.start <= now < rule.end) and rule.matches(name) and (
+            best is None or precedence(rule, rule.depth) > precedence(best, best.depth)
         ):
             best = rule
     return best

@@ -9,16 +9,31 @@ from __future__ import annotations
 import difflib
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
 
+from resolver.policy.index import PolicyIndex
+from resolver.policy.ingest import SourceReport, ingest
 from resolver.policy.instants import InstantError, parse_instant, zone
-from resolver.policy.model import Action, BlockList, Location, Policy, Rule, Window
+from resolver.policy.model import (
+    Action,
+    BlockList,
+    Location,
+    Policy,
+    RegexRule,
+    Rule,
+    Scope,
+    SourceRules,
+    Window,
+)
 from resolver.policy.names import InvalidName, normalise_pattern
+from resolver.policy.regexes import InvalidRegex, compile_pattern
+from resolver.policy.remote import RemoteCache
+from resolver.policy.sources import Format, SourceSpec
 from resolver.policy.yamlnodes import (
     Problem,
     YamlSyntaxError,
@@ -29,8 +44,9 @@ from resolver.policy.yamlnodes import (
 )
 
 LIST_KEYS = ("name", "description", "reference", "effective", "expires", "timezone",
-             "domains", "allow")
-ENTRY_KEYS = ("domain", "effective", "expires")
+             "domains", "allow", "sources")
+ENTRY_KEYS = ("domain", "regex", "effective", "expires")
+SOURCE_KEYS = ("path", "url", "format", "as", "match", "refresh", "max_invalid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +55,7 @@ class LoadResult:
 
     policy: Policy | None
     problems: tuple[Problem, ...]
+    sources: tuple[SourceReport, ...] = ()
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -63,8 +80,13 @@ def list_files(directory: Path) -> list[Path]:
     )
 
 
-def load_policy(directory: Path, default_timezone: str = "UTC") -> LoadResult:
-    """Load every list file in `directory`; all-or-nothing."""
+def load_policy(directory: Path, default_timezone: str = "UTC",
+                remote_cache: Path | None = None) -> LoadResult:
+    """Load every list file in `directory` and its sources, and index it; all-or-nothing.
+
+    URL sources are read from `remote_cache` (the last good download); nothing is
+    fetched here, so loading never waits on the network.
+    """
     problems: list[Problem] = []
     if not directory.is_dir():
         problems.append(Problem(Location(str(directory)),
@@ -82,9 +104,29 @@ def load_policy(directory: Path, default_timezone: str = "UTC") -> LoadResult:
         if blocklist is not None:
             lists.append(blocklist)
     problems.extend(_check_unique_names(lists))
-    failed = any(p.severity == "error" for p in problems)
-    policy = None if failed else Policy(tuple(lists), default_timezone)
-    return LoadResult(policy, tuple(problems))
+    if any(p.severity == "error" for p in problems):
+        return LoadResult(None, tuple(problems))
+    remote = RemoteCache(remote_cache) if remote_cache is not None else None
+    groups: list[tuple[SourceRules, list[str]]] = []
+    reports: list[SourceReport] = []
+    paths: list[str] = []
+    for i, blocklist in enumerate(lists):
+        if not blocklist.source_specs:
+            continue
+        got = ingest(blocklist.source_specs, blocklist.window, remote)
+        problems.extend(got.problems)
+        reports.extend(got.reports)
+        paths.extend(got.paths)
+        groups.extend(got.groups)
+        lists[i] = replace(blocklist, rules=blocklist.rules + tuple(got.rules),
+                           sources=tuple(g for g, _ in got.groups),
+                           regexes=blocklist.regexes + tuple(got.regexes))
+    if any(p.severity == "error" for p in problems):
+        return LoadResult(None, tuple(problems), tuple(reports))
+    index = PolicyIndex((r for b in lists for r in b.rules), groups,
+                        (r for b in lists for r in b.regexes))
+    policy = Policy(tuple(lists), default_timezone, index=index, source_paths=tuple(paths))
+    return LoadResult(policy, tuple(problems), tuple(reports))
 
 
 def _check_unique_names(lists: list[BlockList]) -> list[Problem]:
@@ -193,14 +235,69 @@ class _ListParser:
         window = Window(effective, expires)
 
         rules: list[Rule] = []
+        regexes: list[RegexRule] = []
         for key, action in (("domains", Action.BLOCK), ("allow", Action.ALLOW)):
             if key in fields:
-                rules.extend(self._entries(fields[key][1], key, action, name, window, tz))
-        if not rules and not any(p.severity == "error" for p in self.problems):
+                for entry in self._entries(fields[key][1], key, action, name, window, tz):
+                    if isinstance(entry, RegexRule):
+                        regexes.append(entry)
+                    else:
+                        rules.append(entry)
+        specs: tuple[SourceSpec, ...] = ()
+        if "sources" in fields:
+            specs = tuple(self._sources(fields["sources"][1], name))
+        if not rules and not regexes and not specs \
+                and not any(p.severity == "error" for p in self.problems):
             self.warn(file_location, f"list {name!r} has no entries; it blocks nothing")
         self._warn_about_entries(rules)
         return BlockList(name, description, reference, window, tz_name, tuple(rules),
-                         list_location)
+                         list_location, regexes=tuple(regexes), source_specs=specs)
+
+    def _sources(self, node: yaml.Node, list_name: str) -> list[SourceSpec]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.error(node, "`sources` must be a list of `- path: FILE` or `- url: URL` entries")
+            return []
+        specs = []
+        for item in node.value:
+            spec = self._source(item, list_name)
+            if spec is not None:
+                specs.append(spec)
+        return specs
+
+    def _source(self, item: yaml.Node, list_name: str) -> SourceSpec | None:
+        if not isinstance(item, yaml.MappingNode):
+            self.error(item, "a source is a mapping: `- path: vendor/list.txt` or "
+                       "`- url: https://...`, with optional format, as, match, refresh")
+            return None
+        fields: dict[str, yaml.Node] = {}
+        for key, key_node, value_node in mapping_items(self.path, item, self.problems):
+            if key not in SOURCE_KEYS:
+                self.error(key_node, unknown_key_message(key, SOURCE_KEYS, "a source"))
+                continue
+            fields[key] = value_node
+        where = location(self.path, item)
+        given = [k for k in ("path", "url") if k in fields]
+        if len(given) != 1:
+            self.error(item, "a source needs exactly one of `path:` or `url:`")
+            return None
+        options: dict[str, object] = {}
+        ok = True
+        for key, node in fields.items():
+            value = self.text(node, key)
+            if value is None:
+                self.error(node, f"`{key}` needs a value")
+                ok = False
+                continue
+            try:
+                options[key] = _source_option(key, value.strip(), Path(self.path).parent)
+            except ValueError as exc:
+                self.error(node, f"`{key}`: {exc}")
+                ok = False
+        if not ok:
+            return None
+        return SourceSpec(list_name, where, path=options.get("path"),  # type: ignore[arg-type]
+                          url=options.get("url"), **{k: v for k, v in options.items()  # type: ignore[arg-type]
+                                                     if k not in ("path", "url")})
 
     def _optional_text(self, fields: dict[str, tuple[yaml.Node, yaml.Node]], key: str) -> str:
         if key not in fields:
@@ -208,13 +305,13 @@ class _ListParser:
         return " ".join((self.text(fields[key][1], key) or "").split())
 
     def _entries(self, node: yaml.Node, key: str, action: Action, list_name: str,
-                 window: Window, tz: ZoneInfo) -> list[Rule]:
+                 window: Window, tz: ZoneInfo) -> list[Rule | RegexRule]:
         if scalar_text(node) is None and isinstance(node, yaml.ScalarNode):
             return []
         if not isinstance(node, yaml.SequenceNode):
             self.error(node, f"`{key}` must be a list of names, one per line starting with '- '")
             return []
-        rules = []
+        rules: list[Rule | RegexRule] = []
         for item in node.value:
             rule = self._entry(item, key, action, list_name, window, tz)
             if rule is not None:
@@ -222,7 +319,7 @@ class _ListParser:
         return rules
 
     def _entry(self, item: yaml.Node, key: str, action: Action, list_name: str,
-               window: Window, tz: ZoneInfo) -> Rule | None:
+               window: Window, tz: ZoneInfo) -> Rule | RegexRule | None:
         own = Window()
         own_dates = False
         name_node = item
@@ -236,9 +333,14 @@ class _ListParser:
                     self.error(key_node, message)
                     continue
                 fields[entry_key] = value_node
+            if "regex" in fields and "domain" not in fields:
+                return self._regex_entry(fields, action, list_name, window, tz)
             if "domain" not in fields:
                 if not misspelt_domain:  # else the did-you-mean above says it all
                     self.error(item, f"an entry of `{key}` written as a mapping needs `domain:`")
+                return None
+            if "regex" in fields:
+                self.error(fields["regex"], "an entry has either `domain:` or `regex:`, not both")
                 return None
             name_node = fields["domain"]
             effective = self.instant(fields["effective"], "effective", tz) \
@@ -278,6 +380,25 @@ class _ListParser:
             return None
         return Rule(pattern, action, list_name, window.intersect(own),
                     location(self.path, name_node), own_dates)
+
+    def _regex_entry(self, fields: dict[str, yaml.Node], action: Action, list_name: str,
+                     window: Window, tz: ZoneInfo) -> RegexRule | None:
+        node = fields["regex"]
+        pattern = scalar_text(node)
+        if not pattern:
+            self.error(node, "`regex` needs a pattern, e.g. regex: '^ads?[0-9]*\\.'")
+            return None
+        try:
+            compile_pattern(pattern)
+        except InvalidRegex as exc:
+            self.error(node, f"`regex`: {exc}")
+            return None
+        effective = self.instant(fields["effective"], "effective", tz) \
+            if "effective" in fields else None
+        expires = self.instant(fields["expires"], "expires", tz) \
+            if "expires" in fields else None
+        return RegexRule(pattern, action, list_name, window.intersect(Window(effective, expires)),
+                         location(self.path, node))
 
     def _warn_about_entries(self, rules: list[Rule]) -> None:
         seen: dict[tuple[str, Action], Rule] = {}
@@ -384,6 +505,56 @@ def _ip_address(text: str) -> bool:
 def _looks_like_ip(pattern: str) -> bool:
     parts = pattern.split(".")
     return len(parts) == 4 and all(p.isdigit() for p in parts)
+
+
+_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
+def parse_duration(text: str) -> float:
+    """'24h', '30m', '7d', '3600' -> seconds."""
+    raw = text.strip().lower()
+    unit = raw[-1:] if raw[-1:] in _DURATION else "s"
+    number = raw[:-1] if raw[-1:] in _DURATION else raw
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration; write e.g. 30m, 24h or 7d") from None
+    if value <= 0:
+        raise ValueError("a duration must be positive")
+    return value * _DURATION[unit]
+
+
+def _source_option(key: str, value: str, base: Path) -> object:
+    if key == "path":
+        return base / value
+    if key == "url":
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r}: only http:// and https:// URLs are fetched "
+                             "(for a local file write `path:`)")
+        return value
+    if key == "format":
+        try:
+            return Format(value.lower())
+        except ValueError:
+            known = ", ".join(f.value for f in Format)
+            raise ValueError(f"unknown format {value!r} (known: {known})") from None
+    if key == "as":
+        if value.lower() not in ("block", "allow"):
+            raise ValueError("write `as: allow` (entries become exceptions) or `as: block`")
+        return Action(value.lower())
+    if key == "match":
+        if value.lower() not in ("subtree", "exact"):
+            raise ValueError("write `match: subtree` (names block their subdomains too) or "
+                             "`match: exact`")
+        return Scope(value.lower())
+    if key == "refresh":
+        return parse_duration(value)
+    if key == "max_invalid":
+        share = float(value.rstrip("%")) / (100 if value.endswith("%") else 1)
+        if not 0 <= share <= 1:
+            raise ValueError("write a share such as 10% or 0.1")
+        return share
+    raise ValueError(f"unknown key {key!r}")
 
 
 def parse_list(path: str, text: str, default_timezone: str = "UTC"

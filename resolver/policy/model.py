@@ -10,6 +10,11 @@ import enum
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from resolver.policy.index import PolicyIndex
+    from resolver.policy.sources import SourceSpec
 
 
 class Action(enum.Enum):
@@ -17,6 +22,16 @@ class Action(enum.Enum):
 
     BLOCK = "block"
     ALLOW = "allow"
+
+
+class Scope(enum.Enum):
+    """What a plain name matches."""
+
+    EXACT = "exact"      # the name only (hosts and domains lines, as Pi-hole reads them)
+    SUBTREE = "subtree"  # the name and every name below it (YAML entries, adblock ||x^)
+
+
+_NEVER = float("inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +77,15 @@ class Window:
             return False
         return self.expires is None or at < self.expires
 
+    @property
+    def start(self) -> float:
+        """Epoch seconds of `effective` (-inf when unbounded): the hot path compares floats."""
+        return self.effective.timestamp() if self.effective is not None else -_NEVER
+
+    @property
+    def end(self) -> float:
+        return self.expires.timestamp() if self.expires is not None else _NEVER
+
     def intersect(self, other: Window) -> Window:
         starts = [t for t in (self.effective, other.effective) if t is not None]
         ends = [t for t in (self.expires, other.expires) if t is not None]
@@ -96,11 +120,16 @@ class Rule:
     window: Window
     location: Location
     own_dates: bool = False
+    scope: Scope = Scope.SUBTREE
     suffix: str = field(init=False)
     globs: tuple[re.Pattern[str], ...] = field(init=False, compare=False, repr=False)
     depth: int = field(init=False)
+    start: float = field(init=False, compare=False, repr=False)
+    end: float = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "start", self.window.start)
+        object.__setattr__(self, "end", self.window.end)
         labels = self.pattern.split(".")
         literal = len(labels)
         for i, label in enumerate(labels):
@@ -117,6 +146,8 @@ class Rule:
 
     def matches(self, name: str) -> bool:
         """True when `name` is the pattern's name or lies below it (reference semantics)."""
+        if self.scope is Scope.EXACT:
+            return name == self.pattern
         if not self.globs:
             return name == self.pattern or name.endswith("." + self.pattern)
         labels = name.split(".")
@@ -137,6 +168,51 @@ class Rule:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceRules:
+    """Every plain name one source gives a list, for one action and scope.
+
+    A million names cost one object: the index maps each name to this shared
+    value, and the name that matched is reported beside it.
+    """
+
+    source: str          # the path or URL as the YAML names it
+    action: Action
+    scope: Scope
+    list_name: str
+    window: Window
+    location: Location   # the `sources:` entry in the list file
+    count: int
+    start: float = field(init=False, compare=False, repr=False)
+    end: float = field(init=False, compare=False, repr=False)
+    is_glob = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", self.window.start)
+        object.__setattr__(self, "end", self.window.end)
+
+
+@dataclass(frozen=True, slots=True)
+class RegexRule:
+    """A regular expression entry (YAML `- regex:` or a regex source line)."""
+
+    pattern: str
+    action: Action
+    list_name: str
+    window: Window
+    location: Location
+    start: float = field(init=False, compare=False, repr=False)
+    end: float = field(init=False, compare=False, repr=False)
+    is_glob = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "start", self.window.start)
+        object.__setattr__(self, "end", self.window.end)
+
+
+AnyRule = Rule | SourceRules | RegexRule
+
+
+@dataclass(frozen=True, slots=True)
 class BlockList:
     """One YAML file: a decision, its dates, and its rules."""
 
@@ -147,14 +223,28 @@ class BlockList:
     timezone: str
     rules: tuple[Rule, ...]
     location: Location
+    sources: tuple[SourceRules, ...] = ()
+    regexes: tuple[RegexRule, ...] = ()
+    source_specs: tuple[SourceSpec, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def size(self) -> int:
+        """Entries in the list: its own rules, its regexes, and its sources' names."""
+        return len(self.rules) + len(self.regexes) + sum(s.count for s in self.sources)
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """Every list of a blocklist directory, validated as a whole."""
+    """Every list of a blocklist directory, validated as a whole.
+
+    `index` is built once by the loader (None for a Policy made by hand; the
+    server then builds it): for a million source names it is the costly part.
+    """
 
     lists: tuple[BlockList, ...]
     default_timezone: str = "UTC"
+    index: PolicyIndex | None = field(default=None, compare=False, repr=False)
+    source_paths: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def list_named(self, name: str) -> BlockList | None:
         for blocklist in self.lists:
@@ -165,6 +255,20 @@ class Policy:
     @property
     def rules(self) -> tuple[Rule, ...]:
         return tuple(rule for blocklist in self.lists for rule in blocklist.rules)
+
+    @property
+    def entries(self) -> tuple[AnyRule, ...]:
+        """Every rule-like entry: YAML rules, source groups and regexes (for time questions)."""
+        found: list[AnyRule] = []
+        for blocklist in self.lists:
+            found.extend(blocklist.rules)
+            found.extend(blocklist.sources)
+            found.extend(blocklist.regexes)
+        return tuple(found)
+
+    @property
+    def size(self) -> int:
+        return sum(b.size for b in self.lists)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,110 +1,70 @@
-"""The rules in force now, indexed, and when that stops being true.
+"""The policy in force now, and when that stops being true.
 
-The server asks `current(now)` on every query; between transitions that is one
-float comparison, and at a transition the active set is re-indexed once.
-
-A snapshot also knows, for names whose verdict may change later, the first instant
-of that change: answers for such names carry TTLs that end by then, so no client
-or office resolver keeps serving an old answer past a ban's start (or its end).
+The index holds every rule with its window, so a transition needs no rebuild:
+the server's snapshot only records when the next transition is (to log it on
+time) and whether any change lies ahead at all. When one does, answers for the
+names it concerns carry TTLs that end by then, so no client or office resolver
+keeps an old answer past a ban's start (or its end).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from resolver.policy.index import PolicyIndex
-from resolver.policy.model import Policy, Rule
-from resolver.policy.timeline import active_rules, next_transition
+from resolver.policy.model import Policy
+from resolver.policy.timeline import active_size, next_transition
 
 
-class UpcomingChanges:
-    """For every name some rule will start or stop covering: the first such instant.
-
-    Holds only rules with a bound still ahead, so with no scheduled change (the
-    usual case) the server never consults it.
-    """
-
-    __slots__ = ("_globs", "_plain")
-
-    def __init__(self, rules: Iterable[Rule], now: float) -> None:
-        plain: dict[str, float] = {}
-        globs: dict[str, list[tuple[Rule, float]]] = {}
-        for rule in rules:
-            instant = _first_bound_after(rule, now)
-            if instant is None:
-                continue
-            if rule.is_glob:
-                globs.setdefault(rule.suffix, []).append((rule, instant))
-            elif instant < plain.get(rule.pattern, math.inf):
-                plain[rule.pattern] = instant
-        self._plain = plain
-        self._globs = globs
-
-    def __bool__(self) -> bool:
-        return bool(self._plain or self._globs)
-
-    def first_change(self, name: str) -> float | None:
-        """Epoch seconds of the first change for `name` (or a parent), if any."""
-        first = math.inf
-        plain, globs = self._plain, self._globs
-        suffix = name
-        while True:
-            instant = plain.get(suffix)
-            if instant is not None and instant < first:
-                first = instant
-            if globs:
-                for rule, at in globs.get(suffix, ()):
-                    if at < first and rule.matches(name):
-                        first = at
-            dot = suffix.find(".")
-            if dot < 0:
-                break
-            suffix = suffix[dot + 1:]
-        return None if first == math.inf else first
+def index_of(policy: Policy) -> PolicyIndex:
+    """The loader's index, or one built now for a policy made by hand."""
+    if policy.index is not None:
+        return policy.index
+    return PolicyIndex(policy.rules,
+                       regexes=[r for b in policy.lists for r in b.regexes])
 
 
-def _first_bound_after(rule: Rule, now: float) -> float | None:
-    bounds = [t.timestamp() for t in (rule.window.effective, rule.window.expires)
-              if t is not None]
-    future = [t for t in bounds if t > now]
-    return min(future) if future else None
+def _last_bound(policy: Policy) -> float:
+    bounds = [t for e in policy.entries for t in (e.start, e.end) if math.isfinite(t)]
+    return max(bounds, default=-math.inf)
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The index of rules active from `since` until `until` (epoch seconds)."""
+    """The policy's index, valid as "current" from `since` until `until` (epoch seconds)."""
 
     index: PolicyIndex
     since: float
-    until: float  # math.inf when nothing changes any more
+    until: float  # the next transition; math.inf when nothing changes any more
     active: int
-    upcoming: UpcomingChanges
+    last_bound: float  # after this instant no rule of the policy ever changes
 
     def ttl_cap(self, name: str, now: float) -> int | None:
         """Whole seconds left before `name`'s policy may change; None if it never will."""
-        if not self.upcoming:
+        if now >= self.last_bound:
             return None
-        change = self.upcoming.first_change(name)
+        change = self.index.next_change(name, now)
         if change is None:
             return None
         return max(0, math.floor(change - now))
 
 
-def snapshot_at(policy: Policy, now: float) -> Snapshot:
+def snapshot_at(policy: Policy, now: float, index: PolicyIndex | None = None,
+                last_bound: float | None = None) -> Snapshot:
     moment = datetime.fromtimestamp(now, UTC)
-    rules = active_rules(policy, moment)
-    upcoming = next_transition(policy.rules, moment)
+    upcoming = next_transition(policy.entries, moment)
     until = upcoming.timestamp() if upcoming is not None else math.inf
-    return Snapshot(PolicyIndex(rules), now, until, len(rules),
-                    UpcomingChanges(policy.rules, now))
+    return Snapshot(index if index is not None else index_of(policy), now, until,
+                    active_size(policy, moment),
+                    last_bound if last_bound is not None else _last_bound(policy))
 
 
 class ActivePolicy:
-    """Holds the loaded policy and keeps a snapshot valid for the current instant."""
+    """Holds the loaded policy and a snapshot valid for the current instant."""
 
     __slots__ = ("_clock", "policy", "snapshot")
 
@@ -116,10 +76,11 @@ class ActivePolicy:
     def current(self, now: float) -> Snapshot:
         snapshot = self.snapshot
         if now >= snapshot.until or now < snapshot.since:
-            snapshot = self.snapshot = snapshot_at(self.policy, now)
+            snapshot = self.snapshot = snapshot_at(self.policy, now, snapshot.index,
+                                                   snapshot.last_bound)
         return snapshot
 
     def replace(self, policy: Policy, now: float) -> None:
-        """Swap in a new policy (a reload) in one assignment each."""
+        """Swap in a new policy (a reload): one assignment for the server's hot path."""
         self.snapshot = snapshot_at(policy, now)
         self.policy = policy

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from pathlib import Path
 
-from resolver.policy.model import Action, Location
+from resolver.policy.model import Action, Location, Scope
 
 
 class Format(enum.Enum):
@@ -22,11 +22,7 @@ class Format(enum.Enum):
     AUTO = "auto"
 
 
-class Scope(enum.Enum):
-    """What a plain name in a source matches."""
-
-    EXACT = "exact"      # the name only (hosts and domains lines, as Pi-hole reads them)
-    SUBTREE = "subtree"  # the name and every name below it (adblock ||x^, YAML entries)
+__all__ = ["Format", "Scope", "SourceSpec"]
 
 
 @dataclass(frozen=True, slots=True)

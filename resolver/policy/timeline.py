@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from resolver.policy.index import PolicyIndex
-from resolver.policy.model import Action, BlockList, Policy, Rule
+from resolver.policy.model import Action, AnyRule, BlockList, Policy, Rule, SourceRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +32,9 @@ def transitions(policy: Policy) -> list[Transition]:
     for blocklist in policy.lists:
         start, end = blocklist.window.effective, blocklist.window.expires
         live = [r for r in blocklist.rules if not r.window.empty]
-        with_list_start = sum(1 for r in live if r.window.effective == start)
-        with_list_end = sum(1 for r in live if r.window.expires == end)
+        inherited = sum(s.count for s in blocklist.sources) + len(blocklist.regexes)
+        with_list_start = sum(1 for r in live if r.window.effective == start) + inherited
+        with_list_end = sum(1 for r in live if r.window.expires == end) + inherited
         if start is not None:
             found.append(Transition(start, blocklist, None, "starts", with_list_start))
         if end is not None:
@@ -54,7 +55,16 @@ def active_rules(policy: Policy, at: datetime) -> list[Rule]:
     return [rule for rule in policy.rules if rule.window.contains(at)]
 
 
-def next_transition(rules: Iterable[Rule], after: datetime) -> datetime | None:
+def active_size(policy: Policy, at: datetime) -> int:
+    """How many entries (names, patterns) are in force at `at`."""
+    total = 0
+    for entry in policy.entries:
+        if entry.window.contains(at):
+            total += entry.count if isinstance(entry, SourceRules) else 1
+    return total
+
+
+def next_transition(rules: Iterable[AnyRule], after: datetime) -> datetime | None:
     """The first instant strictly after `after` at which any rule starts or ends."""
     upcoming = [
         t for rule in rules for t in (rule.window.effective, rule.window.expires)
@@ -63,15 +73,18 @@ def next_transition(rules: Iterable[Rule], after: datetime) -> datetime | None:
     return min(upcoming, default=None)
 
 
-def upcoming_block(index: PolicyIndex, rules: Iterable[Rule], name: str,
-                   after: datetime) -> tuple[datetime, Rule] | None:
-    """When an allowed name will next be blocked (checked at each future transition)."""
+def upcoming_block(index: PolicyIndex, rules: Iterable[AnyRule], name: str,
+                   after: datetime) -> tuple[datetime, AnyRule, str] | None:
+    """When an allowed name will next be blocked: (instant, rule, matched pattern).
+
+    Checked at each future transition, since the verdict only changes there.
+    """
     instants = sorted({
         t for rule in rules for t in (rule.window.effective, rule.window.expires)
         if t is not None and t > after
     })
     for instant in instants:
-        rule = index.decide(name, instant)
-        if rule is not None and rule.action is Action.BLOCK:
-            return instant, rule
+        found = index.lookup(name, instant)
+        if found is not None and found[0].action is Action.BLOCK:
+            return instant, found[0], found[1]
     return None

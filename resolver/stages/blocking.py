@@ -10,13 +10,21 @@ from zoneinfo import ZoneInfo
 
 from resolver.dns.answers import BlockedTemplate
 from resolver.dns.wire import Query
-from resolver.policy.model import Action, Rule
+from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.snapshot import ActivePolicy, Snapshot
 
+_TEMPLATES_MAX = 100_000
 
-def ede_text(rule: Rule, timezone: str) -> str:
+
+def ede_text(rule: AnyRule, pattern: str, timezone: str) -> str:
     """'blocked by list tiktok (tiktok.com) since 2023-03-20' for the EDE extra text."""
-    text = f"blocked by list {rule.list_name} ({rule.pattern})"
+    if isinstance(rule, SourceRules):
+        what = f"{pattern}, from {rule.source}"
+    elif isinstance(rule, RegexRule):
+        what = f"regex {pattern}"
+    else:
+        what = pattern
+    text = f"blocked by list {rule.list_name} ({what})"
     start = rule.window.effective
     if start is not None:
         local = start.astimezone(ZoneInfo(timezone))
@@ -24,6 +32,15 @@ def ede_text(rule: Rule, timezone: str) -> str:
             else local.isoformat(timespec="minutes")
         text += f" since {shown}"
     return text
+
+
+def answer_zone(rule: AnyRule, pattern: str, qname: str) -> str:
+    """The SOA owner of a blocked answer: the blocked domain as the rule names it."""
+    if isinstance(rule, RegexRule):
+        return qname
+    if isinstance(rule, Rule) and rule.is_glob:
+        return rule.zone
+    return pattern
 
 
 class BlockingStage:
@@ -35,26 +52,34 @@ class BlockingStage:
         self._active = active
         self._negative_ttl = negative_ttl
         self._udp_size = udp_size
-        # keyed by id(rule), holding the rule so the id cannot be reused while cached
-        self._templates: dict[int, tuple[Rule, BlockedTemplate]] = {}
+        # keyed by the matched pattern; the rule is kept to tell lists with the same pattern apart
+        self._templates: dict[str, tuple[AnyRule, BlockedTemplate]] = {}
         self._policy = active.policy
         self.blocked = 0
 
-    def answer(self, query: Query, snapshot: Snapshot, ttl_cap: int | None) -> bytes | None:
-        rule = snapshot.index.decide(query.qname)
-        if rule is None or rule.action is not Action.BLOCK:
+    def answer(self, query: Query, snapshot: Snapshot, now: float,
+               ttl_cap: int | None) -> bytes | None:
+        found = snapshot.index.lookup(query.qname, now)
+        if found is None:
             return None
-        cached = self._templates.get(id(rule))
-        template = cached[1] if cached is not None else self._template(rule)
+        rule, pattern = found
+        if rule.action is not Action.BLOCK:
+            return None
+        cached = self._templates.get(pattern)
+        if cached is not None and cached[0] is rule:
+            template = cached[1]
+        else:
+            template = self._template(rule, pattern, query.qname)
         self.blocked += 1
         return template.render(query, self._udp_size, ttl_cap)
 
-    def _template(self, rule: Rule) -> BlockedTemplate:
-        if len(self._templates) > 100_000 or self._policy is not self._active.policy:
+    def _template(self, rule: AnyRule, pattern: str, qname: str) -> BlockedTemplate:
+        if len(self._templates) > _TEMPLATES_MAX or self._policy is not self._active.policy:
             self._templates.clear()  # bounded, and no templates of a replaced policy
             self._policy = self._active.policy
         blocklist = self._active.policy.list_named(rule.list_name)
         timezone = blocklist.timezone if blocklist else "UTC"
-        template = BlockedTemplate(rule.zone, self._negative_ttl, ede_text(rule, timezone))
-        self._templates[id(rule)] = (rule, template)
+        template = BlockedTemplate(answer_zone(rule, pattern, qname), self._negative_ttl,
+                                   ede_text(rule, pattern, timezone))
+        self._templates[pattern] = (rule, template)
         return template
