@@ -9,6 +9,8 @@ from pathlib import Path
 
 from resolver import __version__
 from resolver.commands.common import EXIT_USAGE, CommandFailed, instant_or_fail, settings
+from resolver.commands.edit_cli import add_edit_commands
+from resolver.commands.edit_cli import dispatch as dispatch_edit
 from resolver.config import Endpoint, parse_endpoint
 
 
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="resolver to forward to, tried in order (repeatable)")
     serve.add_argument("--workers", type=int, metavar="N",
                        help="worker processes sharing the port (default from config: 1)")
+    add_edit_commands(commands, _common)
     return parser
 
 
@@ -83,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out, err = sys.stdout, sys.stderr
     try:
         config = settings(args.config, args.blocklists, err)
+        edited = dispatch_edit(args, config, out, err)
+        if edited is not None:
+            return edited
         if args.command == "lint":
             from resolver.commands import lint
             return lint.run(config, strict=args.strict, out=out, err=err)
