@@ -15,6 +15,7 @@ transition needs no rebuild.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
@@ -52,6 +53,40 @@ def _entries(slot: Slot) -> tuple[Entry, ...]:
     return slot if isinstance(slot, tuple) else (slot,)
 
 
+BIG_SOURCE = 100_000
+"""Sources with more names than this are kept as hashes, not strings (see HashedNames)."""
+
+
+def hashes_of(names: Iterable[str]) -> array[int]:
+    """The names' hashes as raw machine integers: taken while a source is parsed, so its
+    strings can be freed before the hash set is built (less memory left fragmented)."""
+    return array("q", map(hash, names))
+
+
+class HashedNames:
+    """Membership of many names by their 64-bit hashes: about 64 bytes a name, not 115.
+
+    A million names as dict keys cost ~145 MB, mostly the strings themselves; a
+    set of their hashes costs ~65 MB and answers as fast (one set probe per
+    suffix, flat in the number of names). The matched name is the query's own
+    suffix, so the strings are not needed to explain a decision. Two names with
+    the same 64-bit hash would be confused; with a million names the chance for
+    any one query is about 1 in 10^13. `hash()` of a str is salted per process,
+    so the set is built in the process that uses it (workers inherit it, and
+    the salt, by fork).
+    """
+
+    __slots__ = ("group", "hashes")
+
+    def __init__(self, group: SourceRules, names: Iterable[str] | array[int]) -> None:
+        hashes = names if isinstance(names, array) else map(hash, names)
+        self.hashes = frozenset(hashes)
+        self.group = group
+
+    def __contains__(self, name: str) -> bool:
+        return hash(name) in self.hashes
+
+
 class _RegexGroup:
     """Regex rules sharing one action and window, matched together."""
 
@@ -72,10 +107,10 @@ class PolicyIndex:
     assignment and worker processes can share it copy-on-write.
     """
 
-    __slots__ = ("_exact", "_globs", "_regexes", "_subtree", "size")
+    __slots__ = ("_exact", "_globs", "_hashed", "_regexes", "_subtree", "size")
 
     def __init__(self, rules: Iterable[Rule] = (),
-                 sources: Iterable[tuple[SourceRules, Iterable[str]]] = (),
+                 sources: Iterable[tuple[SourceRules, Iterable[str] | array[int]]] = (),
                  regexes: Iterable[RegexRule] = ()) -> None:
         subtree: dict[str, Slot] = {}
         exact: dict[str, Slot] = {}
@@ -87,7 +122,12 @@ class PolicyIndex:
                 globs.setdefault(rule.suffix, []).append(rule)
             else:
                 _add(exact if rule.scope is Scope.EXACT else subtree, rule.pattern, rule)
+        hashed: list[HashedNames] = []
         for group, names in sources:
+            if group.count > BIG_SOURCE or isinstance(names, array):
+                hashed.append(HashedNames(group, names))
+                size += group.count
+                continue
             table = exact if group.scope is Scope.EXACT else subtree
             for name in names:
                 current = table.get(name)
@@ -103,6 +143,7 @@ class PolicyIndex:
             size += 1
         self._subtree = subtree
         self._exact = exact
+        self._hashed = tuple(hashed)
         self._globs = {k: tuple(v) for k, v in globs.items()}
         self._regexes = tuple(_RegexGroup(v) for v in grouped.values())
         self.size = size
@@ -132,7 +173,7 @@ class PolicyIndex:
                     key = precedence(entry, total)
                     if best is None or key > best_key:
                         best, best_key, best_pattern = entry, key, name
-        subtree, globs = self._subtree, self._globs
+        subtree, globs, hashed = self._subtree, self._globs, self._hashed
         suffix = name
         depth = total
         while depth > 0:
@@ -143,6 +184,15 @@ class PolicyIndex:
                         key = precedence(entry, depth)
                         if best is None or key > best_key:
                             best, best_key, best_pattern = entry, key, suffix
+            if hashed and (best is None or depth >= best_key[0]):
+                h = hash(suffix)
+                for table in hashed:
+                    group = table.group
+                    if h in table.hashes and (group.scope is Scope.SUBTREE or depth == total) \
+                            and (now is None or group.start <= now < group.end):
+                        key = precedence(group, depth)
+                        if best is None or key > best_key:
+                            best, best_key, best_pattern = group, key, suffix
             if globs:
                 for rule in globs.get(suffix, ()):
                     if rule.depth <= total and (now is None or rule.start <= now < rule.end):
@@ -165,15 +215,15 @@ class PolicyIndex:
         if self._regexes and not (best is not None and best_key[0] == total
                                   and best.action is Action.ALLOW):
             # A regex decides for the whole name: it is as specific as an exact entry.
-            for group in self._regexes:
-                if now is not None and not group.start <= now < group.end:
+            for patterns in self._regexes:
+                if now is not None and not patterns.start <= now < patterns.end:
                     continue
-                key = (total, group.action is Action.ALLOW, True)
+                key = (total, patterns.action is Action.ALLOW, True)
                 if best is not None and key <= best_key:
                     continue
-                index = group.matcher.first_match(name)
+                index = patterns.matcher.first_match(name)
                 if index is not None:
-                    regex = group.rules[index]
+                    regex = patterns.rules[index]
                     best, best_key, best_pattern = regex, key, regex.pattern
         if best is None:
             return None
@@ -184,6 +234,9 @@ class PolicyIndex:
         slot = self._exact.get(name)
         if slot is not None:
             yield from _entries(slot)
+        for table in self._hashed:
+            if self._lookup_hashed_one(table, name):
+                yield table.group
         suffix = name
         while suffix:
             slot = self._subtree.get(suffix)
@@ -201,6 +254,18 @@ class PolicyIndex:
             index = group.matcher.first_match(name)
             if index is not None:
                 yield group.rules[index]
+
+    @staticmethod
+    def _lookup_hashed_one(table: HashedNames, name: str) -> bool:
+        if table.group.scope is Scope.EXACT:
+            return name in table
+        suffix = name
+        while suffix:
+            if suffix in table:
+                return True
+            dot = suffix.find(".")
+            suffix = suffix[dot + 1:] if dot >= 0 else ""
+        return False
 
     def next_change(self, name: str, after: float) -> float | None:
         """The first instant after `after` at which a rule covering `name` starts or ends."""

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import collections
 import time
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
 from resolver.policy.formats import ParsedSource, parse_source
+from resolver.policy.index import BIG_SOURCE, hashes_of
 from resolver.policy.model import Action, Location, RegexRule, Rule, Scope, SourceRules, Window
 from resolver.policy.regexes import InvalidRegex, compile_pattern
 from resolver.policy.remote import RemoteCache
@@ -44,7 +46,7 @@ class SourceReport:
 class Ingested:
     """Everything the sources of one list contribute."""
 
-    groups: list[tuple[SourceRules, list[str]]]
+    groups: list[tuple[SourceRules, list[str] | array[int]]]
     rules: list[Rule]
     regexes: list[RegexRule]
     reports: list[SourceReport]
@@ -82,12 +84,14 @@ def ingest(specs: tuple[SourceSpec, ...], window: Window,
         if spec.path is not None:
             out.paths.append(str(spec.path))
         parsed = parse_source(text, spec.format, match=spec.match)
+        del text
         _check_lines(spec, parsed, out.problems)
         _entries(spec, parsed, window, out)
         out.reports.append(SourceReport(
             spec, parsed.format.value, parsed.taken,
             tuple(collections.Counter(parsed.skipped).most_common()), len(parsed.invalid),
             parsed.considered, time.perf_counter() - started))
+        del parsed
     return out
 
 
@@ -119,7 +123,8 @@ def _entries(spec: SourceSpec, parsed: ParsedSource, window: Window, out: Ingest
         if plain:
             group = SourceRules(spec.label, action, scope, spec.list_name, window,
                                 spec.location, len(plain))
-            out.groups.append((group, plain))
+            # big sources keep only hashes; their strings die with this source's text
+            out.groups.append((group, hashes_of(plain) if len(plain) > BIG_SOURCE else plain))
         for glob in (n for n in names if "*" in n):
             out.rules.append(Rule(glob, action, spec.list_name, window, Location(where),
                                   scope=Scope.SUBTREE))

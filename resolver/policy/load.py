@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -107,7 +108,7 @@ def load_policy(directory: Path, default_timezone: str = "UTC",
     if any(p.severity == "error" for p in problems):
         return LoadResult(None, tuple(problems))
     remote = RemoteCache(remote_cache) if remote_cache is not None else None
-    groups: list[tuple[SourceRules, list[str]]] = []
+    groups: list[tuple[SourceRules, list[str] | array[int]]] = []
     reports: list[SourceReport] = []
     paths: list[str] = []
     for i, blocklist in enumerate(lists):
