@@ -1,0 +1,1 @@
+"""Benchmarks of dnsfence beside dnsmasq and Unbound; `bash bench/run.sh` runs them."""
