@@ -104,22 +104,26 @@ class UdpServer:
         self._loop = loop
         self._pending: set[asyncio.Task[None]] = set()
         self._errors = 0
+        # one receive buffer, reused: recvfrom(65535) would allocate 64 KiB per datagram
+        self._buffer = bytearray(65_535)
+        self._view = memoryview(self._buffer)
 
     def start(self) -> None:
         self._loop.add_reader(self._sock.fileno(), self._readable)
 
     def _readable(self) -> None:
         sock, handle = self._sock, self._pipeline.handle
+        receive, view = sock.recvfrom_into, self._view
         now = time.time()
         for _ in range(_DRAIN):
             try:
-                data, address = sock.recvfrom(65_535)
+                size, address = receive(view)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 continue  # e.g. an ICMP error queued on the socket
             try:
-                result = handle(data, address[0], now)
+                result = handle(view[:size].tobytes(), address[0], now)
             except Exception:
                 self._log_error("internal error while answering a UDP query")
                 continue

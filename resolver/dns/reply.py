@@ -2,17 +2,24 @@
 
 Upstream answers are kept without their OPT record and with our own ID; each
 client gets its own ID, its own question bytes (0x20 case kept), its RD bit,
-an OPT of ours if it spoke EDNS, and truncation to the size it can take.
+an OPT of ours if it spoke EDNS, and truncation to the size it can take. This
+runs for every cached answer, so it is one join of slices, not a re-encode.
 """
 
 from __future__ import annotations
 
-from resolver.dns.wire import Query, truncate, with_opt
+import struct
+from typing import Final
 
-_AA = 0x0400
-_AD = 0x0020
-_RD = 0x0100
-_TCP_LIMIT = 65_535
+from resolver.dns.wire import Query, opt_record, truncate
+
+_AA: Final = 0x0400
+_AD: Final = 0x0020
+_RD: Final = 0x0100
+_TCP_LIMIT: Final = 65_535
+_ID_FLAGS: Final = struct.Struct(">HH")
+_U16: Final = struct.Struct(">H")
+_OPTS: dict[tuple[int, bool], bytes] = {}
 
 
 def client_limit(query: Query, our_udp_size: int, tcp: bool) -> int:
@@ -24,16 +31,30 @@ def client_limit(query: Query, our_udp_size: int, tcp: bool) -> int:
     return max(512, min(query.edns.udp_size, our_udp_size))
 
 
+def _opt(udp_size: int, do: bool) -> bytes:
+    key = (udp_size, do)
+    opt = _OPTS.get(key)
+    if opt is None:
+        opt = _OPTS[key] = opt_record(udp_size, do)
+    return opt
+
+
 def for_client(message: bytes, query: Query, our_udp_size: int, tcp: bool) -> bytes:
-    flags = int.from_bytes(message[2:4], "big")
-    # A forwarder is not authoritative for what it relays (Unbound clears AA too).
-    flags = (flags & ~(_RD | _AA)) | (query.flags & _RD)
-    if not (query.flags & _AD or query.do):
-        flags &= ~_AD  # RFC 6840 5.8: AD only for clients that asked for it
-    qlen = len(query.question)
-    body = (query.id.to_bytes(2, "big") + flags.to_bytes(2, "big") + message[4:12]
-            + query.question + message[12 + qlen:])
-    limit = client_limit(query, our_udp_size, tcp)
-    if query.edns is not None:
-        body = with_opt(body, our_udp_size, query.do)
-    return truncate(body, limit)  # keeps our OPT on a truncated answer (RFC 6891 7)
+    flags = (((message[2] << 8) | message[3]) & ~(_RD | _AA)) | (query.flags & _RD)
+    # A forwarder is not authoritative for what it relays (Unbound clears AA too), and
+    # AD goes only to clients that asked for it (RFC 6840 5.8).
+    edns = query.edns
+    if not (query.flags & _AD or (edns is not None and edns.do)):
+        flags &= ~_AD
+    question = query.question
+    rest = message[12 + len(question):]
+    if edns is None:
+        body = b"".join((_ID_FLAGS.pack(query.id, flags), message[4:12], question, rest))
+        limit = _TCP_LIMIT if tcp else 512
+    else:
+        arcount = ((message[10] << 8) | message[11]) + 1
+        body = b"".join((_ID_FLAGS.pack(query.id, flags), message[4:10], _U16.pack(arcount),
+                         question, rest, _opt(our_udp_size, edns.do)))
+        limit = _TCP_LIMIT if tcp else max(512, min(edns.udp_size, our_udp_size))
+    # keeps our OPT on a truncated answer (RFC 6891 7)
+    return body if len(body) <= limit else truncate(body, limit)
