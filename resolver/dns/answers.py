@@ -29,6 +29,7 @@ ads.tracker.example.com with EDNS and DO, rule tracker.example.com, 13-character
 from __future__ import annotations
 
 import enum
+import functools
 import struct
 from dataclasses import dataclass, field
 from typing import Final
@@ -118,6 +119,18 @@ def _ede_if(ede_code: int | None, ede_text: str) -> bytes:
     return b"" if ede_code is None else ede_option(ede_code, ede_text)
 
 
+@functools.lru_cache(maxsize=64)
+def _soa_after_owner(negative_ttl: int) -> bytes:
+    """TYPE, CLASS, TTL, RDLENGTH and RDATA of the blocked answer's SOA: the same for every
+    rule with this negative TTL, so a template for a new rule costs little to make."""
+    rdata = (
+        name_to_wire(SOA_MNAME)
+        + name_to_wire(SOA_RNAME)
+        + _SOA_NUMBERS.pack(SOA_SERIAL, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, negative_ttl)
+    )
+    return _RR_FIXED.pack(_TYPE_SOA, _CLASS_IN, negative_ttl, len(rdata)) + rdata
+
+
 @dataclass(frozen=True, slots=True)
 class BlockedTemplate:
     """A blocked answer for one rule, encoded once; `render` fills in the query's parts."""
@@ -133,12 +146,7 @@ class BlockedTemplate:
     def __post_init__(self) -> None:
         if not 0 <= self.negative_ttl <= 0x7FFFFFFF:
             raise ValueError(f"negative_ttl {self.negative_ttl} is outside 0..2147483647")
-        rdata = (
-            name_to_wire(SOA_MNAME)
-            + name_to_wire(SOA_RNAME)
-            + _SOA_NUMBERS.pack(SOA_SERIAL, SOA_REFRESH, SOA_RETRY, SOA_EXPIRE, self.negative_ttl)
-        )
-        soa = _RR_FIXED.pack(_TYPE_SOA, _CLASS_IN, self.negative_ttl, len(rdata)) + rdata
+        soa = _soa_after_owner(self.negative_ttl)
         ede = ede_option(EdeCode.BLOCKED, self.ede_text)
         # Lower case so the suffix test in render() is case-insensitive; lengths are < 64,
         # so lower() cannot touch them.

@@ -16,22 +16,29 @@ from resolver.policy.snapshot import ActivePolicy, Snapshot
 _TEMPLATES_MAX = 100_000
 
 
-def ede_text(rule: AnyRule, pattern: str, timezone: str) -> str:
-    """'blocked by list tiktok (tiktok.com) since 2023-03-20' for the EDE extra text."""
+def ede_parts(rule: AnyRule, timezone: str) -> tuple[str, str]:
+    """The EDE extra text around the matched pattern: one pair per rule, reused for every
+    name a source rule matches."""
     if isinstance(rule, SourceRules):
-        what = f"{pattern}, from {rule.source}"
+        before, after = "", f", from {rule.source}"
     elif isinstance(rule, RegexRule):
-        what = f"regex {pattern}"
+        before, after = "regex ", ""
     else:
-        what = pattern
-    text = f"blocked by list {rule.list_name} ({what})"
+        before, after = "", ""
+    suffix = f"{after})"
     start = rule.window.effective
     if start is not None:
         local = start.astimezone(ZoneInfo(timezone))
         shown = local.strftime("%Y-%m-%d") if local.time() == local.time().min \
             else local.isoformat(timespec="minutes")
-        text += f" since {shown}"
-    return text
+        suffix += f" since {shown}"
+    return f"blocked by list {rule.list_name} ({before}", suffix
+
+
+def ede_text(rule: AnyRule, pattern: str, timezone: str) -> str:
+    """'blocked by list tiktok (tiktok.com) since 2023-03-20' for the EDE extra text."""
+    before, after = ede_parts(rule, timezone)
+    return f"{before}{pattern}{after}"
 
 
 def answer_zone(rule: AnyRule, pattern: str, qname: str) -> str:
@@ -46,7 +53,8 @@ def answer_zone(rule: AnyRule, pattern: str, qname: str) -> str:
 class BlockingStage:
     """Answers blocked names; passes everything else on (returns None)."""
 
-    __slots__ = ("_active", "_negative_ttl", "_policy", "_templates", "_udp_size", "blocked")
+    __slots__ = ("_active", "_ede", "_negative_ttl", "_policy", "_templates", "_udp_size",
+                 "blocked")
 
     def __init__(self, active: ActivePolicy, negative_ttl: int, udp_size: int) -> None:
         self._active = active
@@ -54,6 +62,7 @@ class BlockingStage:
         self._udp_size = udp_size
         # keyed by the matched pattern; the rule is kept to tell lists with the same pattern apart
         self._templates: dict[str, tuple[AnyRule, BlockedTemplate]] = {}
+        self._ede: dict[int, tuple[AnyRule, tuple[str, str]]] = {}
         self._policy = active.policy
         self.blocked = 0
 
@@ -76,10 +85,16 @@ class BlockingStage:
     def _template(self, rule: AnyRule, pattern: str, qname: str) -> BlockedTemplate:
         if len(self._templates) > _TEMPLATES_MAX or self._policy is not self._active.policy:
             self._templates.clear()  # bounded, and no templates of a replaced policy
+            self._ede.clear()
             self._policy = self._active.policy
-        blocklist = self._active.policy.list_named(rule.list_name)
-        timezone = blocklist.timezone if blocklist else "UTC"
+        known = self._ede.get(id(rule))
+        if known is not None and known[0] is rule:
+            before, after = known[1]
+        else:
+            blocklist = self._active.policy.list_named(rule.list_name)
+            before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC")
+            self._ede[id(rule)] = (rule, (before, after))
         template = BlockedTemplate(answer_zone(rule, pattern, qname), self._negative_ttl,
-                                   ede_text(rule, pattern, timezone))
+                                   f"{before}{pattern}{after}")
         self._templates[pattern] = (rule, template)
         return template
