@@ -62,7 +62,7 @@ class Pipeline:
             return answers.refused(query, udp_size=self.udp_size)
         snapshot = self.policy.current(now)
         # None unless this name's verdict changes at a known instant (then: seconds left).
-        ttl_cap = snapshot.ttl_cap(query.qname, now)
+        ttl_cap = snapshot.ttl_cap(query.qname, now) if now < snapshot.last_bound else None
         blocked = self.blocking.answer(query, snapshot, now, ttl_cap)
         if blocked is not None:
             return blocked

@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 
 from resolver.dns.answers import BlockedTemplate
 from resolver.dns.wire import Query
+from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.snapshot import ActivePolicy, Snapshot
 
 _TEMPLATES_MAX = 100_000
+_DECIDED_MAX = 50_000
+_UNKNOWN: Found | None = ("", "")  # type: ignore[assignment]  # a sentinel no lookup returns
 
 
 def ede_parts(rule: AnyRule, timezone: str) -> tuple[str, str]:
@@ -53,8 +56,8 @@ def answer_zone(rule: AnyRule, pattern: str, qname: str) -> str:
 class BlockingStage:
     """Answers blocked names; passes everything else on (returns None)."""
 
-    __slots__ = ("_active", "_ede", "_negative_ttl", "_policy", "_templates", "_udp_size",
-                 "blocked")
+    __slots__ = ("_active", "_decided", "_decided_in", "_ede", "_negative_ttl", "_policy",
+                 "_templates", "_udp_size", "blocked")
 
     def __init__(self, active: ActivePolicy, negative_ttl: int, udp_size: int) -> None:
         self._active = active
@@ -64,11 +67,25 @@ class BlockingStage:
         self._templates: dict[str, tuple[AnyRule, BlockedTemplate]] = {}
         self._ede: dict[int, tuple[AnyRule, tuple[str, str]]] = {}
         self._policy = active.policy
+        # Decisions already taken in this snapshot (between two transitions a name's
+        # decision cannot change): the hot set of an office skips the index walk.
+        self._decided: dict[str, Found | None] = {}
+        self._decided_in: Snapshot | None = None
         self.blocked = 0
 
     def answer(self, query: Query, snapshot: Snapshot, now: float,
                ttl_cap: int | None) -> bytes | None:
-        found = snapshot.index.lookup(query.qname, now)
+        decided = self._decided
+        if self._decided_in is not snapshot:
+            decided.clear()
+            self._decided_in = snapshot
+        qname = query.qname
+        found = decided.get(qname, _UNKNOWN)
+        if found is _UNKNOWN:
+            found = snapshot.index.lookup(qname, now)
+            if len(decided) >= _DECIDED_MAX:
+                decided.clear()  # bounded: a flood of random names cannot grow it
+            decided[qname] = found
         if found is None:
             return None
         rule, pattern = found

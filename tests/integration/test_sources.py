@@ -7,6 +7,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import dns.edns
 import dns.rcode
@@ -16,9 +17,9 @@ from .harness import BlocklistDir, DnsfenceFactory, run_dnsfence
 
 
 class _Lists(http.server.BaseHTTPRequestHandler):
-    bodies: dict[str, bytes] = {}
+    bodies: ClassVar[dict[str, bytes]] = {}
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         body = self.bodies.get(self.path)
         if body is None:
             self.send_response(404)
