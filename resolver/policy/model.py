@@ -100,6 +100,12 @@ class Window:
         )
 
 
+def _keep_bounds(rule: Rule | SourceRules | RegexRule) -> None:
+    """Store the window as epoch floats: the per-query check compares floats, not datetimes."""
+    object.__setattr__(rule, "start", rule.window.start)
+    object.__setattr__(rule, "end", rule.window.end)
+
+
 def _glob_regex(label: str) -> re.Pattern[str]:
     return re.compile("[^.]*".join(re.escape(part) for part in label.split("*")) + r"\Z")
 
@@ -128,8 +134,7 @@ class Rule:
     end: float = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start", self.window.start)
-        object.__setattr__(self, "end", self.window.end)
+        _keep_bounds(self)
         labels = self.pattern.split(".")
         literal = len(labels)
         for i, label in enumerate(labels):
@@ -187,8 +192,7 @@ class SourceRules:
     is_glob = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start", self.window.start)
-        object.__setattr__(self, "end", self.window.end)
+        _keep_bounds(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,8 +209,7 @@ class RegexRule:
     is_glob = False
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "start", self.window.start)
-        object.__setattr__(self, "end", self.window.end)
+        _keep_bounds(self)
 
 
 AnyRule = Rule | SourceRules | RegexRule

@@ -7,7 +7,6 @@ picks. Only loopback clients get an answer; other CHAOS queries are refused.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +15,7 @@ from dnslib import CLASS, QTYPE, RR, TXT, DNSHeader, DNSQuestion, DNSRecord
 
 from resolver.dns import answers
 from resolver.dns.wire import Query
+from resolver.stages.access import client_ip
 
 STATUS_NAME = "status.dnsfence"
 CLASS_CHAOS = 3
@@ -24,13 +24,8 @@ _CHUNK = 255
 
 
 def _loopback(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
+    ip = client_ip(address)
+    return ip is not None and ip.is_loopback
 
 
 def encode_status(status: dict[str, Any]) -> list[bytes]:
