@@ -56,11 +56,32 @@ def _socket(endpoint: Endpoint, kind: socket.SocketKind, reuseport: bool) -> soc
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if endpoint.family_is_v6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if kind == socket.SOCK_DGRAM:
+            _large_receive_buffer(sock)
         sock.setblocking(False)
     except OSError:
         sock.close()
         raise
     return sock
+
+
+_RECEIVE_BUFFER = 4 << 20
+
+
+def _large_receive_buffer(sock: socket.socket) -> None:
+    """Room for a burst (or a GC pause) of queries: 4 MiB holds thousands of datagrams.
+
+    The kernel caps SO_RCVBUF at net.core.rmem_max; as root, SO_RCVBUFFORCE passes it.
+    """
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    for option in (force, socket.SO_RCVBUF):
+        if option is None:
+            continue
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, option, _RECEIVE_BUFFER)
+            return
+        except OSError:
+            continue
 
 
 def bind(endpoint: Endpoint, reuseport: bool, attempts: int = 20) -> Listener:

@@ -130,8 +130,8 @@ def status_report(live: LivePolicy, pipeline: Pipeline, started: float) -> dict[
         "policy": {
             "loaded_at": live.loaded_at,
             "lists": [b.name for b in live.active.policy.lists],
-            "rules": len(live.active.policy.rules),
-            "active_rules": snapshot.active,
+            "entries": live.active.policy.size,
+            "active_entries": snapshot.active,
             "next_change": None if snapshot.until == float("inf") else snapshot.until,
         },
         "last_reload": None if last is None else {
@@ -189,10 +189,10 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
     seen = fingerprint(watched_paths(config, result.policy))
     signal.pthread_sigmask(signal.SIG_BLOCK, CONTROL_SIGNALS)
     lists = len(result.policy.lists)
-    log.info("dnsfence: serving on %s (udp+tcp); %d list%s, %d of %d rules active; "
+    log.info("dnsfence: serving on %s (udp+tcp); %d list%s, %d of %d entries active; "
              "upstreams %s; %d worker%s",
              ", ".join(str(item.endpoint) for item in listeners), lists, "s" * (lists != 1),
-             active.snapshot.active, len(result.policy.rules),
+             active.snapshot.active, result.policy.size,
              ", ".join(str(e) for e in config.upstream.servers), workers, "s" * (workers != 1))
     if workers == 1:
         asyncio.run(_serve_worker(config, read_config, active, listeners, seen))

@@ -54,7 +54,7 @@ def render(status: dict[str, Any]) -> str:
     lines = [
         f"dnsfence {status['version']} (pid {status['pid']}), up since {_when(status['started'])}",
         f"policy: {len(policy['lists'])} lists ({', '.join(policy['lists'])}), "
-        f"{policy['active_rules']} of {policy['rules']} rules active, "
+        f"{policy['active_entries']:,} of {policy['entries']:,} entries active, "
         f"loaded {_when(policy['loaded_at'])}; next change {_when(policy['next_change'])}",
     ]
     last = status["last_reload"]

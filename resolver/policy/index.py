@@ -15,8 +15,10 @@ transition needs no rebuild.
 from __future__ import annotations
 
 import math
+import time
 from array import array
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, Scope, SourceRules
@@ -65,10 +67,35 @@ BIG_SOURCE = 100_000
 """Sources with more names than this are kept as hashes, not strings (see HashedNames)."""
 
 
-def hashes_of(names: Iterable[str]) -> array[int]:
+@dataclass(frozen=True, slots=True)
+class NameHashes:
+    """A big source's names reduced to what the index needs: hashes and the fewest labels."""
+
+    hashes: array[int]
+    min_labels: int
+
+
+CHUNK = 8_192
+"""Items handled per step of a long build. A reload builds in a thread beside the
+serving loop; one C call over a million items would hold the GIL for 100 ms or more
+and stall every query, so big builds go in chunks with a GIL release between them."""
+
+
+def hashes_of(names: list[str]) -> NameHashes:
     """The names' hashes as raw machine integers: taken while a source is parsed, so its
     strings can be freed before the hash set is built (less memory left fragmented)."""
-    return array("q", map(hash, names))
+    hashes = array("q")
+    fewest = 255
+    for start in range(0, len(names), CHUNK):
+        chunk = names[start:start + CHUNK]
+        hashes.extend(map(hash, chunk))
+        fewest = min(fewest, min(map(_dots, chunk)))
+        time.sleep(0)  # let the serving thread run
+    return NameHashes(hashes, fewest + 1 if names else 1)
+
+
+def _dots(name: str) -> int:
+    return name.count(".")
 
 
 class HashedNames:
@@ -84,11 +111,18 @@ class HashedNames:
     the salt, by fork).
     """
 
-    __slots__ = ("group", "hashes")
+    __slots__ = ("group", "hashes", "min_labels")
 
-    def __init__(self, group: SourceRules, names: Iterable[str] | array[int]) -> None:
-        hashes = names if isinstance(names, array) else map(hash, names)
-        self.hashes = frozenset(hashes)
+    def __init__(self, group: SourceRules, names: list[str] | NameHashes) -> None:
+        if not isinstance(names, NameHashes):
+            names = hashes_of(names)
+        hashes: set[int] = set()  # never changed after this: a frozenset would cost a copy
+        for start in range(0, len(names.hashes), CHUNK):
+            hashes.update(names.hashes[start:start + CHUNK])
+            time.sleep(0)
+        self.hashes = hashes
+        # suffixes shorter than every name (`com`) are never probed: one cache miss less
+        self.min_labels = names.min_labels
         self.group = group
 
     def __contains__(self, name: str) -> bool:
@@ -118,7 +152,7 @@ class PolicyIndex:
     __slots__ = ("_exact", "_globs", "_hashed", "_regexes", "_subtree", "size")
 
     def __init__(self, rules: Iterable[Rule] = (),
-                 sources: Iterable[tuple[SourceRules, Iterable[str] | array[int]]] = (),
+                 sources: Iterable[tuple[SourceRules, list[str] | NameHashes]] = (),
                  regexes: Iterable[RegexRule] = ()) -> None:
         subtree: dict[str, Slot] = {}
         exact: dict[str, Slot] = {}
@@ -132,7 +166,7 @@ class PolicyIndex:
                 _add(exact if rule.scope is Scope.EXACT else subtree, rule.pattern, rule)
         hashed: list[HashedNames] = []
         for group, names in sources:
-            if group.count > BIG_SOURCE or isinstance(names, array):
+            if group.count > BIG_SOURCE or isinstance(names, NameHashes):
                 hashed.append(HashedNames(group, names))
                 size += group.count
                 continue
@@ -206,7 +240,8 @@ class PolicyIndex:
                 h = hash(suffix)
                 for table in hashed:
                     group = table.group
-                    if h in table.hashes and (group.scope is Scope.SUBTREE or depth == total) \
+                    if depth >= table.min_labels and h in table.hashes \
+                            and (group.scope is Scope.SUBTREE or depth == total) \
                             and (now is None or group.start <= now < group.end):
                         rank = _rank(group, depth)
                         if rank > best_rank:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import collections
 import time
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
 from resolver.policy.formats import ParsedSource, parse_source
-from resolver.policy.index import BIG_SOURCE, hashes_of
+from resolver.policy.index import BIG_SOURCE, NameHashes, hashes_of
 from resolver.policy.model import Action, Location, RegexRule, Rule, Scope, SourceRules, Window
 from resolver.policy.regexes import InvalidRegex, compile_pattern
 from resolver.policy.remote import RemoteCache
@@ -46,7 +45,7 @@ class SourceReport:
 class Ingested:
     """Everything the sources of one list contribute."""
 
-    groups: list[tuple[SourceRules, list[str] | array[int]]]
+    groups: list[tuple[SourceRules, list[str] | NameHashes]]
     rules: list[Rule]
     regexes: list[RegexRule]
     reports: list[SourceReport]

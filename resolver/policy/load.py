@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from resolver.policy.index import PolicyIndex
+from resolver.policy.index import NameHashes, PolicyIndex
 from resolver.policy.ingest import SourceReport, ingest
 from resolver.policy.instants import InstantError, parse_instant, zone
 from resolver.policy.model import (
@@ -108,7 +107,7 @@ def load_policy(directory: Path, default_timezone: str = "UTC",
     if any(p.severity == "error" for p in problems):
         return LoadResult(None, tuple(problems))
     remote = RemoteCache(remote_cache) if remote_cache is not None else None
-    groups: list[tuple[SourceRules, list[str] | array[int]]] = []
+    groups: list[tuple[SourceRules, list[str] | NameHashes]] = []
     reports: list[SourceReport] = []
     paths: list[str] = []
     for i, blocklist in enumerate(lists):

@@ -67,13 +67,15 @@ sources:
             qid = struct.unpack_from("!H", data)[0]
             answers[qid] = data[3] & 0x0F
 
+    edited = tmp_path / "edited.txt"  # written before the load, swapped in by one rename
+    _write_source(edited, "added-during-load.example.net\n")
     receiver = threading.Thread(target=receive, daemon=True)
     receiver.start()
     started = time.monotonic()
     reload_at = len(queries) // 3
     for qid, wire in queries.items():
         if qid == reload_at:
-            _write_source(source, "added-during-load.example.net\n")
+            os.replace(edited, source)
         due = started + qid / RATE
         delay = due - time.monotonic()
         if delay > 0:

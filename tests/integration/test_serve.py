@@ -450,7 +450,7 @@ def test_sigterm_stops_workers(dnsfence_factory: DnsfenceFactory,
 def test_startup_line_says_what_it_serves(server: Dnsfence, unbound: Unbound) -> None:
     line = next(x for x in server.stderr_lines() if "serving on" in x)
     assert f"{server.host}:{server.port}" in line
-    assert "1 list" in line and "3 of 3 rules active" in line
+    assert "1 list" in line and "3 of 3 entries active" in line
     assert unbound.address in line
 
 
