@@ -14,8 +14,8 @@ from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.snapshot import ActivePolicy, Snapshot
 
-_TEMPLATES_MAX = 100_000
-_DECIDED_MAX = 50_000
+_TEMPLATES_MAX = 10_000
+_DECIDED_MAX = 20_000
 _UNKNOWN: Found | None = ("", "")  # type: ignore[assignment]  # a sentinel no lookup returns
 
 
