@@ -202,6 +202,50 @@ class BlockedTemplate:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class NamedBlockedTemplate:
+    """One template for every name a big source blocks: the matched name is filled in.
+
+    A template per name would be built on first use of each of a million names and
+    almost never reused; here only the EDE text is assembled per answer (~0.5 µs).
+    The SOA owner is the matched name, which lies at the end of the question.
+    """
+
+    negative_ttl: int
+    ede_before: str
+    ede_after: str
+    _before: bytes = field(init=False, repr=False, compare=False)
+    _after: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_before", self.ede_before.encode("utf-8"))
+        object.__setattr__(self, "_after", self.ede_after.encode("utf-8"))
+
+    def render(self, query: Query, udp_size: int, ttl_cap: int | None, name: str) -> bytes:
+        question = query.question
+        zone = name_to_wire(name)
+        owner_at = len(question) - 4 - len(zone)
+        if len(zone) > 2 and owner_at >= 0 \
+                and question[owner_at:len(question) - 4].lower() == zone:
+            owner = _U16.pack(0xC000 | (12 + owner_at))
+        else:
+            owner = zone
+        ttl = self.negative_ttl if ttl_cap is None else max(0, min(ttl_cap, self.negative_ttl))
+        soa = _soa_after_owner(ttl)
+        flags = 0x8083 | (query.flags & _COPIED)  # QR, RA, NXDOMAIN
+        edns = query.edns
+        if edns is None:
+            return b"".join((_HEADER.pack(query.id, flags, 1, 0, 1, 0), question, owner, soa))
+        text = b"".join((self._before, name.encode("ascii"), self._after))
+        ede_length = 2 + len(text)
+        return b"".join((
+            _HEADER.pack(query.id, flags, 1, 0, 1, 1), question, owner, soa,
+            _OPT_BEFORE_RDLENGTH.pack(0, TYPE_OPT, udp_size, 0, 0, EDNS_DO if edns.do else 0),
+            _U16.pack(4 + ede_length), _U16.pack(EDE_OPTION_CODE), _U16.pack(ede_length),
+            _U16.pack(EdeCode.BLOCKED), text,
+        ))
+
+
 def blocked(query: Query, zone: str, negative_ttl: int, ede_text: str, udp_size: int) -> bytes:
     """NXDOMAIN with the rule's SOA and EDE 15 "Blocked"; prefer a cached `BlockedTemplate`."""
     return BlockedTemplate(zone, negative_ttl, ede_text).render(query, udp_size)

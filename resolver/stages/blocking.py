@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from resolver.dns.answers import BlockedTemplate
+from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
 from resolver.dns.wire import Query
 from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
@@ -56,8 +56,8 @@ def answer_zone(rule: AnyRule, pattern: str, qname: str) -> str:
 class BlockingStage:
     """Answers blocked names; passes everything else on (returns None)."""
 
-    __slots__ = ("_active", "_decided", "_decided_in", "_ede", "_negative_ttl", "_policy",
-                 "_templates", "_udp_size", "blocked")
+    __slots__ = ("_active", "_decided", "_decided_in", "_ede", "_groups", "_negative_ttl",
+                 "_policy", "_templates", "_udp_size", "blocked")
 
     def __init__(self, active: ActivePolicy, negative_ttl: int, udp_size: int) -> None:
         self._active = active
@@ -66,6 +66,7 @@ class BlockingStage:
         # keyed by the matched pattern; the rule is kept to tell lists with the same pattern apart
         self._templates: dict[str, tuple[AnyRule, BlockedTemplate]] = {}
         self._ede: dict[int, tuple[AnyRule, tuple[str, str]]] = {}
+        self._groups: dict[int, tuple[SourceRules, NamedBlockedTemplate]] = {}
         self._policy = active.policy
         # Decisions already taken in this snapshot (between two transitions a name's
         # decision cannot change): the hot set of an office skips the index walk.
@@ -91,6 +92,9 @@ class BlockingStage:
         rule, pattern = found
         if rule.action is not Action.BLOCK:
             return None
+        if isinstance(rule, SourceRules):
+            self.blocked += 1
+            return self._named(rule).render(query, self._udp_size, ttl_cap, pattern)
         cached = self._templates.get(pattern)
         if cached is not None and cached[0] is rule:
             template = cached[1]
@@ -98,6 +102,19 @@ class BlockingStage:
             template = self._template(rule, pattern, query.qname)
         self.blocked += 1
         return template.render(query, self._udp_size, ttl_cap)
+
+    def _named(self, rule: SourceRules) -> NamedBlockedTemplate:
+        """The shared template of a source's names (one per source group)."""
+        known = self._groups.get(id(rule))
+        if known is not None and known[0] is rule:
+            return known[1]
+        blocklist = self._active.policy.list_named(rule.list_name)
+        before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC")
+        template = NamedBlockedTemplate(self._negative_ttl, before, after)
+        if len(self._groups) > 1000:
+            self._groups.clear()
+        self._groups[id(rule)] = (rule, template)
+        return template
 
     def _template(self, rule: AnyRule, pattern: str, qname: str) -> BlockedTemplate:
         if len(self._templates) > _TEMPLATES_MAX or self._policy is not self._active.policy:

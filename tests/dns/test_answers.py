@@ -353,3 +353,27 @@ def test_rejection_dispatch() -> None:
 def test_ede_option_layout() -> None:
     option = ede_option(EdeCode.BLOCKED, "é")
     assert option == b"\x00\x0f\x00\x04\x00\x0f\xc3\xa9"
+
+
+@pytest.mark.parametrize("edns", [False, True])
+@pytest.mark.parametrize("ttl_cap", [None, 7, 0])
+@pytest.mark.parametrize("qname", ["ads.example.com", "A.B.Ads.Example.COM"])
+def test_named_template_answers_like_a_template_per_name(edns: bool, ttl_cap: int | None,
+                                                         qname: str) -> None:
+    from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
+    from resolver.dns.wire import parse_query
+
+    query = parse_query(dns.message.make_query(qname, "AAAA", use_edns=0 if edns else False)
+                        .to_wire())
+    assert query is not None
+    before, after = "blocked by list ads (", ", from vendor/x.txt) since 2024-01-01"
+    one = BlockedTemplate("ads.example.com", 60, f"{before}ads.example.com{after}")
+    shared = NamedBlockedTemplate(60, before, after)
+    expected = dns.message.from_wire(one.render(query, 1232, ttl_cap))
+    got = dns.message.from_wire(shared.render(query, 1232, ttl_cap, "ads.example.com"))
+    assert got.rcode() == expected.rcode() == dns.rcode.NXDOMAIN
+    assert got.flags == expected.flags and got.id == expected.id
+    assert got.authority == expected.authority
+    assert got.authority[0].ttl == (60 if ttl_cap is None else ttl_cap)
+    assert got.authority[0][0].minimum == (60 if ttl_cap is None else ttl_cap)
+    assert got.edns == expected.edns and got.options == expected.options
