@@ -63,10 +63,6 @@ def _entries(slot: Slot) -> tuple[Entry, ...]:
     return slot if isinstance(slot, tuple) else (slot,)
 
 
-BIG_SOURCE = 100_000
-"""Sources with more names than this are kept as hashes, not strings (see HashedNames)."""
-
-
 @dataclass(frozen=True, slots=True)
 class NameHashes:
     """A big source's names reduced to what the index needs: hashes and the fewest labels."""
@@ -166,17 +162,7 @@ class PolicyIndex:
                 _add(exact if rule.scope is Scope.EXACT else subtree, rule.pattern, rule)
         hashed: list[HashedNames] = []
         for group, names in sources:
-            if group.count > BIG_SOURCE or isinstance(names, NameHashes):
-                hashed.append(HashedNames(group, names))
-                size += group.count
-                continue
-            table = exact if group.scope is Scope.EXACT else subtree
-            for name in names:
-                current = table.get(name)
-                if current is None:
-                    table[name] = group  # the common case, kept fast for a million names
-                else:
-                    _add(table, name, group)
+            hashed.append(HashedNames(group, names))
             size += group.count
         grouped: dict[tuple[Action, float, float, str], list[RegexRule]] = {}
         for regex in regexes:
@@ -185,7 +171,10 @@ class PolicyIndex:
             size += 1
         self._subtree = subtree
         self._exact = exact
-        self._hashed = tuple(hashed)
+        # (hashes, group, fewest labels, subtree?) per source: plain tuples, since this is
+        # probed for every suffix of every query
+        self._hashed = tuple((t.hashes, t.group, t.min_labels, t.group.scope is Scope.SUBTREE)
+                             for t in hashed)
         self._globs = {k: tuple(v) for k, v in globs.items()}
         self._regexes = tuple(_RegexGroup(v) for v in grouped.values())
         self.size = size
@@ -238,10 +227,8 @@ class PolicyIndex:
                         best, best_rank, best_pattern = slot, rank, suffix
             if hashed and floor + 3 > best_rank:
                 h = hash(suffix)
-                for table in hashed:
-                    group = table.group
-                    if depth >= table.min_labels and h in table.hashes \
-                            and (group.scope is Scope.SUBTREE or depth == total) \
+                for hashes, group, fewest, below in hashed:
+                    if depth >= fewest and h in hashes and (below or depth == total) \
                             and (now is None or group.start <= now < group.end):
                         rank = _rank(group, depth)
                         if rank > best_rank:
@@ -287,9 +274,9 @@ class PolicyIndex:
         slot = self._exact.get(name)
         if slot is not None:
             yield from _entries(slot)
-        for table in self._hashed:
-            if self._lookup_hashed_one(table, name):
-                yield table.group
+        for hashes, group, _fewest, below in self._hashed:
+            if self._in_hashes(hashes, below, name):
+                yield group
         suffix = name
         while suffix:
             slot = self._subtree.get(suffix)
@@ -303,18 +290,18 @@ class PolicyIndex:
         for rule in self._globs.get("", ()):
             if rule.matches(name):
                 yield rule
-        for group in self._regexes:
-            index = group.matcher.first_match(name)
+        for patterns in self._regexes:
+            index = patterns.matcher.first_match(name)
             if index is not None:
-                yield group.rules[index]
+                yield patterns.rules[index]
 
     @staticmethod
-    def _lookup_hashed_one(table: HashedNames, name: str) -> bool:
-        if table.group.scope is Scope.EXACT:
-            return name in table
+    def _in_hashes(hashes: set[int], below: bool, name: str) -> bool:
+        if not below:
+            return hash(name) in hashes
         suffix = name
         while suffix:
-            if suffix in table:
+            if hash(suffix) in hashes:
                 return True
             dot = suffix.find(".")
             suffix = suffix[dot + 1:] if dot >= 0 else ""

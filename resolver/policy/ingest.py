@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from resolver.policy.formats import ParsedSource, parse_source
-from resolver.policy.index import BIG_SOURCE, NameHashes, hashes_of
+from resolver.policy.index import NameHashes, hashes_of
 from resolver.policy.model import Action, Location, RegexRule, Rule, Scope, SourceRules, Window
 from resolver.policy.regexes import InvalidRegex, compile_pattern
 from resolver.policy.remote import RemoteCache
@@ -122,8 +122,8 @@ def _entries(spec: SourceSpec, parsed: ParsedSource, window: Window, out: Ingest
         if plain:
             group = SourceRules(spec.label, action, scope, spec.list_name, window,
                                 spec.location, len(plain))
-            # big sources keep only hashes; their strings die with this source's text
-            out.groups.append((group, hashes_of(plain) if len(plain) > BIG_SOURCE else plain))
+            # sources keep only hashes; their strings die with this source's text
+            out.groups.append((group, hashes_of(plain)))
         for glob in (n for n in names if "*" in n):
             out.rules.append(Rule(glob, action, spec.list_name, window, Location(where),
                                   scope=Scope.SUBTREE))
