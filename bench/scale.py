@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -49,7 +50,9 @@ print(json.dumps({"import_s": imported - started, "load_s": loaded - imported, "
 
 def synthetic(path: Path, count: int, seed: int = 1) -> None:
     rng = random.Random(seed)
-    words = [line.strip().split(".")[0] for line in TOPLIST.open() if line.strip()][:20000]
+    label = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,40}[a-z0-9])?\Z")
+    words = [w for w in (line.strip().split(".")[0] for line in TOPLIST.open())
+             if label.match(w)][:20000]
     tlds = ["com", "net", "org", "io", "de", "fr", "co.uk", "info", "xyz", "app"]
     seen: set[str] = set()
     with path.open("w") as out:

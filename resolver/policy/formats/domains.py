@@ -200,15 +200,30 @@ def parse(text: str, out: ParsedSource, plain: Scope) -> None:
     lines = source_lines(text)
     bucket = out.names.setdefault((Action.BLOCK, plain), [])
     for start in range(0, len(lines), BLOCK):
-        block = lines[start : start + BLOCK]
-        joined = "\n".join(block)
-        if plain_block(joined, block):
-            bucket.extend(block)
-            out.considered += len(block)
-            continue
-        if _wildcard_block(joined, len(block)):
-            out.names.setdefault((Action.BLOCK, Scope.SUBTREE), []).extend(block)
-            out.considered += len(block)
-            continue
-        for offset, line in enumerate(block):
-            _one_line(out, start + offset + 1, line, plain)
+        _take(out, lines[start : start + BLOCK], start, plain, bucket)
+
+
+_SMALLEST_BLOCK = 64
+
+
+def _take(out: ParsedSource, block: list[str], start: int, plain: Scope,
+          bucket: list[str]) -> None:
+    """Take a block whole if it passes the block checks; else halve it, down to 64 lines
+    read one by one, so that one odd line (a comment, a typo) costs a few small blocks,
+    not 4,096 lines of the slow path. Names keep their order."""
+    joined = "\n".join(block)
+    if plain_block(joined, block):
+        bucket.extend(block)
+        out.considered += len(block)
+        return
+    if _wildcard_block(joined, len(block)):
+        out.names.setdefault((Action.BLOCK, Scope.SUBTREE), []).extend(block)
+        out.considered += len(block)
+        return
+    if len(block) > _SMALLEST_BLOCK:
+        half = len(block) // 2
+        _take(out, block[:half], start, plain, bucket)
+        _take(out, block[half:], start + half, plain, bucket)
+        return
+    for offset, line in enumerate(block):
+        _one_line(out, start + offset + 1, line, plain)
