@@ -219,9 +219,16 @@ def test_compose_publishes_dns_on_udp_and_tcp(service: dict[str, Any]) -> None:
 
 
 def test_compose_mounts_are_read_only(service: dict[str, Any]) -> None:
+    """Files from the repository are mounted read-only; the only writable mount is the named
+    volume for downloaded list sources, at the config's `lists.cache_dir`."""
     mounts = compose_mounts(service)
     assert mounts, "docker-compose.yml mounts nothing"
-    assert [m for m in mounts if not m.read_only] == []
+    from_repo = [m for m in mounts if m.source.startswith((".", "/"))]
+    assert from_repo and all(m.read_only for m in from_repo)
+    writable = [m for m in mounts if not m.read_only]
+    config = yaml.safe_load((REPO / config_mount(service).source).read_text())
+    assert [(m.source, m.target) for m in writable] == \
+        [("dnsfence-cache", config["lists"]["cache_dir"])]
 
 
 def test_compose_blocklists_source_exists(service: dict[str, Any]) -> None:
