@@ -262,6 +262,18 @@ class AnswerCache:
         equal the stored one's, which holds whenever the key's name matches; otherwise
         this is a miss, because splicing another length would break compression pointers.
         """
+        parts = self.parts(key, len(question), now)
+        if parts is None:
+            return None
+        flags_counts, body = parts
+        return b"".join((_ID.pack(query_id), flags_counts, question, body))
+
+    def parts(self, key: CacheKey, question_len: int, now: float) -> tuple[bytes, bytes] | None:
+        """(header bytes 2..12, everything after the question with TTLs aged), or None.
+
+        The pieces `get` joins, for a caller that builds the client's answer itself (the
+        pipeline fits ID, flags, question and OPT in one join).
+        """
         entry = self._entries.get(key)
         if entry is None:
             self.misses += 1
@@ -272,16 +284,9 @@ class AnswerCache:
             self._forget(entry)
             self.misses += 1
             return None
-        if len(question) != entry.question_len:
+        if question_len != entry.question_len:
             self.misses += 1
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return b"".join(
-            (
-                _ID.pack(query_id),
-                entry.flags_counts,
-                question,
-                entry.body(int(age) if age > 0 else 0),
-            )
-        )
+        return entry.flags_counts, entry.body(int(age) if age > 0 else 0)

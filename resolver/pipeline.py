@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from resolver.dns import answers
-from resolver.dns.reply import for_client
+from resolver.dns.reply import fit, for_client
 from resolver.dns.ttl import cap_ttls
 from resolver.dns.wire import Query, classify, parse_query
 from resolver.policy.snapshot import ActivePolicy
@@ -69,9 +69,8 @@ class Pipeline:
         if self.cache is not None:
             cached = self.cache.answer(query, now)
             if cached is not None:
-                if ttl_cap is not None:
-                    cached = cap_ttls(cached, ttl_cap)
-                return for_client(cached, query, self.udp_size, tcp)
+                answer = fit(cached[0], cached[1], query, self.udp_size, tcp)
+                return answer if ttl_cap is None else cap_ttls(answer, ttl_cap)
         return self._forward(query, tcp)
 
     async def _forward(self, query: Query, tcp: bool) -> bytes | None:

@@ -40,21 +40,26 @@ def _opt(udp_size: int, do: bool) -> bytes:
 
 
 def for_client(message: bytes, query: Query, our_udp_size: int, tcp: bool) -> bytes:
-    flags = (((message[2] << 8) | message[3]) & ~(_RD | _AA)) | (query.flags & _RD)
+    """A whole upstream message (OPT removed) fitted to `query`."""
+    return fit(message[2:12], message[12 + len(query.question):], query, our_udp_size, tcp)
+
+
+def fit(flags_counts: bytes, rest: bytes, query: Query, our_udp_size: int, tcp: bool) -> bytes:
+    """The answer from its parts: header bytes 2..12 and everything after the question."""
+    flags = (((flags_counts[0] << 8) | flags_counts[1]) & ~(_RD | _AA)) | (query.flags & _RD)
     # A forwarder is not authoritative for what it relays (Unbound clears AA too), and
     # AD goes only to clients that asked for it (RFC 6840 5.8).
     edns = query.edns
     if not (query.flags & _AD or (edns is not None and edns.do)):
         flags &= ~_AD
     question = query.question
-    rest = message[12 + len(question):]
     if edns is None:
-        body = b"".join((_ID_FLAGS.pack(query.id, flags), message[4:12], question, rest))
+        body = b"".join((_ID_FLAGS.pack(query.id, flags), flags_counts[2:], question, rest))
         limit = _TCP_LIMIT if tcp else 512
     else:
-        arcount = ((message[10] << 8) | message[11]) + 1
-        body = b"".join((_ID_FLAGS.pack(query.id, flags), message[4:10], _U16.pack(arcount),
-                         question, rest, _opt(our_udp_size, edns.do)))
+        arcount = ((flags_counts[8] << 8) | flags_counts[9]) + 1
+        body = b"".join((_ID_FLAGS.pack(query.id, flags), flags_counts[2:8],
+                         _U16.pack(arcount), question, rest, _opt(our_udp_size, edns.do)))
         limit = _TCP_LIMIT if tcp else max(512, min(edns.udp_size, our_udp_size))
     # keeps our OPT on a truncated answer (RFC 6891 7)
     return body if len(body) <= limit else truncate(body, limit)

@@ -18,8 +18,9 @@ class CacheStage:
     def __init__(self, cache: AnswerCache) -> None:
         self.cache = cache
 
-    def answer(self, query: Query, now: float) -> bytes | None:
-        return self.cache.get(cache_key(query), query.id, query.question, now)
+    def answer(self, query: Query, now: float) -> tuple[bytes, bytes] | None:
+        """(header bytes 2..12, everything after the question), for `reply.fit`."""
+        return self.cache.parts(cache_key(query), len(query.question), now)
 
     def store(self, query: Query, response: bytes, now: float) -> None:
         self.cache.put(cache_key(query), response, now)
