@@ -64,9 +64,9 @@ from resolver.policy.formats.domains import (
     plain_block,
     source_lines,
 )
+from resolver.policy.formats.regex import add_regex
 from resolver.policy.model import Action
 from resolver.policy.names import InvalidName
-from resolver.policy.regexes import InvalidRegex, compile_pattern
 from resolver.policy.sources import Scope
 
 if TYPE_CHECKING:
@@ -271,13 +271,7 @@ def _one_line(
         out.skipped[modifier_reason(modifiers)] += 1
         return
     if len(pattern) > 2 and pattern[0] == "/" and pattern[-1] == "/":
-        body = pattern[1:-1]
-        try:
-            compile_pattern(body)
-        except InvalidRegex as exc:
-            out.invalid.append((number, str(exc)))
-            return
-        out.regexes.append((action, body, number))
+        add_regex(out, action, pattern[1:-1], number)
         return
     if not pattern:
         out.invalid.append((number, "an empty rule"))

@@ -41,6 +41,16 @@ def option_reason(line: str) -> str | None:
     return f"Pi-hole option ;{option}"
 
 
+def add_regex(out: ParsedSource, action: Action, pattern: str, number: int) -> None:
+    """Take one pattern if it compiles; else the line is invalid, with the compiler's reason."""
+    try:
+        compile_pattern(pattern)
+    except InvalidRegex as exc:
+        out.invalid.append((number, str(exc)))
+        return
+    out.regexes.append((action, pattern, number))
+
+
 def parse(text: str, out: ParsedSource) -> None:
     """Add the patterns of a Pi-hole regex list to `out` (as BLOCK regexes)."""
     for number, raw in enumerate(source_lines(text), 1):
@@ -54,9 +64,4 @@ def parse(text: str, out: ParsedSource) -> None:
             continue
         if len(line) > 2 and line[0] == "/" and line[-1] == "/":
             line = line[1:-1]
-        try:
-            compile_pattern(line)
-        except InvalidRegex as exc:
-            out.invalid.append((number, str(exc)))
-            continue
-        out.regexes.append((Action.BLOCK, line, number))
+        add_regex(out, Action.BLOCK, line, number)
