@@ -22,15 +22,6 @@ _U16: Final = struct.Struct(">H")
 _OPTS: dict[tuple[int, bool], bytes] = {}
 
 
-def client_limit(query: Query, our_udp_size: int, tcp: bool) -> int:
-    """Largest answer the client can take over this transport (RFC 6891 6.2.5)."""
-    if tcp:
-        return _TCP_LIMIT
-    if query.edns is None:
-        return 512
-    return max(512, min(query.edns.udp_size, our_udp_size))
-
-
 def _opt(udp_size: int, do: bool) -> bytes:
     key = (udp_size, do)
     opt = _OPTS.get(key)
@@ -60,6 +51,7 @@ def fit(flags_counts: bytes, rest: bytes, query: Query, our_udp_size: int, tcp: 
         arcount = ((flags_counts[8] << 8) | flags_counts[9]) + 1
         body = b"".join((_ID_FLAGS.pack(query.id, flags), flags_counts[2:8],
                          _U16.pack(arcount), question, rest, _opt(our_udp_size, edns.do)))
+        # the client's size capped by ours, never below 512 (RFC 6891 6.2.5)
         limit = _TCP_LIMIT if tcp else max(512, min(edns.udp_size, our_udp_size))
     # keeps our OPT on a truncated answer (RFC 6891 7)
     return body if len(body) <= limit else truncate(body, limit)

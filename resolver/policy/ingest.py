@@ -10,12 +10,10 @@ from __future__ import annotations
 import collections
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from resolver.policy.formats import ParsedSource, parse_source
 from resolver.policy.index import NameHashes, hashes_of
 from resolver.policy.model import Action, Location, RegexRule, Rule, Scope, SourceRules, Window
-from resolver.policy.regexes import InvalidRegex, compile_pattern
 from resolver.policy.remote import RemoteCache
 from resolver.policy.sources import SourceSpec
 from resolver.policy.yamlnodes import Problem
@@ -127,17 +125,8 @@ def _entries(spec: SourceSpec, parsed: ParsedSource, window: Window, out: Ingest
         for glob in (n for n in names if "*" in n):
             out.rules.append(Rule(glob, action, spec.list_name, window, Location(where),
                                   scope=Scope.SUBTREE))
-    for action, pattern, line in parsed.regexes:
+    for action, pattern, line in parsed.regexes:  # the parsers took only patterns that compile
         if spec.action is Action.ALLOW:
             action = Action.ALLOW
-        try:
-            compile_pattern(pattern)
-        except InvalidRegex as exc:
-            out.problems.append(Problem(Location(where, line), str(exc), "warning"))
-            continue
         out.regexes.append(RegexRule(pattern, action, spec.list_name, window,
                                      Location(where, line)))
-
-
-def source_label(path: Path | None, url: str | None) -> str:
-    return url if url is not None else str(path)

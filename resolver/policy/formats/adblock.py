@@ -242,7 +242,7 @@ def _pattern_entry(
 
 def _regex_entry(out: ParsedSource, number: int, pattern: str, action: Action) -> None:
     out.skipped[AS_REGEX_NOTE] += 1
-    out.regexes.append((action, pattern, number))
+    add_regex(out, action, pattern, number)
 
 
 def _one_line(
