@@ -68,10 +68,6 @@ def fixed_offset(moment: datetime) -> datetime:
     return local.replace(tzinfo=timezone(offset), fold=0)
 
 
-def in_zone(moment: datetime, tz: ZoneInfo) -> datetime:
-    return moment.astimezone(tz)
-
-
 def show(moment: datetime | None, tz: tzinfo) -> str:
     """'2023-03-20 00:00 CET' for people."""
     if moment is None:
