@@ -11,7 +11,7 @@ from resolver import __version__
 from resolver.commands.common import EXIT_USAGE, CommandFailed, instant_or_fail, settings
 from resolver.commands.edit_cli import add_edit_commands
 from resolver.commands.edit_cli import dispatch as dispatch_edit
-from resolver.config import Endpoint, parse_endpoint
+from resolver.config import Endpoint, parse_endpoint, parse_workers
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -75,10 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="address to serve on, UDP and TCP (repeatable; port 0 = any free)")
     serve.add_argument("--upstream", action="append", type=_endpoint(53), metavar="HOST[:PORT]",
                        help="resolver to forward to, tried in order (repeatable)")
-    serve.add_argument("--workers", type=int, metavar="N",
-                       help="worker processes sharing the port (default from config: 1)")
+    serve.add_argument("--workers", type=_worker_count, metavar="N|auto",
+                       help="worker processes sharing the port (default from config: auto, "
+                            "one per CPU)")
     add_edit_commands(commands, _common)
     return parser
+
+
+def _worker_count(text: str) -> int | str:
+    try:
+        return parse_workers(int(text) if text.lstrip("-").isdigit() else text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"workers {exc}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

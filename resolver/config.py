@@ -8,6 +8,7 @@ that one table (as Pi-hole FTL does), so they cannot drift apart.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -98,6 +99,23 @@ def _number(kind: type, low: float, high: float) -> Callable[[Any], Any]:
     return parse
 
 
+def parse_workers(value: Any) -> int | str:
+    """A worker count, 1..256, or "auto" (one per usable CPU)."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
+        raise ValueError(f"must be a whole number from 1 to 256, or auto, not {value!r}")
+    return value
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, so `taskset` and cpusets count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def _boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"must be true or false, not {value!r}")
@@ -154,9 +172,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "edns_udp_size", 1232,
             "EDNS UDP payload size dnsfence advertises (DNS Flag Day 2020: 1232).",
             _number(int, 512, 4096)),
-    Setting("server", "workers", 1,
-            "Worker processes sharing the port (SO_REUSEPORT); each has its own cache.",
-            _number(int, 1, 256)),
+    Setting("server", "workers", "auto",
+            "Worker processes sharing the port (SO_REUSEPORT), each with its own cache; "
+            "auto = one per CPU this process may run on.",
+            parse_workers),
     Setting("server", "tcp_idle_timeout", 10.0,
             "Seconds an idle TCP connection is kept open (RFC 7766).", _number(float, 0.1, 3600)),
     Setting("server", "tcp_max_connections", 512,
@@ -207,7 +226,11 @@ class ServerConfig:
     listen: tuple[Endpoint, ...]
     allow_clients: tuple[IPNetwork, ...]
     edns_udp_size: int
-    workers: int
+    workers: int | str  # a count, or "auto"
+
+    @property
+    def worker_count(self) -> int:
+        return usable_cpus() if self.workers == "auto" else int(self.workers)
     tcp_idle_timeout: float
     tcp_max_connections: int
 

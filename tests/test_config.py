@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import textwrap
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def test_defaults() -> None:
     assert config.server.listen == (Endpoint("127.0.0.1", 5353),)
     assert ipaddress.ip_network("10.0.0.0/8") in config.server.allow_clients
     assert ipaddress.ip_network("::1/128") in config.server.allow_clients
-    assert config.server.workers == 1
+    assert config.server.workers == "auto"
+    assert config.server.worker_count == len(os.sched_getaffinity(0))
     assert config.server.edns_udp_size == 1232
     assert config.upstream.servers == ()
     assert (config.upstream.timeout, config.upstream.deadline) == (1.0, 3.0)
@@ -133,6 +135,8 @@ def test_overrides_replace_only_what_was_given(tmp_path: Path) -> None:
         ("server:\n  edns_udp_size: 65535\n", "dnsfence.yaml:2:18",
          ["`server.edns_udp_size`", "between 512 and 4096"]),
         ("server:\n  workers: 2.5\n", "dnsfence.yaml:2:12", ["`server.workers`", "whole number"]),
+        ("server:\n  workers: many\n", "dnsfence.yaml:2:12",
+         ["`server.workers`", "from 1 to 256, or auto"]),
         ("server:\n  tcp_idle_timeout: soon\n", "dnsfence.yaml:2:21",
          ["`server.tcp_idle_timeout`", "must be a number"]),
         ("server:\n  tcp_max_connections: true\n", "dnsfence.yaml:2:24",
@@ -154,7 +158,7 @@ def test_overrides_replace_only_what_was_given(tmp_path: Path) -> None:
         ("server: 53\n", "dnsfence.yaml:1:9", ["`server` must be a mapping"]),
     ],
     ids=["blocklists", "timezone", "listen-host-name", "listen-port", "allow-clients",
-         "edns-size", "workers", "tcp-idle-timeout", "tcp-max-connections", "upstream-name",
+         "edns-size", "workers", "workers-word", "tcp-idle-timeout", "tcp-max-connections", "upstream-name",
          "upstream-timeout", "upstream-deadline", "cache-max-entries", "cache-ttl-order",
          "cache-negative-ttl", "timeout-after-deadline", "negative-ttl", "section-not-mapping"],
 )
@@ -260,3 +264,10 @@ def test_endpoints_show_ipv6_in_brackets() -> None:
 def test_bad_endpoints(text: str) -> None:
     with pytest.raises(ValueError):
         parse_endpoint(text, 53)
+
+
+def test_the_shipped_example_file_is_the_generated_one() -> None:
+    shipped = Path(__file__).resolve().parents[1] / "dnsfence.example.yaml"
+    assert shipped.read_text(encoding="utf-8") == example_config(), (
+        "regenerate it: python -c 'from resolver.config import example_config; "
+        "import sys; sys.stdout.write(example_config())' > dnsfence.example.yaml")

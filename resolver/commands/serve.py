@@ -177,7 +177,7 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
         log.error("dnsfence: not started: no upstream resolver; give --upstream HOST[:PORT] "
                   "or upstream.servers in the config")
         return EXIT_PROBLEMS
-    workers = config.server.workers
+    workers = config.server.worker_count
     try:
         listeners = [bind(endpoint, reuseport=workers > 1) for endpoint in config.server.listen]
     except OSError as exc:

@@ -77,7 +77,8 @@ def dnsfence_factory(
 
     Defaults: ``--blocklists`` is the test's `blocklists_dir`, ``--upstream`` the session
     `unbound` (booted only when first needed), ``--listen 127.0.0.1:0``. Pass None to omit
-    an option. `program` replaces ``python -m resolver`` (the harness's own tests use a
+    an option. `workers` is 1 unless given (None: the config's, by default one per CPU).
+    `program` replaces ``python -m resolver`` (the harness's own tests use a
     stand-in). Each server's stderr is attached to the test report.
     """
     started: list[Dnsfence] = []
@@ -90,6 +91,7 @@ def dnsfence_factory(
         env: Mapping[str, str] | None = None,
         ready_timeout: float = 10.0,
         program: Sequence[str] = DNSFENCE_PROGRAM,
+        workers: str | None = "1",
     ) -> Dnsfence:
         upstream_address: str | None
         if isinstance(upstream, Unset):
@@ -105,6 +107,7 @@ def dnsfence_factory(
             env=env,
             ready_timeout=ready_timeout,
             program=program,
+            workers=workers,
         )
         started.append(server)
         return server.start()

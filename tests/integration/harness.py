@@ -531,7 +531,10 @@ class Dnsfence:
     """``python -m resolver serve`` as a child process, ready once it prints its addresses.
 
     `listen`, `upstream` and `blocklists` become ``--listen``/``--upstream``/``--blocklists``;
-    pass None to leave one out (e.g. when `extra` holds ``--config``).
+    pass None to leave one out (e.g. when `extra` holds ``--config``). `workers` becomes
+    ``--workers`` unless `extra` gives it; it defaults to 1 because most tests ask one
+    process several things in turn (a cache hit, a counter), while the server's own default
+    is one worker per CPU. None leaves it to the config file and that default.
     """
 
     def __init__(
@@ -545,8 +548,11 @@ class Dnsfence:
         cwd: str | os.PathLike[str] = REPO_ROOT,
         ready_timeout: float = 10.0,
         program: Sequence[str] = DNSFENCE_PROGRAM,
+        workers: str | None = "1",
     ) -> None:
         argv = [*program, "serve"]
+        if workers is not None and "--workers" not in extra:
+            argv += ["--workers", workers]
         if listen is not None:
             argv += ["--listen", listen]
         if upstream is not None:
@@ -872,4 +878,5 @@ class DnsfenceFactory(Protocol):
         env: Mapping[str, str] | None = None,
         ready_timeout: float = 10.0,
         program: Sequence[str] = DNSFENCE_PROGRAM,
+        workers: str | None = "1",
     ) -> Dnsfence: ...

@@ -105,8 +105,8 @@ def test_config_change_applies_live_or_asks_for_restart(dnsfence_factory: Dnsfen
                                                         lists: BlocklistDir,
                                                         tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
-    config.write_text("blocking:\n  negative_ttl: 60\n")
-    server = dnsfence_factory("--config", str(config))
+    config.write_text("blocking:\n  negative_ttl: 60\nserver:\n  workers: 1\n")
+    server = dnsfence_factory("--config", str(config), workers=None)
     soa = server.query("tiktok.com").authority[0]
     assert soa.ttl == 60
     config.write_text("blocking:\n  negative_ttl: 30\nserver:\n  workers: 3\n")

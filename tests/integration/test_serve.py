@@ -22,6 +22,7 @@ import dns.rdatatype
 import pytest
 
 from .harness import (
+    DNSFENCE_PROGRAM,
     BlocklistDir,
     Dnsfence,
     DnsfenceFactory,
@@ -496,3 +497,33 @@ def test_tcp_connection_cap(dnsfence_factory: DnsfenceFactory, tiktok_lists: Blo
     finally:
         for conn in held:
             conn.close()
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+@pytest.mark.parametrize("cpus", ["first", "all"])
+def test_default_is_one_worker_per_usable_cpu(dnsfence_factory: DnsfenceFactory,
+                                              tiktok_lists: BlocklistDir, cpus: str) -> None:
+    usable = sorted(os.sched_getaffinity(0))
+    allowed = usable[:1] if cpus == "first" else usable
+    mask = ",".join(str(cpu) for cpu in allowed)
+    server = dnsfence_factory(
+        workers=None, program=("taskset", "-c", mask, *DNSFENCE_PROGRAM))
+    expected = len(allowed)
+    line = next(x for x in server.stderr_lines() if "serving on" in x)
+    assert line.endswith(f"; {expected} worker{'s' * (expected != 1)}"), line
+    for _ in range(10):  # from fresh source ports, so SO_REUSEPORT spreads them
+        assert_blocked(server.query("tiktok.com"), zone="tiktok.com", rule="tiktok.com")
+    workers = _children(server.pid)
+    assert len(workers) == (expected if expected > 1 else 0), workers  # one worker: no fork
