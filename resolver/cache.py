@@ -254,6 +254,17 @@ class AnswerCache:
         if len(entries) > self.max_entries:
             self._forget(entries.popitem(last=False)[1])
 
+    def same_until(self, key: CacheKey, now: float) -> float:
+        """Until when `parts` gives the same bytes for `key`: its TTLs drop by whole seconds
+        of age, and the entry expires. `now` if there is no live entry."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return now
+        age = now - entry.stored_at
+        if age >= entry.lifetime:
+            return now
+        return entry.stored_at + min(entry.lifetime, (int(age) if age > 0 else 0) + 1)
+
     def get(self, key: CacheKey, query_id: int, question: bytes, now: float) -> bytes | None:
         """The cached answer for `key` re-addressed to this query, or None.
 

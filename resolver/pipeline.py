@@ -6,7 +6,9 @@ Why this order:
   served from cache (the cache stores only upstream answers);
 - the cache before the upstream, which is the only stage that waits.
 Everything before the upstream runs synchronously in the socket callback: no
-task or coroutine is created for a local answer.
+task or coroutine is created for a local answer. In front of it all, for UDP, the
+repeat stage answers a query seen moments ago with the bytes it got then (after
+the access check, which every query passes through).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from resolver.dns.wire import Query, classify, parse_query
 from resolver.policy.snapshot import ActivePolicy
 from resolver.stages.access import AccessControl
 from resolver.stages.blocking import BlockingStage
-from resolver.stages.cache import CacheStage
+from resolver.stages.cache import CacheStage, cache_key
+from resolver.stages.repeat import BLOCKED, CACHED, RepeatStage
 from resolver.stages.status import CLASS_CHAOS, StatusStage
 from resolver.stages.upstream import UpstreamStage
 
@@ -32,13 +35,14 @@ Pending = Coroutine[Any, Any, bytes | None]
 class Pipeline:
     """Turns one request into an answer now (bytes), an answer later (a coroutine), or none."""
 
-    __slots__ = ("access", "blocking", "cache", "policy", "refused", "status", "udp_size",
-                 "upstream")
+    __slots__ = ("access", "blocking", "cache", "policy", "refused", "repeat", "status",
+                 "udp_size", "upstream")
 
     def __init__(self, policy: ActivePolicy, access: AccessControl, blocking: BlockingStage,
                  cache: CacheStage | None, upstream: UpstreamStage, udp_size: int,
-                 status: StatusStage | None = None) -> None:
+                 status: StatusStage | None = None, repeat: RepeatStage | None = None) -> None:
         self.policy = policy
+        self.repeat = repeat
         self.status = status
         self.refused = 0
         self.access = access
@@ -49,6 +53,17 @@ class Pipeline:
 
     def handle(self, data: bytes, client: str, now: float, tcp: bool = False
                ) -> bytes | Pending | None:
+        repeat = None if tcp else self.repeat
+        if repeat is not None:
+            key = data[2:]
+            snapshot = self.policy.current(now)
+            seen = repeat.get(key, now, snapshot)
+            if seen is not None and self.access.allows(client):
+                if seen[2] == BLOCKED:
+                    self.blocking.blocked += 1
+                elif self.cache is not None:
+                    self.cache.cache.hits += 1
+                return data[:2] + seen[0]
         query = parse_query(data)
         if query is None:
             parsed = classify(data)
@@ -65,12 +80,19 @@ class Pipeline:
         ttl_cap = snapshot.ttl_cap(query.qname, now) if now < snapshot.last_bound else None
         blocked = self.blocking.answer(query, snapshot, now, ttl_cap)
         if blocked is not None:
+            if repeat is not None and ttl_cap is None and self.blocking.seen_before:
+                repeat.remember(key, blocked, snapshot.until, BLOCKED, snapshot)
             return blocked
         if self.cache is not None:
             cached = self.cache.answer(query, now)
             if cached is not None:
                 answer = fit(cached[0], cached[1], query, self.udp_size, tcp)
-                return answer if ttl_cap is None else cap_ttls(answer, ttl_cap)
+                if ttl_cap is not None:
+                    return cap_ttls(answer, ttl_cap)
+                if repeat is not None:
+                    until = self.cache.cache.same_until(cache_key(query), now)
+                    repeat.remember(key, answer, until, CACHED, snapshot)
+                return answer
         return self._forward(query, tcp)
 
     async def _forward(self, query: Query, tcp: bool) -> bytes | None:

@@ -134,7 +134,7 @@ class UdpServer:
 
     def _readable(self) -> None:
         sock, handle = self._sock, self._pipeline.handle
-        receive, view = sock.recvfrom_into, self._view
+        receive, send, view = sock.recvfrom_into, sock.sendto, self._view
         now = time.time()
         for _ in range(_DRAIN):
             try:
@@ -148,12 +148,13 @@ class UdpServer:
             except Exception:
                 self._log_error("internal error while answering a UDP query")
                 continue
-            if result is None:
-                continue
-            if isinstance(result, bytes):
-                self._send(result, address)
-            else:
-                task = self._loop.create_task(self._later(result, address))
+            if result.__class__ is bytes:
+                try:  # noqa: SIM105  (contextlib.suppress costs ~0.2 µs a packet here)
+                    send(result, address)
+                except OSError:
+                    pass  # full buffer or vanished client: like a lost packet
+            elif result is not None:
+                task = self._loop.create_task(self._later(result, address))  # type: ignore[arg-type]
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
 

@@ -158,7 +158,8 @@ def test_overrides_replace_only_what_was_given(tmp_path: Path) -> None:
         ("server: 53\n", "dnsfence.yaml:1:9", ["`server` must be a mapping"]),
     ],
     ids=["blocklists", "timezone", "listen-host-name", "listen-port", "allow-clients",
-         "edns-size", "workers", "workers-word", "tcp-idle-timeout", "tcp-max-connections", "upstream-name",
+         "edns-size", "workers", "workers-word", "tcp-idle-timeout", "tcp-max-connections",
+         "upstream-name",
          "upstream-timeout", "upstream-deadline", "cache-max-entries", "cache-ttl-order",
          "cache-negative-ttl", "timeout-after-deadline", "negative-ttl", "section-not-mapping"],
 )

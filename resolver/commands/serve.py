@@ -28,6 +28,7 @@ from resolver.server import CONTROL_SIGNALS, Listener, bind, bind_again, serve
 from resolver.stages.access import AccessControl
 from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
+from resolver.stages.repeat import RepeatStage
 from resolver.stages.status import StatusStage
 from resolver.stages.upstream import UpstreamStage
 from resolver.upstream import Forwarder, UpstreamServer
@@ -96,12 +97,15 @@ def build_pipeline(config: Config, active: ActivePolicy) -> Pipeline:
         cache=cache,
         upstream=_upstream(config, cache),
         udp_size=config.server.edns_udp_size,
+        repeat=RepeatStage(),
     )
 
 
 def reconfigure(pipeline: Pipeline, old: Config, new: Config) -> None:
     """Apply a reloaded config to a running pipeline; counters carry over."""
     pipeline.access = AccessControl(new.server.allow_clients)
+    if pipeline.repeat is not None:
+        pipeline.repeat.clear()  # its answers were made under the old settings
     blocked = pipeline.blocking.blocked
     pipeline.blocking = BlockingStage(pipeline.policy, new.blocking.negative_ttl,
                                       new.server.edns_udp_size)

@@ -57,7 +57,7 @@ class BlockingStage:
     """Answers blocked names; passes everything else on (returns None)."""
 
     __slots__ = ("_active", "_decided", "_decided_in", "_ede", "_groups", "_negative_ttl",
-                 "_policy", "_templates", "_udp_size", "blocked")
+                 "_policy", "_templates", "_udp_size", "blocked", "seen_before")
 
     def __init__(self, active: ActivePolicy, negative_ttl: int, udp_size: int) -> None:
         self._active = active
@@ -73,6 +73,9 @@ class BlockingStage:
         self._decided: dict[str, Found | None] = {}
         self._decided_in: Snapshot | None = None
         self.blocked = 0
+        # whether the last name answered was decided before in this snapshot: a name asked
+        # again is worth remembering in the repeat stage; a flood of new ones is not
+        self.seen_before = False
 
     def answer(self, query: Query, snapshot: Snapshot, now: float,
                ttl_cap: int | None) -> bytes | None:
@@ -82,6 +85,7 @@ class BlockingStage:
             self._decided_in = snapshot
         qname = query.qname
         found = decided.get(qname, _UNKNOWN)
+        self.seen_before = found is not _UNKNOWN
         if found is _UNKNOWN:
             found = snapshot.index.lookup(qname, now)
             if len(decided) >= _DECIDED_MAX:

@@ -287,6 +287,8 @@ def test_dnsfence_wrapper_reports_port_and_captures_output(
     server = make_standin(standin, blocklists_dir)
     assert server.argv[2:] == [
         "serve",
+        "--workers",
+        "1",
         "--listen",
         "127.0.0.1:0",
         "--upstream",
@@ -363,6 +365,8 @@ def test_dnsfence_factory_defaults_to_session_unbound_and_test_blocklists(
     server = dnsfence_factory("--log-level", "debug", program=program)
     assert server.argv[2:] == [
         "serve",
+        "--workers",
+        "1",
         "--listen",
         "127.0.0.1:0",
         "--upstream",

@@ -1,0 +1,244 @@
+"""The pipeline in process: the repeat stage must never change an answer, only its cost.
+
+Each test builds the real chain (access, policy, cache, upstream) around a policy loaded
+from YAML; nothing is sent on the network (a cache miss returns the forwarding coroutine,
+which is closed unrun).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import tempfile
+from collections.abc import Coroutine
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from resolver.cache import AnswerCache
+from resolver.commands.serve import reconfigure
+from resolver.config import defaults
+from resolver.dns.wire import parse_query
+from resolver.pipeline import Pipeline
+from resolver.policy.model import Policy
+from resolver.policy.snapshot import ActivePolicy
+from resolver.stages.access import AccessControl
+from resolver.stages.blocking import BlockingStage
+from resolver.stages.cache import CacheStage
+from resolver.stages.repeat import RepeatStage
+from resolver.stages.upstream import UpstreamStage
+from resolver.upstream import Forwarder, UpstreamServer
+from tests.policy.assertions import policy_of
+
+CHANGE = datetime(2030, 1, 1, tzinfo=UTC).timestamp()  # when later.example becomes blocked
+T0 = CHANGE - 100.25
+LISTS = """
+    name: office
+    effective: 2023-03-20
+    timezone: UTC
+    domains:
+      - tiktok.com
+      - domain: later.example
+        effective: 2030-01-01
+"""
+CACHED_NAMES = ("www.example.com", "mail.example.com", "www.later.example", "cdn.example.net")
+OFFICE = "127.0.0.1"
+STRANGER = "192.0.2.7"
+
+
+def build(policy: Policy, *, repeat: bool) -> Pipeline:
+    active = ActivePolicy(policy, clock=lambda: T0)
+    cache = CacheStage(AnswerCache(1000, 0, 86_400, 3_600))
+    forwarder = Forwarder([UpstreamServer("127.0.0.1", 9)])
+    for name in CACHED_NAMES:  # the same upstream answers, stored at T0
+        for rdtype in ("A", "AAAA"):
+            query = dns.message.make_query(name, rdtype, use_edns=False)
+            response = dns.message.make_response(query)
+            rdata = "192.0.2.1" if rdtype == "A" else "2001:db8::1"
+            response.answer.append(dns.rrset.from_text(name + ".", 300, "IN", rdtype, rdata))
+            wire = response.to_wire()
+            parsed = parse_query(query.to_wire())
+            assert parsed is not None
+            cache.store(parsed, wire, T0)
+    return Pipeline(
+        policy=active,
+        access=AccessControl([ipaddress.ip_network("127.0.0.0/8")]),
+        blocking=BlockingStage(active, 60, 1232),
+        cache=cache,
+        upstream=UpstreamStage(forwarder, cache),
+        udp_size=1232,
+        repeat=RepeatStage() if repeat else None,
+    )
+
+
+def ask(pipeline: Pipeline, wire: bytes, now: float, client: str = OFFICE,
+        tcp: bool = False) -> bytes | str:
+    """The answer bytes, or "forwarded" when the query would go upstream."""
+    result = pipeline.handle(wire, client, now, tcp)
+    if isinstance(result, Coroutine):
+        result.close()
+        return "forwarded"
+    assert result is not None
+    return result
+
+
+def query(name: str, rdtype: str = "A", qid: int = 1, edns: bool = True) -> bytes:
+    message = dns.message.make_query(name, rdtype, use_edns=0 if edns else False)
+    message.id = qid
+    return message.to_wire()
+
+
+def test_a_repeated_blocked_query_gets_the_same_answer_under_its_own_id(tmp_path: Path) -> None:
+    pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
+    assert pipeline.repeat is not None
+    first = ask(pipeline, query("www.tiktok.com", qid=1), T0)
+    assert len(pipeline.repeat) == 0  # a name seen once is not remembered (floods of new
+    second = ask(pipeline, query("www.tiktok.com", qid=2), T0 + 5)  # names would churn)
+    third = ask(pipeline, query("www.tiktok.com", qid=3), T0 + 6)
+    assert isinstance(first, bytes) and isinstance(second, bytes) and isinstance(third, bytes)
+    assert third[:2] == b"\x00\x03" and third[2:] == second[2:] == first[2:]
+    assert dns.message.from_wire(third).rcode() == dns.rcode.NXDOMAIN
+    assert pipeline.repeat.hits == 1
+    assert pipeline.blocking.blocked == 3  # repeats are counted like any answer
+
+
+def test_a_repeated_cache_hit_keeps_its_ttl_counting_down(tmp_path: Path) -> None:
+    pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
+    assert pipeline.repeat is not None and pipeline.cache is not None
+    ttls = []
+    for offset in (0.1, 0.5, 0.9, 1.1, 1.6, 2.2):
+        answer = ask(pipeline, query("www.example.com"), T0 + offset)
+        assert isinstance(answer, bytes)
+        ttls.append(dns.message.from_wire(answer).answer[0].ttl)
+    assert ttls == [300, 300, 300, 299, 299, 298]
+    assert pipeline.repeat.hits == 3
+    assert pipeline.cache.cache.hits == 6
+
+
+def test_a_refused_client_never_gets_a_repeat(tmp_path: Path) -> None:
+    pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
+    for _ in range(2):
+        ask(pipeline, query("www.tiktok.com"), T0)
+    assert pipeline.repeat is not None and len(pipeline.repeat) == 1
+    refused = ask(pipeline, query("www.tiktok.com"), T0, client=STRANGER)
+    assert isinstance(refused, bytes)
+    assert dns.message.from_wire(refused).rcode() == dns.rcode.REFUSED
+    assert pipeline.refused == 1
+
+
+def test_a_reload_is_in_force_for_the_very_next_query(tmp_path: Path) -> None:
+    pipeline = build(policy_of(tmp_path / "a", LISTS), repeat=True)
+    for _ in range(3):
+        assert isinstance(ask(pipeline, query("www.tiktok.com"), T0), bytes)
+    assert pipeline.repeat is not None and pipeline.repeat.hits == 1
+    lifted = policy_of(tmp_path / "b", LISTS.replace("tiktok.com", "tiktok.invalid"))
+    pipeline.policy.replace(lifted, T0 + 1)
+    assert ask(pipeline, query("www.tiktok.com"), T0 + 1) == "forwarded"
+
+
+def test_answers_capped_before_a_change_are_not_repeated_and_the_change_applies(
+        tmp_path: Path) -> None:
+    pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
+    assert pipeline.repeat is not None
+    for offset in (0, 0.2):  # 100.25 and 100.05 s before the change
+        answer = ask(pipeline, query("www.later.example"), T0 + offset)
+        assert isinstance(answer, bytes)
+        assert dns.message.from_wire(answer).answer[0].ttl == 100  # capped to the change
+    assert pipeline.repeat.hits == 0
+    blocked = ask(pipeline, query("www.later.example"), CHANGE + 0.01)
+    assert isinstance(blocked, bytes)
+    assert dns.message.from_wire(blocked).rcode() == dns.rcode.NXDOMAIN
+
+
+def test_what_was_remembered_belongs_to_its_snapshot(tmp_path: Path) -> None:
+    lists = LISTS.replace("- tiktok.com", "- domain: tiktok.com\n        expires: 2030-01-01")
+    pipeline = build(policy_of(tmp_path, lists), repeat=True)
+    assert pipeline.repeat is not None
+    before = pipeline.policy.current(CHANGE - 0.2)
+    # cached at T0 = CHANGE - 100.25: its TTL ticks at CHANGE - 0.25 and CHANGE + 0.75
+    for moment in (CHANGE - 0.2, CHANGE - 0.1):  # no rule covers it: remembered, repeated
+        assert isinstance(ask(pipeline, query("cdn.example.net"), moment), bytes)
+    assert pipeline.repeat.hits == 1
+    blocked = ask(pipeline, query("www.tiktok.com"), CHANGE - 0.05)
+    assert isinstance(blocked, bytes)
+    assert dns.message.from_wire(blocked).rcode() == dns.rcode.NXDOMAIN
+    assert ask(pipeline, query("www.tiktok.com"), CHANGE + 0.4) == "forwarded"
+    assert pipeline.policy.current(CHANGE + 0.4) is not before  # the transition's snapshot
+    again = ask(pipeline, query("cdn.example.net"), CHANGE + 0.5)
+    assert isinstance(again, bytes) and pipeline.repeat.hits == 1  # made again, not repeated
+    assert dns.message.from_wire(again).answer[0].ttl == 300 - 100
+
+
+def test_tcp_queries_are_not_repeated(tmp_path: Path) -> None:
+    pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
+    assert pipeline.repeat is not None
+    for _ in range(3):
+        ask(pipeline, query("www.tiktok.com"), T0, tcp=True)
+    assert len(pipeline.repeat) == 0 and pipeline.repeat.hits == 0
+
+
+_NAMES = (*CACHED_NAMES, "www.tiktok.com", "TikTok.com", "x.y.tiktok.com", "uncached.example")
+
+
+@st.composite
+def traffic(draw: st.DrawFn) -> list[tuple[bytes, float, str, bool]]:
+    steps = draw(st.lists(st.tuples(
+        st.sampled_from(_NAMES), st.sampled_from(("A", "AAAA", "MX")),
+        st.integers(0, 65535), st.sampled_from(("none", "plain", "do", "small")),
+        st.floats(0, 0.7), st.sampled_from((OFFICE, OFFICE, STRANGER)), st.booleans(),
+        st.booleans()), min_size=1, max_size=60))
+    now = T0 - 5
+    out = []
+    for name, rdtype, qid, edns, gap, client, tcp, cd in steps:
+        now += gap * (40 if draw(st.integers(0, 9)) == 0 else 1)  # now and then a long gap
+        message = dns.message.make_query(
+            name, rdtype, use_edns=False if edns == "none" else 0,
+            want_dnssec=edns == "do", payload=512 if edns == "small" else 1232)
+        message.id = qid
+        if cd:
+            message.flags |= dns.flags.CD
+        out.append((message.to_wire(), now, client, tcp))
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(traffic())
+def test_with_or_without_repeats_every_answer_is_the_same(
+        stream: list[tuple[bytes, float, str, bool]]) -> None:
+    policy = office_policy()
+    plain, repeating = build(policy, repeat=False), build(policy, repeat=True)
+    for wire, now, client, tcp in stream:
+        assert ask(repeating, wire, now, client, tcp) == ask(plain, wire, now, client, tcp)
+    assert repeating.blocking.blocked == plain.blocking.blocked
+    assert repeating.refused == plain.refused
+    assert repeating.cache is not None and plain.cache is not None
+    assert repeating.cache.cache.hits == plain.cache.cache.hits
+
+
+@functools.cache
+def office_policy() -> Policy:
+    with tempfile.TemporaryDirectory() as directory:
+        return policy_of(Path(directory), LISTS)
+
+
+def test_a_config_change_is_in_force_for_the_very_next_query(tmp_path: Path) -> None:
+    pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
+    old = defaults()
+    for _ in range(3):
+        answer = ask(pipeline, query("www.tiktok.com"), T0)
+        assert isinstance(answer, bytes)
+        assert dns.message.from_wire(answer).authority[0].ttl == 60
+    new = replace(old, blocking=replace(old.blocking, negative_ttl=30))
+    reconfigure(pipeline, old, new)
+    answer = ask(pipeline, query("www.tiktok.com"), T0)
+    assert isinstance(answer, bytes)
+    assert dns.message.from_wire(answer).authority[0].ttl == 30
