@@ -13,9 +13,11 @@ the access check, which every query passes through).
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Callable
+from typing import NamedTuple
 
 from resolver.dns import answers
 from resolver.dns.reply import fit, for_client
@@ -29,7 +31,15 @@ from resolver.stages.repeat import BLOCKED, CACHED, RepeatStage
 from resolver.stages.status import CLASS_CHAOS, StatusStage
 from resolver.stages.upstream import UpstreamStage
 
-Pending = Coroutine[Any, Any, bytes | None]
+log = logging.getLogger("dnsfence")
+
+
+class Pending(NamedTuple):
+    """A question only the upstream can answer: `Pipeline.forward` or `resolve` it."""
+
+    query: Query
+    tcp: bool
+
 
 
 class Pipeline:
@@ -93,10 +103,32 @@ class Pipeline:
                     until = self.cache.cache.same_until(cache_key(query), now)
                     repeat.remember(key, answer, until, CACHED, snapshot)
                 return answer
-        return self._forward(query, tcp)
+        return Pending(query, tcp)
 
-    async def _forward(self, query: Query, tcp: bool) -> bytes | None:
-        response = await self.upstream.answer(query, tcp)
+    def forward(self, pending: Pending, reply: Callable[[bytes], None]) -> None:
+        """Ask the upstream; `reply(answer for the client)` is called once, from the loop.
+
+        A callback rather than a coroutine: no task per forwarded query on the UDP path.
+        """
+        query, tcp = pending
+
+        def done(response: bytes | None) -> None:
+            try:
+                answer = self._for_client(query, tcp, response)
+            except Exception:
+                log.exception("dnsfence: internal error while answering a forwarded query")
+                return
+            reply(answer)
+
+        self.upstream.start(query, tcp, done)
+
+    async def resolve(self, pending: Pending) -> bytes:
+        """`forward`, awaited (TCP connections, tests)."""
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.forward(pending, future.set_result)
+        return await future
+
+    def _for_client(self, query: Query, tcp: bool, response: bytes | None) -> bytes:
         if response is None:
             return answers.servfail(query, answers.EdeCode.NO_REACHABLE_AUTHORITY,
                                     "no upstream answered in time", udp_size=self.udp_size)

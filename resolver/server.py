@@ -123,7 +123,7 @@ class UdpServer:
         self._sock = sock
         self._pipeline = pipeline
         self._loop = loop
-        self._pending: set[asyncio.Task[None]] = set()
+        self._closed = False
         self._errors = 0
         # one receive buffer, reused: recvfrom(65535) would allocate 64 KiB per datagram
         self._buffer = bytearray(65_535)
@@ -133,7 +133,7 @@ class UdpServer:
         self._loop.add_reader(self._sock.fileno(), self._readable)
 
     def _readable(self) -> None:
-        sock, handle = self._sock, self._pipeline.handle
+        sock, handle, forward = self._sock, self._pipeline.handle, self._pipeline.forward
         receive, send, view = sock.recvfrom_into, sock.sendto, self._view
         now = time.time()
         for _ in range(_DRAIN):
@@ -148,28 +148,27 @@ class UdpServer:
             except Exception:
                 self._log_error("internal error while answering a UDP query")
                 continue
-            if result.__class__ is bytes:
+            if isinstance(result, bytes):
                 try:  # noqa: SIM105  (contextlib.suppress costs ~0.2 µs a packet here)
                     send(result, address)
                 except OSError:
                     pass  # full buffer or vanished client: like a lost packet
             elif result is not None:
-                task = self._loop.create_task(self._later(result, address))  # type: ignore[arg-type]
-                self._pending.add(task)
-                task.add_done_callback(self._pending.discard)
+                try:
+                    forward(result, self._replier(address))
+                except Exception:
+                    self._log_error("internal error while forwarding a UDP query")
 
-    async def _later(self, pending: Pending, address: tuple[str, int]) -> None:
-        try:
-            answer = await pending
-        except Exception:
-            self._log_error("internal error while forwarding a UDP query")
-            return
-        if answer is not None:
-            self._send(answer, address)
+    def _replier(self, address: tuple[str, int]) -> Callable[[bytes], None]:
+        send = self._sock.sendto
 
-    def _send(self, answer: bytes, address: tuple[str, int]) -> None:
-        with contextlib.suppress(OSError):  # full buffer or vanished client: like a lost packet
-            self._sock.sendto(answer, address)
+        def reply(answer: bytes) -> None:
+            if not self._closed:
+                try:  # noqa: SIM105  (see _readable)
+                    send(answer, address)
+                except OSError:
+                    pass
+        return reply
 
     def _log_error(self, message: str) -> None:
         self._errors += 1
@@ -177,10 +176,9 @@ class UdpServer:
             log.exception("%s (%d so far)", message, self._errors)
 
     def close(self) -> None:
+        self._closed = True  # answers still on their way from the upstream are dropped
         with contextlib.suppress(Exception):
             self._loop.remove_reader(self._sock.fileno())
-        for task in list(self._pending):
-            task.cancel()
         self._sock.close()
 
 
@@ -255,7 +253,7 @@ class TcpServer:
     async def _later(self, pending: Pending, writer: asyncio.StreamWriter,
                      slots: asyncio.Semaphore) -> None:
         try:
-            answer = await pending
+            answer = await self._pipeline.resolve(pending)
             if answer is not None:
                 self._write(writer, answer)
         except Exception:

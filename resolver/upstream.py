@@ -7,24 +7,28 @@ address or port and reports ICMP port-unreachable as an error, which turns a dea
 server into an immediate failure instead of a timeout; replies are still checked for
 source address, ID, QR and question before being accepted.
 
-Measured on the development container (Python 3.11.7, default asyncio loop, shared
-2-CPU VM) against a fake upstream on 127.0.0.1 in the same process, best of 30 runs of
-500 sequential queries: `resolve` ≈ 85-90 µs per round trip, where a bare
-socket/connect/send/sock_recv/close loop against the same fake takes ≈ 70 µs. So ours
-adds ≈ 15 µs: ≈ 9 µs in the UDP try (bind, random ID, timer, reply checks, OPT
-stripping) and the rest in name encoding and server selection.
+How it stays cheap (the forwarded benchmark, docs/BENCHMARKS.md): a query in flight is a
+small state object, not a coroutine. Its socket is registered in the forwarder's own
+epoll set, which asyncio watches as one file descriptor, so a query costs one
+epoll_ctl and no asyncio reader handle; closing the socket removes it from the set. Try
+timeouts sit in a heap swept by one timer. IDs come from a pool of os.urandom bytes.
+`resolve` wraps this for callers that prefer to await.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import heapq
 import ipaddress
 import logging
+import math
 import os
+import select
 import socket
 import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from resolver.dns.wire import MalformedMessage, name_to_wire, skip_name
@@ -55,6 +59,12 @@ _ANSWER_RCODES = frozenset((_RCODE_NOERROR, _RCODE_NXDOMAIN, _RCODE_YXDOMAIN))
 _MAX_ROUNDS = 3  # passes over the server list within one deadline
 _DATAGRAMS_PER_WAKEUP = 16
 _RECV_BUFFER_SIZE = 65_535
+_SWEEP_SPACING = 0.01  # seconds at least between two sweeps for expired tries
+_ID_POOL = 4096  # random bytes fetched at once for query IDs
+_DGRAM_NONBLOCK = socket.SOCK_DGRAM | getattr(socket, "SOCK_NONBLOCK", 0)
+_SET_NONBLOCKING = not hasattr(socket, "SOCK_NONBLOCK")  # one ioctl saved where it exists
+
+Done = Callable[[bytes | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +128,27 @@ class _Health:
     held_until: float = 0.0
 
 
-class _Failed(Exception):
-    """One try at one server did not produce a usable answer."""
+class _Exchange:
+    """One question on its way through the servers: what the callbacks share."""
 
+    __slots__ = ("attempt", "deadline_at", "done", "flags", "next", "opt", "order",
+                 "query_id", "question", "rounds", "server", "sock", "tcp")
 
-class _LocalError(Exception):
-    """We could not even make a socket (e.g. out of file descriptors): not the server's fault."""
-
-
-def _expire(future: asyncio.Future[bytes | None]) -> None:
-    if not future.done():
-        future.set_result(None)
+    def __init__(self, question: bytes, flags: int, opt: bytes, tcp: bool, deadline_at: float,
+                 order: list[UpstreamServer], done: Done) -> None:
+        self.question = question
+        self.flags = flags
+        self.opt = opt
+        self.tcp = tcp
+        self.deadline_at = deadline_at
+        self.order = order
+        self.next = 0  # index in `order` of the server to try next
+        self.rounds = 0
+        self.done: Done | None = done
+        self.sock: socket.socket | None = None  # the UDP try in flight, if any
+        self.server = order[0]
+        self.query_id = 0
+        self.attempt = 0
 
 
 class Forwarder:
@@ -194,10 +214,29 @@ class Forwarder:
         # is copied out before the callback returns.
         self._buffer = memoryview(bytearray(_RECV_BUFFER_SIZE))
         self._closed = False
+        self._ids = b""
+        self._ids_at = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._epoll: select.epoll | None = None
+        self._waiting: dict[int, _Exchange] = {}  # socket fd -> its exchange
+        # (expiry, try number, fd) of each try; numbers only, so a finished query is freed at
+        # once instead of living on here (it kept the GC busy: measured). Tries given the
+        # full try_timeout expire in the order they start: a deque. Tries cut short by the
+        # deadline go to a heap.
+        self._full_tries: collections.deque[tuple[float, int, int]] = collections.deque()
+        self._short_tries: list[tuple[float, int, int]] = []
+        self._tries = 0  # numbers every UDP try
+        self._sweep: asyncio.TimerHandle | None = None
+        self._sweep_at = 0.0
+        self._over_tcp_now = 0  # TCP retries running (they may come back to UDP)
+        self._ready: list[UpstreamServer] | None = None  # see _order
+        self._ready_until = 0.0
 
     def close(self) -> None:
-        """Refuse further queries. No socket outlives a query, so nothing else is held."""
+        """Refuse further queries; those in flight finish, then the epoll set is closed."""
         self._closed = True
+        if not self._waiting and not self._over_tcp_now:
+            self._detach()
 
     def is_held_down(self, server: UpstreamServer) -> bool:
         """Whether `server` is currently being skipped."""
@@ -213,78 +252,282 @@ class Forwarder:
         A returned answer has RCODE NOERROR, NXDOMAIN or YXDOMAIN, and may have TC=1
         when `tcp` is False. Raises ValueError when `qname` is not a valid name.
         """
-        if self._closed:
-            raise RuntimeError("Forwarder.resolve called after close()")
+        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+
+        def settle(answer: bytes | None) -> None:
+            if not future.done():
+                future.set_result(answer)
+
+        self.start(qname, qtype, qclass, do=do, cd=cd, tcp=tcp, done=settle)
+        return await future
+
+    def start(self, qname: str, qtype: int, qclass: int, *, do: bool, cd: bool, tcp: bool,
+              done: Done) -> None:
+        """Like `resolve`, but calls `done(answer or None)` once, from the event loop (or
+        before returning, when no server can be tried at all)."""
         question = name_to_wire(qname) + _QUESTION_TAIL.pack(qtype, qclass)
-        flags = _FLAG_RD | (_FLAG_CD if cd else 0)
-        loop = asyncio.get_running_loop()
-        deadline_at = loop.time() + self.deadline
-        opt = self._opt[do]
-        # No asyncio.timeout around the loop: each try gets at most the time left and its
-        # own timer bounds every await in it, so the deadline holds by construction; an
-        # outer timeout measured ≈ 6 µs per query for no further guarantee.
-        for _round in range(_MAX_ROUNDS):
-            for server in self._order(time.monotonic()):
-                if deadline_at - loop.time() <= 0:
-                    return None
-                try:
-                    return await self._ask(server, question, flags, opt, tcp, deadline_at)
-                except _Failed:
-                    continue
-        return None
+        self.start_question(question, do=do, cd=cd, tcp=tcp, done=done)
 
-    def _order(self, now: float) -> list[UpstreamServer]:
-        """Servers in configured order minus those held down, or all if all are."""
-        health = self._health
-        ready = [server for server in self.servers if health[server].held_until <= now]
-        return ready or list(self.servers)
+    def start_question(self, question: bytes, *, do: bool, cd: bool, tcp: bool,
+                       done: Done) -> None:
+        """`start` for a question section already in wire form (uncompressed, as a parsed
+        `Query.question` is): the client's own bytes, so no re-encoding per query."""
+        if self._closed:
+            raise RuntimeError("Forwarder used after close()")
+        loop = self._attach()
+        exchange = _Exchange(question, _FLAG_RD | (_FLAG_CD if cd else 0), self._opt[do], tcp,
+                             loop.time() + self.deadline, self._order(time.monotonic()), done)
+        self._next_try(exchange)
 
-    async def _ask(
-        self,
-        server: UpstreamServer,
-        question: bytes,
-        flags: int,
-        opt: bytes,
-        tcp: bool,
-        deadline_at: float,
-    ) -> bytes:
-        """One try at `server`: a usable answer, or _Failed after updating its health."""
-        loop = asyncio.get_running_loop()
+    # --- the state machine -------------------------------------------------------------
+
+    def _next_try(self, exchange: _Exchange) -> None:
+        """Send to the next server in turn (up to three passes within the deadline)."""
+        loop = self._loop
+        assert loop is not None
+        while True:
+            if exchange.next >= len(exchange.order):
+                exchange.rounds += 1
+                if exchange.rounds >= _MAX_ROUNDS:
+                    self._finish(exchange, None)
+                    return
+                exchange.order = self._order(time.monotonic())
+                exchange.next = 0
+            server = exchange.order[exchange.next]
+            exchange.next += 1
+            left = exchange.deadline_at - loop.time()
+            if left <= 0:
+                self._finish(exchange, None)
+                return
+            if self._send(exchange, server, min(self.try_timeout, left)):
+                return
+
+    def _send(self, exchange: _Exchange, server: UpstreamServer, timeout: float) -> bool:
+        """One UDP try: False when it could not even be sent (the caller moves on)."""
+        sockaddr = self._sockaddrs[server]
+        try:
+            sock = socket.socket(_family(sockaddr), _DGRAM_NONBLOCK)
+        except OSError:
+            return False  # out of descriptors, say: not the server's fault
+        query_id = self._query_id()
+        try:
+            if _SET_NONBLOCKING:
+                sock.setblocking(False)
+            sock.connect(sockaddr)  # the kernel picks a random source port (RFC 5452)
+            sock.send(_HEADER.pack(query_id, exchange.flags, 1, 0, 0, 1)
+                      + exchange.question + exchange.opt)
+        except OSError:
+            sock.close()
+            self._failed(server, self._health[server])
+            return False
+        epoll = self._epoll
+        assert epoll is not None
+        fd = sock.fileno()
+        try:
+            epoll.register(fd, select.EPOLLIN)
+        except OSError:
+            sock.close()
+            return False
+        exchange.sock = sock
+        exchange.server = server
+        exchange.query_id = query_id
+        self._tries += 1
+        exchange.attempt = self._tries
+        self._waiting[fd] = exchange
+        when = self._loop.time() + timeout  # type: ignore[union-attr]
+        if timeout == self.try_timeout:
+            self._full_tries.append((when, exchange.attempt, fd))
+        else:
+            heapq.heappush(self._short_tries, (when, exchange.attempt, fd))
+        if self._sweep is None or when < self._sweep_at:
+            self._schedule_sweep(when)
+        return True
+
+    def _readable(self) -> None:
+        """The epoll set has replies (or errors) ready: read each socket that has."""
+        epoll = self._epoll
+        if epoll is None:
+            return
+        waiting = self._waiting
+        for fd, _events in epoll.poll(0):
+            exchange = waiting.get(fd)
+            if exchange is not None:
+                self._read(fd, exchange)
+
+    def _read(self, fd: int, exchange: _Exchange) -> None:
+        """Take the first datagram that answers this try; skip any other."""
+        sock = exchange.sock
+        assert sock is not None
+        sockaddr = self._sockaddrs[exchange.server]
+        buffer = self._buffer
+        for _ in range(_DATAGRAMS_PER_WAKEUP):
+            try:
+                size, source = sock.recvfrom_into(buffer)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # e.g. ICMP port unreachable on the connected socket
+                self._end_try(fd, exchange)
+                self._failed(exchange.server, self._health[exchange.server])
+                self._next_try(exchange)
+                return
+            if source[1] != sockaddr[1] or not _same_host(source[0], sockaddr[0]):
+                continue
+            data = bytes(buffer[:size])
+            if _answers(data, exchange.query_id, exchange.question):
+                self._end_try(fd, exchange)
+                self._accept(exchange, data)
+                return
+
+    def _accept(self, exchange: _Exchange, data: bytes) -> None:
+        """A reply to our query: the answer, or on to the next server."""
+        server = exchange.server
         health = self._health[server]
         try:
-            reply = await self._udp_try(
-                server, question, flags, opt, min(self.try_timeout, deadline_at - loop.time())
-            )
-        except _LocalError as exc:
-            raise _Failed from exc
-        except (OSError, MalformedMessage) as exc:
+            answer, rcode = _checked(data, exchange.question)
+        except MalformedMessage:
             self._failed(server, health)
-            raise _Failed from exc
-        if reply is None:
-            self._failed(server, health)
-            raise _Failed
-        answer, rcode = reply
+            self._next_try(exchange)
+            return
         if rcode == _RCODE_SERVFAIL:
-            raise _Failed
+            self._next_try(exchange)
+            return
         if rcode not in _ANSWER_RCODES:
             self._failed(server, health)
-            raise _Failed
+            self._next_try(exchange)
+            return
         if health.failures >= self.failures_before_holddown:
             log.warning("dnsfence: upstream %s answers again", server)
         health.failures = 0
-        health.held_until = 0.0
-        if not (tcp and answer[2] & _TC_IN_FLAGS_BYTE):
-            return answer
-        timeout = min(self.try_timeout, deadline_at - loop.time())
-        if timeout <= 0:
-            raise _Failed
+        if health.held_until:
+            health.held_until = 0.0
+            self._ready = None
+        if exchange.tcp and answer[2] & _TC_IN_FLAGS_BYTE:
+            loop = self._loop
+            assert loop is not None
+            loop.create_task(self._over_tcp(exchange, server))
+            return
+        self._finish(exchange, answer)
+
+    async def _over_tcp(self, exchange: _Exchange, server: UpstreamServer) -> None:
+        """The same server again over TCP after a truncated UDP answer; on to the next
+        server if that fails (without counting against health, which tracks UDP)."""
+        loop = asyncio.get_running_loop()
+        timeout = min(self.try_timeout, exchange.deadline_at - loop.time())
+        self._over_tcp_now += 1
         try:
-            answer, rcode = await self._tcp_try(server, question, flags, opt, timeout)
-        except (OSError, TimeoutError, MalformedMessage) as exc:
-            raise _Failed from exc
-        if rcode not in _ANSWER_RCODES:
-            raise _Failed
-        return answer
+            if timeout > 0:
+                answer, rcode = await self._tcp_try(server, exchange.question, exchange.flags,
+                                                    exchange.opt, timeout)
+                if rcode in _ANSWER_RCODES:
+                    self._finish(exchange, answer)
+                    return
+        except (OSError, TimeoutError, MalformedMessage):
+            pass
+        finally:
+            self._over_tcp_now -= 1
+        self._next_try(exchange)
+
+    def _end_try(self, fd: int, exchange: _Exchange) -> None:
+        del self._waiting[fd]
+        if exchange.sock is not None:
+            exchange.sock.close()  # also leaves the epoll set
+            exchange.sock = None
+
+    def _finish(self, exchange: _Exchange, answer: bytes | None) -> None:
+        done, exchange.done = exchange.done, None
+        if self._closed and not self._waiting and not self._over_tcp_now:
+            self._detach()
+        if done is not None:
+            done(answer)
+
+    # --- timeouts -----------------------------------------------------------------------
+
+    def _schedule_sweep(self, when: float) -> None:
+        loop = self._loop
+        assert loop is not None
+        if self._sweep is not None:
+            self._sweep.cancel()
+        self._sweep_at = when
+        self._sweep = loop.call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        """Tries past their time count as failures of their server; on to the next."""
+        self._sweep = None
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        full, short = self._full_tries, self._short_tries
+        waiting = self._waiting
+        while True:
+            if full and full[0][0] <= now:
+                _, attempt, fd = full.popleft()
+            elif short and short[0][0] <= now:
+                _, attempt, fd = heapq.heappop(short)
+            else:
+                break
+            exchange = waiting.get(fd)
+            if exchange is None or exchange.attempt != attempt:
+                continue  # answered (the fd may serve a newer try by now)
+            self._end_try(fd, exchange)
+            self._failed(exchange.server, self._health[exchange.server])
+            self._next_try(exchange)
+        if (full or short) and self._sweep is None:
+            first = min(full[0][0] if full else math.inf, short[0][0] if short else math.inf)
+            self._schedule_sweep(max(first, now + _SWEEP_SPACING))
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _attach(self) -> asyncio.AbstractEventLoop:
+        """The running loop, watching our epoll set (made on first use, or again after
+        close or a new loop)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is loop and self._epoll is not None:
+            return loop
+        if self._waiting:
+            raise RuntimeError("Forwarder used from a second event loop")
+        self._detach()
+        self._epoll = select.epoll()
+        loop.add_reader(self._epoll.fileno(), self._readable)
+        self._loop = loop
+        return loop
+
+    def _detach(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        self._full_tries.clear()
+        self._short_tries.clear()
+        if self._epoll is not None:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.remove_reader(self._epoll.fileno())
+            self._epoll.close()
+            self._epoll = None
+        self._loop = None
+
+    def _query_id(self) -> int:
+        """16 bits from the OS's CSPRNG, fetched 4 KiB at a time (one syscall per 2,048)."""
+        at = self._ids_at
+        if at >= len(self._ids):
+            self._ids = os.urandom(_ID_POOL)
+            at = 0
+        self._ids_at = at + 2
+        return self._ids[at] << 8 | self._ids[at + 1]
+
+    def _order(self, now: float) -> list[UpstreamServer]:
+        """Servers in configured order minus those held down, or all if all are.
+
+        Kept between calls (a list per query showed in profiles) until a holddown starts
+        or ends; exchanges only read it."""
+        if self._ready is not None and now < self._ready_until:
+            return self._ready
+        health = self._health
+        ready = [server for server in self.servers if health[server].held_until <= now]
+        self._ready = ready or list(self.servers)
+        held = [health[server].held_until for server in self.servers
+                if health[server].held_until > now]
+        self._ready_until = min(held, default=math.inf)
+        return self._ready
 
     def _failed(self, server: UpstreamServer, health: _Health) -> None:
         health.failures += 1
@@ -294,77 +537,14 @@ class Forwarder:
                 log.warning("dnsfence: upstream %s failed %d times in a row; skipping it for "
                             "%gs", server, health.failures, self.holddown)
             health.held_until = now + self.holddown
-
-    async def _udp_try(
-        self, server: UpstreamServer, question: bytes, flags: int, opt: bytes, timeout: float
-    ) -> tuple[bytes, int] | None:
-        """One UDP query: the accepted reply (OPT stripped) and its RCODE, or None on timeout."""
-        loop = asyncio.get_running_loop()
-        query_id = int.from_bytes(os.urandom(2), "big")
-        query = _HEADER.pack(query_id, flags, 1, 0, 0, 1) + question + opt
-        sockaddr = self._sockaddrs[server]
-        try:
-            sock = socket.socket(_family(sockaddr), socket.SOCK_DGRAM)
-        except OSError as exc:
-            raise _LocalError from exc
-        try:
-            sock.setblocking(False)
-            try:
-                sock.bind(("::" if len(sockaddr) == 4 else "0.0.0.0", 0))
-            except OSError as exc:
-                raise _LocalError from exc
-            sock.connect(sockaddr)
-            future: asyncio.Future[bytes | None] = loop.create_future()
-            fd = sock.fileno()
-            loop.add_reader(fd, self._on_readable, sock, future, sockaddr, query_id, question)
-            try:
-                sock.send(query)
-                timer = loop.call_later(timeout, _expire, future)
-                try:
-                    reply = await future
-                finally:
-                    timer.cancel()
-            finally:
-                loop.remove_reader(fd)
-        finally:
-            sock.close()
-        if reply is None:
-            return None
-        return _checked(reply, question)
-
-    def _on_readable(
-        self,
-        sock: socket.socket,
-        future: asyncio.Future[bytes | None],
-        sockaddr: tuple[str, int] | tuple[str, int, int, int],
-        query_id: int,
-        question: bytes,
-    ) -> None:
-        """Read what has arrived; settle `future` with the first datagram that answers us."""
-        buffer = self._buffer
-        for _ in range(_DATAGRAMS_PER_WAKEUP):
-            if future.done():
-                return
-            try:
-                size, source = sock.recvfrom_into(buffer)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:  # e.g. ICMP port unreachable on the connected socket
-                future.set_exception(exc)
-                return
-            if source[1] != sockaddr[1] or not _same_host(source[0], sockaddr[0]):
-                continue
-            data = bytes(buffer[:size])
-            if _answers(data, query_id, question):
-                future.set_result(data)
-                return
+            self._ready = None
 
     async def _tcp_try(
         self, server: UpstreamServer, question: bytes, flags: int, opt: bytes, timeout: float
     ) -> tuple[bytes, int]:
         """One query over a fresh TCP connection (RFC 7766 framing)."""
         loop = asyncio.get_running_loop()
-        query_id = int.from_bytes(os.urandom(2), "big")
+        query_id = self._query_id()
         query = _HEADER.pack(query_id, flags, 1, 0, 0, 1) + question + opt
         sockaddr = self._sockaddrs[server]
         sock = socket.socket(_family(sockaddr), socket.SOCK_STREAM)

@@ -2,7 +2,7 @@
 
 Each test builds the real chain (access, policy, cache, upstream) around a policy loaded
 from YAML; nothing is sent on the network (a cache miss returns the forwarding coroutine,
-which is closed unrun).
+which is not sent).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import tempfile
-from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +27,7 @@ from resolver.cache import AnswerCache
 from resolver.commands.serve import reconfigure
 from resolver.config import defaults
 from resolver.dns.wire import parse_query
-from resolver.pipeline import Pipeline
+from resolver.pipeline import Pending, Pipeline
 from resolver.policy.model import Policy
 from resolver.policy.snapshot import ActivePolicy
 from resolver.stages.access import AccessControl
@@ -84,8 +83,7 @@ def ask(pipeline: Pipeline, wire: bytes, now: float, client: str = OFFICE,
         tcp: bool = False) -> bytes | str:
     """The answer bytes, or "forwarded" when the query would go upstream."""
     result = pipeline.handle(wire, client, now, tcp)
-    if isinstance(result, Coroutine):
-        result.close()
+    if isinstance(result, Pending):
         return "forwarded"
     assert result is not None
     return result

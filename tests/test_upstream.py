@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import socket
 import struct
@@ -275,6 +276,28 @@ def test_ids_and_source_ports_differ_across_queries() -> None:
             ports = {seen.source[1] for seen in fake.seen}
             assert len(ids) >= 18, f"IDs should be random, got {sorted(ids)}"
             assert len(ports) >= 15, f"source ports should be random, got {sorted(ports)}"
+
+    run(scenario())
+
+
+def test_ids_keep_coming_from_the_os_random_source_across_pool_refills() -> None:
+    forwarder = Forwarder([UpstreamServer(LOOPBACK, 9)])
+    ids = [forwarder._query_id() for _ in range(3 * 2048)]  # three 4 KiB pools
+    assert len(set(ids)) > 5_500  # 6,144 draws from 65,536 values: ~5,870 distinct
+    assert ids[:2048] != ids[2048:4096]
+    assert all(0 <= value < 65_536 for value in ids)
+
+
+def test_a_question_in_wire_form_is_sent_as_the_client_wrote_it() -> None:
+    async def scenario() -> None:
+        async with FakeUpstream(answering()) as fake:
+            forwarder = Forwarder([fake.server])
+            future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+            question = b"\x03WwW\x07ExAmPlE\x00\x00\x01\x00\x01"
+            forwarder.start_question(question, do=False, cd=False, tcp=False,
+                                     done=future.set_result)
+            assert_answer(await future, "192.0.2.1")
+            assert fake.seen[0].wire[12:12 + len(question)] == question
 
     run(scenario())
 
@@ -696,10 +719,11 @@ def test_no_file_descriptors_leak_across_answers_timeouts_and_cancellation() -> 
             FakeUpstream(silent) as dead,
             FakeUpstream(answering(truncated=True), tcp_respond=full_answer) as big,
         ):
+            gc.collect()  # earlier tests' forwarders, never closed, hold their epoll sets
+            before = open_fds()
             forwarder = Forwarder([live.server])
             slow = Forwarder([dead.server], try_timeout=0.02, deadline=0.05)
             tcp = Forwarder([big.server])
-            before = open_fds()
             for index in range(50):
                 if index % 10 == 0:
                     assert await slow.resolve("a.example.", 1, 1, do=False, cd=False) is None
@@ -718,7 +742,11 @@ def test_no_file_descriptors_leak_across_answers_timeouts_and_cancellation() -> 
                     assert (
                         await forwarder.resolve("a.example.", 1, 1, do=False, cd=False) is not None
                     )
-            await asyncio.sleep(0.05)  # let the fake TCP server finish closing its side
+            await asyncio.sleep(0.1)  # the cancelled query's try ends; the fake TCP server
+            # finishes closing its side
+            assert open_fds() == before + 3  # each forwarder's epoll set, nothing per query
+            for each in (forwarder, slow, tcp):
+                each.close()
             assert open_fds() == before
 
     run(scenario())

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from resolver.dns.wire import Query
 from resolver.stages.cache import CacheStage
-from resolver.upstream import Forwarder
+from resolver.upstream import Done, Forwarder
 
 MAX_IN_FLIGHT = 4096
 """Upstream queries waiting at once; each holds a socket, so a flood of distinct names
@@ -26,25 +27,34 @@ class UpstreamStage:
         self.in_flight = 0
         self.shed = 0
 
-    async def answer(self, query: Query, tcp: bool) -> bytes | None:
+    def start(self, query: Query, tcp: bool, done: Done) -> None:
+        """Forward; `done(response or None)` is called once, None meaning SERVFAIL."""
         if self.in_flight >= MAX_IN_FLIGHT:
             self.shed += 1
-            return None
+            done(None)
+            return
         self.forwarded += 1
         self.in_flight += 1
-        try:
-            response = await self._forwarder.resolve(
-                query.qname, query.qtype, query.qclass, do=query.do, cd=query.cd, tcp=tcp)
-        except ValueError:
-            response = None  # a name the forwarder cannot encode
-        finally:
+
+        def finished(response: bytes | None) -> None:
             self.in_flight -= 1
-        if response is None:
-            self.failures += 1
-            return None
-        if self._cache is not None:
-            self._cache.store(query, response, time.time())
-        return response
+            if response is None:
+                self.failures += 1
+            elif self._cache is not None:
+                self._cache.store(query, response, time.time())
+            done(response)
+
+        try:
+            self._forwarder.start_question(query.question, do=query.do, cd=query.cd, tcp=tcp,
+                                           done=finished)
+        except ValueError:
+            finished(None)  # a name the forwarder cannot encode
+
+    async def answer(self, query: Query, tcp: bool) -> bytes | None:
+        """`start`, awaited."""
+        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+        self.start(query, tcp, future.set_result)
+        return await future
 
     def close(self) -> None:
         self._forwarder.close()
