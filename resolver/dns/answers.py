@@ -223,13 +223,21 @@ class NamedBlockedTemplate:
 
     def render(self, query: Query, udp_size: int, ttl_cap: int | None, name: str) -> bytes:
         question = query.question
-        zone = name_to_wire(name)
-        owner_at = len(question) - 4 - len(zone)
-        if len(zone) > 2 and owner_at >= 0 \
-                and question[owner_at:len(question) - 4].lower() == zone:
+        qname = query.qname
+        if name and "\\" not in qname and qname.endswith(name):
+            # `name` is the query's own suffix: point at it instead of encoding it again
+            owner_at = 0
+            for _ in range(qname.count(".") - name.count(".")):
+                owner_at += question[owner_at] + 1
             owner = _U16.pack(0xC000 | (12 + owner_at))
         else:
-            owner = zone
+            zone = name_to_wire(name)
+            owner_at = len(question) - 4 - len(zone)
+            if len(zone) > 2 and owner_at >= 0 \
+                    and question[owner_at:len(question) - 4].lower() == zone:
+                owner = _U16.pack(0xC000 | (12 + owner_at))
+            else:
+                owner = zone
         ttl = self.negative_ttl if ttl_cap is None else max(0, min(ttl_cap, self.negative_ttl))
         soa = _soa_after_owner(ttl)
         flags = 0x8083 | (query.flags & _COPIED)  # QR, RA, NXDOMAIN

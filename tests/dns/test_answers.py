@@ -357,15 +357,16 @@ def test_ede_option_layout() -> None:
 
 @pytest.mark.parametrize("edns", [False, True])
 @pytest.mark.parametrize("ttl_cap", [None, 7, 0])
-@pytest.mark.parametrize("qname", ["ads.example.com", "A.B.Ads.Example.COM"])
+@pytest.mark.parametrize("qname", ["ads.example.com", "A.B.Ads.Example.COM",
+                                   "a\\.b.x.ads.example.com", "ads\\.example.com.ads.example.com"])
 def test_named_template_answers_like_a_template_per_name(edns: bool, ttl_cap: int | None,
                                                          qname: str) -> None:
     from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
-    from resolver.dns.wire import parse_query
+    from resolver.dns.wire import Query, classify
 
-    query = parse_query(dns.message.make_query(qname, "AAAA", use_edns=0 if edns else False)
-                        .to_wire())
-    assert query is not None
+    query = classify(dns.message.make_query(qname, "AAAA", use_edns=0 if edns else False)
+                     .to_wire())
+    assert isinstance(query, Query)
     before, after = "blocked by list ads (", ", from vendor/x.txt) since 2024-01-01"
     one = BlockedTemplate("ads.example.com", 60, f"{before}ads.example.com{after}")
     shared = NamedBlockedTemplate(60, before, after)
@@ -374,6 +375,7 @@ def test_named_template_answers_like_a_template_per_name(edns: bool, ttl_cap: in
     assert got.rcode() == expected.rcode() == dns.rcode.NXDOMAIN
     assert got.flags == expected.flags and got.id == expected.id
     assert got.authority == expected.authority
+    assert got.authority[0].name == dns.name.from_text("ads.example.com")
     assert got.authority[0].ttl == (60 if ttl_cap is None else ttl_cap)
     assert got.authority[0][0].minimum == (60 if ttl_cap is None else ttl_cap)
     assert got.edns == expected.edns and got.options == expected.options
