@@ -61,11 +61,17 @@ def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int) ->
         raise MalformedMessage("truncated question")
     scan.question_end = off
     authority_end = ancount + nscount
+    unpack = _RR_FIXED.unpack_from
     for index in range(ancount + nscount + arcount):
-        off = skip_name(msg, off)
+        if off + 1 < end and msg[off] >= 0xC0:  # the usual owner: one pointer, no labels
+            if ((msg[off] & 0x3F) << 8 | msg[off + 1]) >= end:
+                raise MalformedMessage(f"compression pointer at offset {off} points outside")
+            off += 2
+        else:
+            off = skip_name(msg, off)
         if off + 10 > end:
             raise MalformedMessage("truncated resource record")
-        rtype, _rclass, ttl, rdlength = _RR_FIXED.unpack_from(msg, off)
+        rtype, _rclass, ttl, rdlength = unpack(msg, off)
         ttl_offset = off + 4
         off += 10 + rdlength
         if off > end:
@@ -124,7 +130,7 @@ class _Entry:
         self.memo_age = -1
         self.memo_body = b""
         # the stored bytes twice (segments + the memoised body) plus object overheads
-        self.footprint = 2 * sum(len(x) for x in segments) + 64 * len(segments) + 400
+        self.footprint = 2 * sum(map(len, segments)) + 64 * len(segments) + 400
 
     def body(self, age: int) -> bytes:
         """Everything after the question, with each TTL lowered by `age` seconds (not below 0)."""
@@ -236,14 +242,9 @@ class AnswerCache:
             segments.append(response[start:offset])
             start = offset + 4
         segments.append(response[start:])
-        entry = _Entry(
-            flags_counts=response[2:12],
-            question_len=scan.question_end - 12,
-            segments=tuple(segments),
-            ttls=tuple(min(ttl, lifetime) for ttl in scan.ttls),
-            stored_at=now,
-            lifetime=lifetime,
-        )
+        entry = _Entry(response[2:12], scan.question_end - 12, tuple(segments),
+                       tuple([ttl if ttl < lifetime else lifetime for ttl in scan.ttls]),
+                       now, lifetime)
         entries = self._entries
         old = entries.get(key)
         if old is not None:
