@@ -6,6 +6,7 @@ is sent anywhere else. Each scenario runs under asyncio.run with an overall time
 
 from __future__ import annotations
 
+import _socket
 import asyncio
 import contextlib
 import gc
@@ -783,9 +784,9 @@ def test_running_out_of_sockets_is_not_blamed_on_the_server(
     async def scenario() -> None:
         async with FakeUpstream(answering()) as fake:
             forwarder = Forwarder([fake.server], failures_before_holddown=1)
-            shim = types.SimpleNamespace(**vars(socket))
+            shim = types.SimpleNamespace(**vars(_socket))
             shim.socket = no_more_fds
-            monkeypatch.setattr(upstream, "socket", shim)
+            monkeypatch.setattr(upstream, "_socket", shim)
             wire, elapsed = await timed(forwarder)
             monkeypatch.undo()
             assert wire is None
