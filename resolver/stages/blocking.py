@@ -15,7 +15,10 @@ from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.snapshot import ActivePolicy, Snapshot
 
 _TEMPLATES_MAX = 10_000
-_DECIDED_MAX = 20_000
+_DECIDED_MAX = 4_096
+"""Names whose decision is memoised: an office's hot set fits. Measured under a flood of
+distinct names (the benchmark's blocked workload), 20,000 answered ~4 % fewer queries per
+CPU-second than 4,096: a bigger dict that never hits only costs cache misses."""
 _UNKNOWN: Found | None = ("", "")  # type: ignore[assignment]  # a sentinel no lookup returns
 
 
