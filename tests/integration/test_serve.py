@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -527,3 +528,49 @@ def test_default_is_one_worker_per_usable_cpu(dnsfence_factory: DnsfenceFactory,
         assert_blocked(server.query("tiktok.com"), zone="tiktok.com", rule="tiktok.com")
     workers = _children(server.pid)
     assert len(workers) == (expected if expected > 1 else 0), workers  # one worker: no fork
+
+
+def test_a_burst_of_distinct_questions_each_gets_its_own_answer(server: Dnsfence,
+                                                                unbound: Unbound) -> None:
+    """Hundreds of forwarded, cached and blocked questions in flight at once from one
+    socket: every one is answered once, under its own ID, for its own question."""
+    expected: dict[int, tuple[str, str, str | None]] = {}
+    kinds = [(f"n{i}.example.test", "NXDOMAIN", None) for i in range(300)]  # forwarded
+    kinds += [("www.example.test", "NOERROR", "192.0.2.10")] * 60  # forwarded, then cached
+    kinds += [(f"x{i}.tiktok.com", "NXDOMAIN", None) for i in range(60)]  # blocked
+    kinds += [("newsroom.tiktok.com", "NOERROR", "192.0.2.42")] * 20  # allowed: forwarded
+    random.Random(7).shuffle(kinds)
+    answered: dict[int, dns.message.Message] = {}
+
+    def take(data: bytes) -> None:
+        reply = dns.message.from_wire(data)
+        assert reply.id not in answered, f"answered twice: {reply.id}"
+        answered[reply.id] = reply
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for qid, (name, rcode, address) in enumerate(kinds, start=1):
+            query = dns.message.make_query(name, "A", use_edns=0)
+            query.id = qid
+            expected[qid] = (name, rcode, address)
+            sock.sendto(query.to_wire(), (server.host, server.port))
+            if qid % 50 == 0:  # read what has come so far: our own receive buffer is small
+                sock.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    while True:
+                        take(sock.recv(4096))
+        sock.settimeout(5)
+        deadline = time.monotonic() + 10
+        while len(answered) < len(expected) and time.monotonic() < deadline:
+            try:
+                take(sock.recv(4096))
+            except TimeoutError:
+                break
+    missing = sorted({expected[qid][0] for qid in expected if qid not in answered})
+    assert not missing, (f"{len(missing)} names never answered: {missing[:10]}",
+                         server.stderr_lines()[-15:])
+    for qid, (name, rcode, address) in expected.items():
+        reply = answered[qid]
+        assert reply.question[0].name == dns.name.from_text(name), (qid, reply)
+        assert dns.rcode.to_text(reply.rcode()) == rcode, (name, reply)
+        if address is not None:
+            assert reply.answer[0][0].address == address, (name, reply)
