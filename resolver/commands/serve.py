@@ -149,7 +149,8 @@ def status_report(live: LivePolicy, pipeline: Pipeline, started: float) -> dict[
             "refused": pipeline.refused,
             "forwarded": pipeline.upstream.forwarded,
             "upstream_failures": pipeline.upstream.failures,
-            "cache_hits": cache.hits if cache else 0,
+            "cache_hits": cache.hits if cache else 0,  # repeats of cache hits included
+            "repeats": pipeline.repeat.hits if pipeline.repeat is not None else 0,
             "cache_misses": cache.misses if cache else 0,
             "cache_entries": len(cache) if cache else 0,
             "cache_bytes": cache.bytes if cache else 0,

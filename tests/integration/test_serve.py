@@ -22,6 +22,9 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from resolver.commands.status import ask as ask_status
+from resolver.config import Endpoint
+
 from .harness import (
     DNSFENCE_PROGRAM,
     BlocklistDir,
@@ -528,6 +531,9 @@ def test_default_is_one_worker_per_usable_cpu(dnsfence_factory: DnsfenceFactory,
         assert_blocked(server.query("tiktok.com"), zone="tiktok.com", rule="tiktok.com")
     workers = _children(server.pid)
     assert len(workers) == (expected if expected > 1 else 0), workers  # one worker: no fork
+    # each worker answers: the status query (a fresh socket each time) names its pid
+    answering = {ask_status(Endpoint(server.host, server.port))["pid"] for _ in range(40)}
+    assert answering == (set(workers) if workers else {server.pid})
 
 
 def test_a_burst_of_distinct_questions_each_gets_its_own_answer(server: Dnsfence,
@@ -574,3 +580,11 @@ def test_a_burst_of_distinct_questions_each_gets_its_own_answer(server: Dnsfence
         assert dns.rcode.to_text(reply.rcode()) == rcode, (name, reply)
         if address is not None:
             assert reply.answer[0][0].address == address, (name, reply)
+
+
+def test_status_counts_repeats_with_the_answers_they_stand_for(server: Dnsfence) -> None:
+    for _ in range(4):  # the same question, new IDs: from the third on, a repeat
+        assert_blocked(server.query("www.tiktok.com"), zone="tiktok.com", rule="tiktok.com")
+    counters = ask_status(Endpoint(server.host, server.port))["counters"]
+    assert counters["blocked"] == 4
+    assert counters["repeats"] == 2
