@@ -372,7 +372,8 @@ class Forwarder:
                 self._failed(exchange.server, self._health[exchange.server])
                 self._next_try(exchange)
                 return
-            if source[1] != sockaddr[1] or not _same_host(source[0], sockaddr[0]):
+            if source != sockaddr and (source[1] != sockaddr[1]
+                                       or not _same_host(source[0], sockaddr[0])):
                 continue
             data = bytes(buffer[:size])
             if _answers(data, exchange.query_id, exchange.question):
@@ -600,6 +601,8 @@ def _answers(data: bytes, query_id: int, question: bytes) -> bool:
         return False
     if data[4:6] != b"\x00\x01":
         return False
+    if data[12:end] == question:  # the usual echo, byte for byte
+        return True
     name_end = end - 4
     return data[name_end:end] == question[-4:] and (
         data[12:name_end].lower() == question[:-4].lower()
