@@ -483,7 +483,15 @@ class Forwarder:
 
     def _attach(self) -> asyncio.AbstractEventLoop:
         """The running loop, watching our epoll set (made on first use, or again after
-        close or a new loop)."""
+        close or a new loop).
+
+        The loop we attached to, still running, is taken as the caller's: the server runs
+        one loop per process. asyncio.get_running_loop() is not asked each time because
+        it calls getpid(), a system call (strace showed one per forwarded query).
+        """
+        known = self._loop
+        if known is not None and self._epoll is not None and known.is_running():
+            return known
         loop = asyncio.get_running_loop()
         if self._loop is loop and self._epoll is not None:
             return loop
