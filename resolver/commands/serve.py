@@ -19,6 +19,7 @@ from resolver import __version__
 from resolver.cache import AnswerCache
 from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
 from resolver.config import Config, ConfigError, defaults, load_config, resolv_conf_servers
+from resolver.counters import PUBLISH_INTERVAL, SharedCounters, totals
 from resolver.pipeline import Pipeline
 from resolver.policy.downloads import update_sources
 from resolver.policy.load import load_policy
@@ -122,14 +123,40 @@ def reconfigure(pipeline: Pipeline, old: Config, new: Config) -> None:
         previous.close()
 
 
-def status_report(live: LivePolicy, pipeline: Pipeline, started: float) -> dict[str, Any]:
-    """What `dnsfence status` shows: policy state, last reload, counters."""
-    snapshot = live.active.snapshot
-    last = live.last
+def pipeline_counters(pipeline: Pipeline) -> dict[str, int]:
+    """One worker's counters, read from its stages (plain integers, nothing locked)."""
     cache = pipeline.cache.cache if pipeline.cache is not None else None
     return {
+        "blocked": pipeline.blocking.blocked,
+        "refused": pipeline.refused,
+        "forwarded": pipeline.upstream.forwarded,
+        "upstream_failures": pipeline.upstream.failures,
+        "cache_hits": cache.hits if cache else 0,  # repeats of cache hits included
+        "repeats": pipeline.repeat.hits if pipeline.repeat is not None else 0,
+        "cache_misses": cache.misses if cache else 0,
+        "cache_entries": len(cache) if cache else 0,
+        "cache_bytes": cache.bytes if cache else 0,
+    }
+
+
+def status_report(live: LivePolicy, pipeline: Pipeline, started: float,
+                  shared: SharedCounters | None = None) -> dict[str, Any]:
+    """What `dnsfence status` shows: policy state, last reload, counters.
+
+    Policy and reload state are this worker's (every worker loads the same files);
+    counters are the sum over all workers, the others' as of their last copy (≤ 1 s).
+    """
+    snapshot = live.active.snapshot
+    last = live.last
+    pid = os.getpid()
+    own = pipeline_counters(pipeline)
+    others = shared.read() if shared is not None else []
+    workers = [{"pid": pid, "counters": own}]
+    workers += [{"pid": w.pid, "counters": w.counters, "published_at": w.published_at}
+                for w in others if w.pid != pid]
+    return {
         "version": __version__,
-        "pid": os.getpid(),
+        "pid": pid,
         "started": started,
         "policy": {
             "loaded_at": live.loaded_at,
@@ -144,17 +171,8 @@ def status_report(live: LivePolicy, pipeline: Pipeline, started: float) -> dict[
         },
         "reloads": live.reloads,
         "failed_reloads": live.failed_reloads,
-        "counters": {
-            "blocked": pipeline.blocking.blocked,
-            "refused": pipeline.refused,
-            "forwarded": pipeline.upstream.forwarded,
-            "upstream_failures": pipeline.upstream.failures,
-            "cache_hits": cache.hits if cache else 0,  # repeats of cache hits included
-            "repeats": pipeline.repeat.hits if pipeline.repeat is not None else 0,
-            "cache_misses": cache.misses if cache else 0,
-            "cache_entries": len(cache) if cache else 0,
-            "cache_bytes": cache.bytes if cache else 0,
-        },
+        "counters": totals(pid, own, others),
+        "workers": workers,
         "upstreams": [str(e) for e in live.config.upstream.servers],
     }
 
@@ -206,22 +224,35 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
 
 
 async def _serve_worker(config: Config, read_config: ConfigReader, active: ActivePolicy,
-                        listeners: list[Listener], seen: Fingerprint) -> None:
+                        listeners: list[Listener], seen: Fingerprint,
+                        shared: SharedCounters | None = None, index: int = 0) -> None:
     started = time.time()
     pipeline = build_pipeline(config, active)
     live = LivePolicy(config, active, read_config,
                       lambda old, new: reconfigure(pipeline, old, new), seen=seen)
-    pipeline.status = StatusStage(lambda: status_report(live, pipeline, started),
+    pipeline.status = StatusStage(lambda: status_report(live, pipeline, started, shared),
                                   config.server.edns_udp_size)
+    background = [live.run()]
+    if shared is not None:
+        background.append(_publish_counters(pipeline, shared, index))
     await serve(listeners, pipeline, config.server.tcp_idle_timeout,
-                config.server.tcp_max_connections, background=[live.run()],
+                config.server.tcp_max_connections, background=background,
                 on_reload=live.request_reload)
+
+
+async def _publish_counters(pipeline: Pipeline, shared: SharedCounters, index: int) -> None:
+    """Copy this worker's counters to its shared slot every second, for the others' status."""
+    pid = os.getpid()
+    while True:
+        shared.publish(index, pid, time.time(), pipeline_counters(pipeline))
+        await asyncio.sleep(PUBLISH_INTERVAL)
 
 
 def _run_workers(config: Config, read_config: ConfigReader, active: ActivePolicy,
                  first: list[Listener], workers: int, seen: Fingerprint) -> int:
     """Fork workers sharing each port with SO_REUSEPORT; nothing mutable is shared."""
     sets = [first] + [[bind_again(item) for item in first] for _ in range(workers - 1)]
+    shared = SharedCounters(workers)
     gc.collect()
     gc.freeze()  # the loaded policy stays in shared copy-on-write pages
     children: list[int] = []
@@ -235,7 +266,7 @@ def _run_workers(config: Config, read_config: ConfigReader, active: ActivePolicy
                         for item in other:
                             item.udp.close()
                             item.tcp.close()
-                asyncio.run(_serve_worker(config, read_config, active, mine, seen))
+                asyncio.run(_serve_worker(config, read_config, active, mine, seen, shared, index))
                 status = 0
             except BaseException:
                 log.exception("dnsfence: worker %d failed", index)

@@ -68,7 +68,11 @@ def render(status: dict[str, Any]) -> str:
         lines.extend(f"  {problem}" for problem in last["problems"])
     if last and last["restart_needed"]:
         lines.append(f"needs a restart for: {', '.join(last['restart_needed'])}")
-    lines.append("counters: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
+    workers = status.get("workers", [])
+    label = "counters" if len(workers) < 2 else \
+        f"counters (sum of {len(workers)} workers, pids " \
+        f"{', '.join(str(w['pid']) for w in workers)}; others' as of their last second)"
+    lines.append(f"{label}: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
     lines.append(f"upstreams: {', '.join(status['upstreams'])}")
     return "\n".join(lines)
 

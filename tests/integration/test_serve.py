@@ -34,6 +34,7 @@ from .harness import (
     UnboundFactory,
     addresses_in,
     require_tool,
+    run_dnsfence,
     unused_address,
 )
 
@@ -588,3 +589,22 @@ def test_status_counts_repeats_with_the_answers_they_stand_for(server: Dnsfence)
     counters = ask_status(Endpoint(server.host, server.port))["counters"]
     assert counters["blocked"] == 4
     assert counters["repeats"] == 2
+
+
+def test_status_sums_the_counters_of_every_worker(dnsfence_factory: DnsfenceFactory,
+                                                  tiktok_lists: BlocklistDir) -> None:
+    server = dnsfence_factory("--workers", "2")
+    for _ in range(30):  # each from a fresh source port: SO_REUSEPORT spreads them
+        assert_blocked(server.query("tiktok.com"), zone="tiktok.com", rule="tiktok.com")
+    time.sleep(1.5)  # every worker copies its counters once a second
+    for _ in range(6):  # whichever worker answers, the sum is the same
+        status = ask_status(Endpoint(server.host, server.port))
+        assert status["counters"]["blocked"] == 30, status
+        workers = status["workers"]
+        assert len(workers) == 2
+        assert sum(w["counters"]["blocked"] for w in workers) == 30
+        assert all(w["counters"]["blocked"] > 0 for w in workers), workers  # both answered
+    shown = run_dnsfence("status", "--server", server.address, timeout=10)
+    assert shown.returncode == 0, shown.stderr
+    assert "counters (sum of 2 workers, pids " in shown.stdout
+    assert "blocked 30," in shown.stdout
