@@ -82,6 +82,9 @@ class LivePolicy:
     failed_reloads: int = 0
     refresh_every: float = 60.0
     """Seconds between checks for `url:` sources whose refresh interval has passed."""
+    downloads: bool = True
+    """Whether this process fetches `url:` sources. With several workers only the first
+    does; the others reload when the copy it saved changes (its sidecar is watched)."""
     _refreshed_at: float = field(default_factory=time.time)
     seen: Fingerprint | None = None
     """The files as they were when the running policy was read (changes after it count)."""
@@ -104,6 +107,8 @@ class LivePolicy:
             wait = self.active.snapshot.until - now
             if self.config.reload.watch:
                 wait = min(wait, self.config.reload.poll_interval)
+            if self.downloads:  # URL sources refresh even when files are not watched
+                wait = min(wait, self._refreshed_at + self.refresh_every - now)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(None if math.isinf(wait) else max(wait, 0.0)):
                     await self._wake.wait()
@@ -116,7 +121,7 @@ class LivePolicy:
                 await self.reload("SIGHUP")
                 seen = fingerprint(self.watched())
                 continue
-            if now - self._refreshed_at >= self.refresh_every:
+            if self.downloads and now - self._refreshed_at >= self.refresh_every:
                 self._refreshed_at = now
                 if await self._download_due():
                     await self.reload("sources downloaded")

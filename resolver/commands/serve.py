@@ -229,7 +229,8 @@ async def _serve_worker(config: Config, read_config: ConfigReader, active: Activ
     started = time.time()
     pipeline = build_pipeline(config, active)
     live = LivePolicy(config, active, read_config,
-                      lambda old, new: reconfigure(pipeline, old, new), seen=seen)
+                      lambda old, new: reconfigure(pipeline, old, new), seen=seen,
+                      downloads=index == 0)
     pipeline.status = StatusStage(lambda: status_report(live, pipeline, started, shared),
                                   config.server.edns_udp_size)
     background = [live.run()]

@@ -80,6 +80,10 @@ def ingest(specs: tuple[SourceSpec, ...], window: Window,
             continue
         if spec.path is not None:
             out.paths.append(str(spec.path))
+        elif remote is not None and spec.url is not None:
+            # the downloaded copy's sidecar changes with every download: watching it makes
+            # `dnsfence lists update`, or another worker's download, reload this policy
+            out.paths.append(str(remote.sidecar(spec.url)))
         parsed = parse_source(text, spec.format, match=spec.match)
         del text
         _check_lines(spec, parsed, out.problems)

@@ -136,3 +136,31 @@ sources:
     server = dnsfence_factory("--config", str(config))
     assert _rcode(server, "remote-c.example") == "NXDOMAIN"
     assert _rcode(server, "remote-b.example") == "upstream NXDOMAIN"  # no longer listed
+
+
+def test_lists_update_reaches_every_running_worker(
+        dnsfence_factory: DnsfenceFactory, blocklists_dir: BlocklistDir, tmp_path: Path,
+        http_lists: tuple[str, dict[str, bytes]]) -> None:
+    """A copy saved by `dnsfence lists update` (or by the worker that downloads) is
+    watched like a local file: every worker reloads it, none downloads it again."""
+    base, bodies = http_lists
+    bodies["/list.txt"] = b"remote-a.example\n"
+    config = tmp_path / "dnsfence.yaml"
+    config.write_text(f"lists:\n  cache_dir: {tmp_path / 'cache'}\nreload:\n  poll_interval: 0.1\n")
+    blocklists_dir.write_text("remote", f"""name: remote
+reference: remote source test
+effective: 2023-01-01
+sources:
+  - url: {base}/list.txt
+    format: domains
+""")
+    server = dnsfence_factory("--config", str(config), "--workers", "2")
+    assert _rcode(server, "remote-a.example") == "NXDOMAIN"
+    bodies["/list.txt"] = b"remote-a.example\nremote-new.example\n"
+    update = run_dnsfence("lists", "update", "--config", str(config), "--blocklists",
+                          str(blocklists_dir))
+    assert update.returncode == 0, update.stderr
+    for _ in range(2):
+        server.wait_for_stderr(r"reloaded \(files changed\)", timeout=5)
+    for _ in range(20):  # fresh source ports: both workers are asked
+        assert _rcode(server, "remote-new.example") == "NXDOMAIN"
