@@ -63,6 +63,12 @@ def _configure_logging(err: TextIO) -> None:
     log.propagate = False
 
 
+def _tag_log_lines(prefix: str) -> None:
+    """Each worker logs its own reloads and warnings: say which one wrote a line."""
+    for handler in log.handlers:
+        handler.setFormatter(logging.Formatter(prefix + "%(message)s"))
+
+
 def _raise_file_limit() -> None:
     """Each upstream query in flight holds a socket: allow as many as the hard limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -261,6 +267,7 @@ def _run_workers(config: Config, read_config: ConfigReader, active: ActivePolicy
         pid = os.fork()
         if pid == 0:
             status = 1
+            _tag_log_lines(f"[worker {index + 1}/{workers}] ")
             try:
                 for other in sets:
                     if other is not mine:
