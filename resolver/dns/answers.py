@@ -92,8 +92,9 @@ _CLASS_IN: Final = 1
 
 
 def ede_option(info_code: int, extra_text: str = "") -> bytes:
-    """An Extended DNS Error option: 2-octet info-code, then UTF-8 text, not NUL-terminated."""
-    data = _U16.pack(info_code) + extra_text.encode("utf-8")
+    """An Extended DNS Error option: 2-octet info-code, then UTF-8 text, not NUL-terminated
+    (RFC 8914 section 2: trailing NULs are dropped, as receivers drop them)."""
+    data = _U16.pack(info_code) + extra_text.rstrip("\x00").encode("utf-8")
     return _U16.pack(EDE_OPTION_CODE) + _U16.pack(len(data)) + data
 
 

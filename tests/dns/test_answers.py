@@ -226,7 +226,8 @@ def test_blocked_for_random_names_and_ancestors(
     zone_labels = query.qname.split(".")[min(cut, len(parts)) :] if query.qname else []
     zone = ".".join(zone_labels)
     reply = parsed(blocked(query, zone, ttl, text, 1232))
-    assert_blocked(reply, wire, zone=zone, ttl=ttl, text=(text or None) if edns else None)
+    sent = text.rstrip("\x00")  # RFC 8914: EXTRA-TEXT is not NUL-terminated
+    assert_blocked(reply, wire, zone=zone, ttl=ttl, text=(sent or None) if edns else None)
     assert bool(reply.ednsflags & dns.flags.DO) == (edns and do)
 
 
@@ -379,3 +380,10 @@ def test_named_template_answers_like_a_template_per_name(edns: bool, ttl_cap: in
     assert got.authority[0].ttl == (60 if ttl_cap is None else ttl_cap)
     assert got.authority[0][0].minimum == (60 if ttl_cap is None else ttl_cap)
     assert got.edns == expected.edns and got.options == expected.options
+
+
+def test_ede_text_is_never_nul_terminated() -> None:
+    from resolver.dns.answers import ede_option
+
+    assert ede_option(15, "blocked\x00\x00") == ede_option(15, "blocked")
+    assert ede_option(15, "a\x00b").endswith(b"a\x00b")  # only trailing NULs go
