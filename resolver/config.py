@@ -8,6 +8,7 @@ that one table (as Pi-hole FTL does), so they cannot drift apart.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -108,12 +109,39 @@ def parse_workers(value: Any) -> int | str:
     return value
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, so `taskset` and cpusets count)."""
+def usable_cpus(cgroup_root: Path = Path("/sys/fs/cgroup"),
+                own_cgroup: Path = Path("/proc/self/cgroup")) -> int:
+    """CPUs this process may use: its affinity mask (`taskset`, cpusets), capped by a
+    CPU quota (`docker run --cpus`, systemd's CPUQuota=) rounded up."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        count = max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
+        count = max(1, os.cpu_count() or 1)
+    quota = cpu_quota(cgroup_root, own_cgroup)
+    if quota is not None:
+        count = min(count, max(1, math.ceil(quota)))
+    return count
+
+
+def cpu_quota(cgroup_root: Path, own_cgroup: Path) -> float | None:
+    """CPUs' worth of time our cgroup may use per period, or None when unlimited/unknown."""
+    try:  # cgroup v2: "0::/system.slice/dnsfence.service" names our group
+        lines = own_cgroup.read_text(encoding="ascii").splitlines()
+        group = next((line[3:] for line in lines if line.startswith("0::")), None)
+    except OSError:
+        group = None
+    if group is not None:
+        try:
+            quota, period = (cgroup_root / group.lstrip("/") / "cpu.max").read_text().split()
+            return None if quota == "max" else int(quota) / int(period)
+        except (OSError, ValueError):
+            pass
+    try:  # cgroup v1, as a container sees its own group
+        quota_us = int((cgroup_root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((cgroup_root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota_us / period_us if quota_us > 0 and period_us > 0 else None
 
 
 def _boolean(value: Any) -> bool:
@@ -174,7 +202,7 @@ SETTINGS: tuple[Setting, ...] = (
             _number(int, 512, 4096)),
     Setting("server", "workers", "auto",
             "Worker processes sharing the port (SO_REUSEPORT), each with its own cache; "
-            "auto = one per CPU this process may run on.",
+            "auto = one per CPU this process may use (affinity mask, CPU quota).",
             parse_workers),
     Setting("server", "tcp_idle_timeout", 10.0,
             "Seconds an idle TCP connection is kept open (RFC 7766).", _number(float, 0.1, 3600)),
