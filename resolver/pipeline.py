@@ -117,7 +117,9 @@ class Pipeline:
                 answer = self._for_client(query, tcp, response)
             except Exception:
                 log.exception("dnsfence: internal error while answering a forwarded query")
-                return
+                # still answer, so that no client (nor a TCP connection) waits for nothing
+                answer = answers.servfail(query, answers.EdeCode.OTHER, "internal error",
+                                          udp_size=self.udp_size)
             reply(answer)
 
         self.upstream.start(query, tcp, done)

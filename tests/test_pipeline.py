@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import tempfile
+import types
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +22,11 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 import dns.rrset
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from resolver import pipeline as pipeline_module
 from resolver.cache import AnswerCache
 from resolver.commands.serve import reconfigure
 from resolver.config import defaults
@@ -240,3 +244,24 @@ def test_a_config_change_is_in_force_for_the_very_next_query(tmp_path: Path) -> 
     answer = ask(pipeline, query("www.tiktok.com"), T0)
     assert isinstance(answer, bytes)
     assert dns.message.from_wire(answer).authority[0].ttl == 30
+
+
+def test_an_internal_error_after_forwarding_still_answers_servfail(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
+    pending = pipeline.handle(query("uncached.example"), OFFICE, T0)
+    assert isinstance(pending, Pending)
+    answers: list[bytes] = []
+
+    def start(query: object, tcp: bool, done: Callable[[bytes | None], None]) -> None:
+        done(b"an upstream answer")
+
+    def broken(*args: object) -> bytes:
+        raise RuntimeError("a bug in building the client's answer")
+
+    monkeypatch.setattr(pipeline, "upstream", types.SimpleNamespace(start=start))
+    monkeypatch.setattr(pipeline_module, "for_client", broken)
+    pipeline.forward(pending, answers.append)
+    assert len(answers) == 1
+    reply = dns.message.from_wire(answers[0])
+    assert reply.rcode() == dns.rcode.SERVFAIL and reply.id == 1
