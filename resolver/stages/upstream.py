@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 from resolver.dns.wire import Query
@@ -44,17 +43,9 @@ class UpstreamStage:
                 self._cache.store(query, response, time.time())
             done(response)
 
-        try:
-            self._forwarder.start_question(query.question, do=query.do, cd=query.cd, tcp=tcp,
-                                           done=finished)
-        except ValueError:
-            finished(None)  # a name the forwarder cannot encode
-
-    async def answer(self, query: Query, tcp: bool) -> bytes | None:
-        """`start`, awaited."""
-        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
-        self.start(query, tcp, future.set_result)
-        return await future
+        # the question as the client sent it: parsed, so already valid and uncompressed
+        self._forwarder.start_question(query.question, do=query.do, cd=query.cd, tcp=tcp,
+                                       done=finished)
 
     def close(self) -> None:
         self._forwarder.close()
