@@ -265,3 +265,11 @@ def test_an_internal_error_after_forwarding_still_answers_servfail(
     assert len(answers) == 1
     reply = dns.message.from_wire(answers[0])
     assert reply.rcode() == dns.rcode.SERVFAIL and reply.id == 1
+
+
+def test_every_counter_a_worker_keeps_is_shared_with_the_others(tmp_path: Path) -> None:
+    from resolver.commands.serve import pipeline_counters
+    from resolver.counters import COUNTER_NAMES
+
+    pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
+    assert tuple(pipeline_counters(pipeline)) == COUNTER_NAMES
