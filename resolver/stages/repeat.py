@@ -7,8 +7,10 @@ same second, the same bytes every time. This stage remembers those bytes, keyed 
 from its flags on (flags, counts, question as sent, OPT), so a repeat costs one dict lookup.
 
 It only stores answers that are a pure function of the query bytes, the policy snapshot and
-the second: blocked answers and cache hits whose TTLs are not being capped before a policy
-change. Each entry holds until the first instant its bytes could differ (a cached TTL
+the second: blocked answers for names asked before in this snapshot (a flood of new names
+would only churn it) and cache hits, when their TTLs are not being capped before a policy
+change. Measured in process: a repeat costs ~0.6 µs, against ~3.7 µs for a cache hit and
+3-5 µs for a blocked name. Each entry holds until the first instant its bytes could differ (a cached TTL
 ticking down, an entry expiring) and only within the snapshot it was made in: a transition
 or a reload makes a new snapshot, and a config change clears the stage. Access control is
 still decided for every query by the caller, so a refused client never gets a repeat.
