@@ -99,6 +99,16 @@ sources:
     assert "cosmetic" in lint.stdout
 
 
+def _remote_list(blocklists_dir: BlocklistDir, url: str) -> None:
+    blocklists_dir.write_text("remote", f"""name: remote
+reference: remote source test
+effective: 2023-01-01
+sources:
+  - url: {url}
+    format: domains
+""")
+
+
 def test_url_source_download_update_and_cached_restart(
         dnsfence_factory: DnsfenceFactory, blocklists_dir: BlocklistDir, tmp_path: Path,
         http_lists: tuple[str, dict[str, bytes]]) -> None:
@@ -106,13 +116,7 @@ def test_url_source_download_update_and_cached_restart(
     bodies["/list.txt"] = b"remote-a.example\nremote-b.example\n"
     config = tmp_path / "dnsfence.yaml"
     config.write_text(f"lists:\n  cache_dir: {tmp_path / 'cache'}\n")
-    blocklists_dir.write_text("remote", f"""name: remote
-reference: remote source test
-effective: 2023-01-01
-sources:
-  - url: {base}/list.txt
-    format: domains
-""")
+    _remote_list(blocklists_dir, f"{base}/list.txt")
     # a never-downloaded URL source: lint says so and fails
     lint = run_dnsfence("lint", "--config", str(config), "--blocklists", str(blocklists_dir))
     assert lint.returncode == 1 and "has not been downloaded yet" in lint.stderr
@@ -142,18 +146,14 @@ def test_lists_update_reaches_every_running_worker(
         dnsfence_factory: DnsfenceFactory, blocklists_dir: BlocklistDir, tmp_path: Path,
         http_lists: tuple[str, dict[str, bytes]]) -> None:
     """A copy saved by `dnsfence lists update` (or by the worker that downloads) is
-    watched like a local file: every worker reloads it, none downloads it again."""
+    watched like a local file: every worker reloads it. (That only the first worker
+    downloads is checked in tests/test_live_policy.py.)"""
     base, bodies = http_lists
     bodies["/list.txt"] = b"remote-a.example\n"
     config = tmp_path / "dnsfence.yaml"
-    config.write_text(f"lists:\n  cache_dir: {tmp_path / 'cache'}\nreload:\n  poll_interval: 0.1\n")
-    blocklists_dir.write_text("remote", f"""name: remote
-reference: remote source test
-effective: 2023-01-01
-sources:
-  - url: {base}/list.txt
-    format: domains
-""")
+    config.write_text(f"lists:\n  cache_dir: {tmp_path / 'cache'}\n"
+                      "reload:\n  poll_interval: 0.1\n")
+    _remote_list(blocklists_dir, f"{base}/list.txt")
     server = dnsfence_factory("--config", str(config), "--workers", "2")
     assert _rcode(server, "remote-a.example") == "NXDOMAIN"
     bodies["/list.txt"] = b"remote-a.example\nremote-new.example\n"
