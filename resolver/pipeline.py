@@ -63,10 +63,10 @@ class Pipeline:
 
     def handle(self, data: bytes, client: str, now: float, tcp: bool = False
                ) -> bytes | Pending | None:
+        snapshot = self.policy.current(now)
         repeat = None if tcp else self.repeat
         if repeat is not None:
             key = data[2:]
-            snapshot = self.policy.current(now)
             seen = repeat.get(key, now, snapshot)
             if seen is not None and self.access.allows(client):
                 if seen[2] == BLOCKED:
@@ -85,7 +85,6 @@ class Pipeline:
         if not self.access.allows(client):
             self.refused += 1
             return answers.refused(query, udp_size=self.udp_size)
-        snapshot = self.policy.current(now)
         # None unless this name's verdict changes at a known instant (then: seconds left).
         ttl_cap = snapshot.ttl_cap(query.qname, now) if now < snapshot.last_bound else None
         blocked = self.blocking.answer(query, snapshot, now, ttl_cap)
