@@ -23,7 +23,7 @@ from resolver.dns import answers
 from resolver.dns.reply import fit, for_client
 from resolver.dns.ttl import cap_ttls
 from resolver.dns.wire import Query, classify, parse_query
-from resolver.policy.snapshot import ActivePolicy
+from resolver.policy.period import PolicyHolder
 from resolver.stages.access import AccessControl
 from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage, cache_key
@@ -48,7 +48,7 @@ class Pipeline:
     __slots__ = ("access", "blocking", "cache", "policy", "refused", "repeat", "status",
                  "udp_size", "upstream")
 
-    def __init__(self, policy: ActivePolicy, access: AccessControl, blocking: BlockingStage,
+    def __init__(self, policy: PolicyHolder, access: AccessControl, blocking: BlockingStage,
                  cache: CacheStage | None, upstream: UpstreamStage, udp_size: int,
                  status: StatusStage | None = None, repeat: RepeatStage | None = None) -> None:
         self.policy = policy

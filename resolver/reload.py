@@ -27,7 +27,7 @@ from resolver.config import Config, ConfigError
 from resolver.policy.downloads import update_sources
 from resolver.policy.load import LoadResult, list_files, load_policy
 from resolver.policy.model import Policy
-from resolver.policy.snapshot import ActivePolicy
+from resolver.policy.period import PolicyHolder
 
 log = logging.getLogger("dnsfence")
 
@@ -67,11 +67,11 @@ def _iso(epoch: float) -> str:
 
 
 @dataclass(slots=True)
-class LivePolicy:
+class PolicyReloader:
     """Watches the config and blocklists, wakes at transitions, and swaps policies."""
 
     config: Config
-    active: ActivePolicy
+    active: PolicyHolder
     read_config: Callable[[], Config]
     """Reads the config file again with the same command-line overrides; ConfigError if bad."""
     apply_config: Callable[[Config, Config], None]
@@ -104,7 +104,7 @@ class LivePolicy:
         seen = self.seen if self.seen is not None else fingerprint(self.watched())
         while True:
             now = time.time()
-            wait = self.active.snapshot.until - now
+            wait = self.active.period.until - now
             if self.config.reload.watch:
                 wait = min(wait, self.config.reload.poll_interval)
             if self.downloads:  # URL sources refresh even when files are not watched
@@ -114,7 +114,7 @@ class LivePolicy:
                     await self._wake.wait()
             self._wake.clear()
             now = time.time()
-            if now >= self.active.snapshot.until:
+            if now >= self.active.period.until:
                 self._transition(now)
             if self._reload_requested:
                 self._reload_requested = False
@@ -156,7 +156,7 @@ class LivePolicy:
         return current
 
     def _transition(self, now: float) -> None:
-        before = self.active.snapshot
+        before = self.active.period
         after = self.active.current(now)
         if after is not before:
             log.info("dnsfence: policy changed at %s: %d of %d entries active; next change %s",
@@ -188,9 +188,9 @@ class LivePolicy:
         self._swap(result.policy, config)
         self.reloads += 1
         self.loaded_at = time.time()
-        snapshot = self.active.snapshot
+        period = self.active.period
         log.info("dnsfence: reloaded (%s) in %.2fs: %d lists, %d of %d entries active",
-                 reason, self.loaded_at - started, len(result.policy.lists), snapshot.active,
+                 reason, self.loaded_at - started, len(result.policy.lists), period.active,
                  result.policy.size)
         for problem in result.warnings:
             log.warning("%s", problem)

@@ -33,7 +33,7 @@ from resolver.config import defaults
 from resolver.dns.wire import parse_query
 from resolver.pipeline import Pending, Pipeline
 from resolver.policy.model import Policy
-from resolver.policy.snapshot import ActivePolicy
+from resolver.policy.period import PolicyHolder
 from resolver.stages.access import AccessControl
 from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
@@ -59,7 +59,7 @@ STRANGER = "192.0.2.7"
 
 
 def build(policy: Policy, *, repeat: bool) -> Pipeline:
-    active = ActivePolicy(policy, clock=lambda: T0)
+    active = PolicyHolder(policy, clock=lambda: T0)
     cache = CacheStage(AnswerCache(1000, 0, 86_400, 3_600))
     forwarder = Forwarder([UpstreamServer("127.0.0.1", 9)])
     for name in CACHED_NAMES:  # the same upstream answers, stored at T0

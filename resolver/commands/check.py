@@ -11,7 +11,7 @@ from resolver.policy.index import PolicyIndex
 from resolver.policy.instants import iso, show, zone
 from resolver.policy.model import Action, AnyRule, BlockList, Policy, SourceRules
 from resolver.policy.names import InvalidName, normalise_query_name
-from resolver.policy.snapshot import index_of
+from resolver.policy.period import index_of
 from resolver.policy.timeline import upcoming_block
 
 

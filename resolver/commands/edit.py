@@ -43,7 +43,7 @@ from resolver.policy.index import PolicyIndex
 from resolver.policy.instants import InstantError, parse_instant, show, zone
 from resolver.policy.load import LoadResult, load_policy
 from resolver.policy.model import Action, BlockList, Rule
-from resolver.policy.snapshot import index_of
+from resolver.policy.period import index_of
 from resolver.policy.yamlnodes import Problem
 
 _LIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")

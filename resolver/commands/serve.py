@@ -23,8 +23,8 @@ from resolver.counters import PUBLISH_INTERVAL, SharedCounters, totals
 from resolver.pipeline import Pipeline
 from resolver.policy.downloads import update_sources
 from resolver.policy.load import load_policy
-from resolver.policy.snapshot import ActivePolicy
-from resolver.reload import Fingerprint, LivePolicy, fingerprint, watched_paths
+from resolver.policy.period import PolicyHolder
+from resolver.reload import Fingerprint, PolicyReloader, fingerprint, watched_paths
 from resolver.server import CONTROL_SIGNALS, Listener, bind, bind_again, serve
 from resolver.stages.access import AccessControl
 from resolver.stages.blocking import BlockingStage
@@ -93,7 +93,7 @@ def _upstream(config: Config, cache: CacheStage | None) -> UpstreamStage:
     return UpstreamStage(forwarder, cache)
 
 
-def build_pipeline(config: Config, active: ActivePolicy) -> Pipeline:
+def build_pipeline(config: Config, active: PolicyHolder) -> Pipeline:
     """One worker's chain; each worker has its own cache and upstream sockets."""
     cache = _cache(config)
     return Pipeline(
@@ -145,14 +145,14 @@ def pipeline_counters(pipeline: Pipeline) -> dict[str, int]:
     }
 
 
-def status_report(live: LivePolicy, pipeline: Pipeline, started: float,
+def status_report(live: PolicyReloader, pipeline: Pipeline, started: float,
                   shared: SharedCounters | None = None) -> dict[str, Any]:
     """What `dnsfence status` shows: policy state, last reload, counters.
 
     Policy and reload state are this worker's (every worker loads the same files);
     counters are the sum over all workers, the others' as of their last copy (≤ 1 s).
     """
-    snapshot = live.active.snapshot
+    period = live.active.period
     last = live.last
     pid = os.getpid()
     own = pipeline_counters(pipeline)
@@ -168,8 +168,8 @@ def status_report(live: LivePolicy, pipeline: Pipeline, started: float,
             "loaded_at": live.loaded_at,
             "lists": [b.name for b in live.active.policy.lists],
             "entries": live.active.policy.size,
-            "active_entries": snapshot.active,
-            "next_change": None if snapshot.until == float("inf") else snapshot.until,
+            "active_entries": period.active,
+            "next_change": None if period.until == float("inf") else period.until,
         },
         "last_reload": None if last is None else {
             "at": last.at, "ok": last.ok, "reason": last.reason,
@@ -214,14 +214,14 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
             if exc.errno == 13 else ""
         log.error("dnsfence: not started: cannot listen: %s%s", exc.strerror, hint)
         return EXIT_PROBLEMS
-    active = ActivePolicy(result.policy)
+    active = PolicyHolder(result.policy)
     seen = fingerprint(watched_paths(config, result.policy))
     signal.pthread_sigmask(signal.SIG_BLOCK, CONTROL_SIGNALS)
     lists = len(result.policy.lists)
     log.info("dnsfence: serving on %s (udp+tcp); %d list%s, %d of %d entries active; "
              "upstreams %s; %d worker%s",
              ", ".join(str(item.endpoint) for item in listeners), lists, "s" * (lists != 1),
-             active.snapshot.active, result.policy.size,
+             active.period.active, result.policy.size,
              ", ".join(str(e) for e in config.upstream.servers), workers, "s" * (workers != 1))
     if workers == 1:
         asyncio.run(_serve_worker(config, read_config, active, listeners, seen))
@@ -229,12 +229,12 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
     return _run_workers(config, read_config, active, listeners, workers, seen)
 
 
-async def _serve_worker(config: Config, read_config: ConfigReader, active: ActivePolicy,
+async def _serve_worker(config: Config, read_config: ConfigReader, active: PolicyHolder,
                         listeners: list[Listener], seen: Fingerprint,
                         shared: SharedCounters | None = None, index: int = 0) -> None:
     started = time.time()
     pipeline = build_pipeline(config, active)
-    live = LivePolicy(config, active, read_config,
+    live = PolicyReloader(config, active, read_config,
                       lambda old, new: reconfigure(pipeline, old, new), seen=seen,
                       downloads=index == 0)
     pipeline.status = StatusStage(lambda: status_report(live, pipeline, started, shared),
@@ -255,7 +255,7 @@ async def _publish_counters(pipeline: Pipeline, shared: SharedCounters, index: i
         await asyncio.sleep(PUBLISH_INTERVAL)
 
 
-def _run_workers(config: Config, read_config: ConfigReader, active: ActivePolicy,
+def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder,
                  first: list[Listener], workers: int, seen: Fingerprint) -> int:
     """Fork workers sharing each port with SO_REUSEPORT; nothing mutable is shared."""
     sets = [first] + [[bind_again(item) for item in first] for _ in range(workers - 1)]

@@ -12,7 +12,7 @@ from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
 from resolver.dns.wire import Query
 from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
-from resolver.policy.snapshot import ActivePolicy, Snapshot
+from resolver.policy.period import PolicyHolder, PolicyPeriod
 
 _TEMPLATES_MAX = 10_000
 _DECIDED_MAX = 4_096
@@ -62,7 +62,7 @@ class BlockingStage:
     __slots__ = ("_active", "_decided", "_decided_in", "_ede", "_groups", "_negative_ttl",
                  "_policy", "_templates", "_udp_size", "blocked", "seen_before")
 
-    def __init__(self, active: ActivePolicy, negative_ttl: int, udp_size: int) -> None:
+    def __init__(self, active: PolicyHolder, negative_ttl: int, udp_size: int) -> None:
         self._active = active
         self._negative_ttl = negative_ttl
         self._udp_size = udp_size
@@ -71,26 +71,26 @@ class BlockingStage:
         self._ede: dict[int, tuple[AnyRule, tuple[str, str]]] = {}
         self._groups: dict[int, tuple[SourceRules, NamedBlockedTemplate]] = {}
         self._policy = active.policy
-        # Decisions already taken in this snapshot (between two transitions a name's
+        # Decisions already taken in this period (between two transitions a name's
         # decision cannot change): the hot set of an office skips the index walk.
         self._decided: dict[str, Found | None] = {}
-        self._decided_in: Snapshot | None = None
+        self._decided_in: PolicyPeriod | None = None
         self.blocked = 0
-        # whether the last name answered was decided before in this snapshot: a name asked
+        # whether the last name answered was decided before in this period: a name asked
         # again is worth remembering in the repeat stage; a flood of new ones is not
         self.seen_before = False
 
-    def answer(self, query: Query, snapshot: Snapshot, now: float,
+    def answer(self, query: Query, period: PolicyPeriod, now: float,
                ttl_cap: int | None) -> bytes | None:
         decided = self._decided
-        if self._decided_in is not snapshot:
+        if self._decided_in is not period:
             decided.clear()
-            self._decided_in = snapshot
+            self._decided_in = period
         qname = query.qname
         found = decided.get(qname, _UNKNOWN)
         self.seen_before = found is not _UNKNOWN
         if found is _UNKNOWN:
-            found = snapshot.index.lookup(qname, now)
+            found = period.index.lookup(qname, now)
             if len(decided) >= _DECIDED_MAX:
                 decided.clear()  # bounded: a flood of random names cannot grow it
             decided[qname] = found

@@ -1,7 +1,7 @@
 """The policy in force now, and when that stops being true.
 
 The index holds every rule with its window, so a transition needs no rebuild:
-the server's snapshot only records when the next transition is (to log it on
+the server's period only records when the next transition is (to log it on
 time) and whether any change lies ahead at all. When one does, answers for the
 names it concerns carry TTLs that end by then, so no client or office resolver
 keeps an old answer past a ban's start (or its end).
@@ -34,8 +34,9 @@ def _last_bound(policy: Policy) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class Snapshot:
-    """The policy's index, valid as "current" from `since` until `until` (epoch seconds)."""
+class PolicyPeriod:
+    """The policy as it stands between two transitions: valid from `since` until `until`
+    (epoch seconds), with the index that decides names meanwhile."""
 
     index: PolicyIndex
     since: float
@@ -53,34 +54,34 @@ class Snapshot:
         return max(0, math.floor(change - now))
 
 
-def snapshot_at(policy: Policy, now: float, index: PolicyIndex | None = None,
-                last_bound: float | None = None) -> Snapshot:
+def period_at(policy: Policy, now: float, index: PolicyIndex | None = None,
+                last_bound: float | None = None) -> PolicyPeriod:
     moment = datetime.fromtimestamp(now, UTC)
     upcoming = next_transition(policy.entries, moment)
     until = upcoming.timestamp() if upcoming is not None else math.inf
-    return Snapshot(index if index is not None else index_of(policy), now, until,
-                    active_size(policy, moment),
-                    last_bound if last_bound is not None else _last_bound(policy))
+    return PolicyPeriod(index if index is not None else index_of(policy), now, until,
+                        active_size(policy, moment),
+                        last_bound if last_bound is not None else _last_bound(policy))
 
 
-class ActivePolicy:
-    """Holds the loaded policy and a snapshot valid for the current instant."""
+class PolicyHolder:
+    """Holds the loaded policy and a period valid for the current instant."""
 
-    __slots__ = ("_clock", "policy", "snapshot")
+    __slots__ = ("_clock", "period", "policy")
 
     def __init__(self, policy: Policy, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self.policy = policy
-        self.snapshot = snapshot_at(policy, clock())
+        self.period = period_at(policy, clock())
 
-    def current(self, now: float) -> Snapshot:
-        snapshot = self.snapshot
-        if now >= snapshot.until or now < snapshot.since:
-            snapshot = self.snapshot = snapshot_at(self.policy, now, snapshot.index,
-                                                   snapshot.last_bound)
-        return snapshot
+    def current(self, now: float) -> PolicyPeriod:
+        period = self.period
+        if now >= period.until or now < period.since:
+            period = self.period = period_at(self.policy, now, period.index,
+                                             period.last_bound)
+        return period
 
     def replace(self, policy: Policy, now: float) -> None:
         """Swap in a new policy (a reload): one assignment for the server's hot path."""
-        self.snapshot = snapshot_at(policy, now)
+        self.period = period_at(policy, now)
         self.policy = policy

@@ -1,4 +1,4 @@
-"""LivePolicy's schedule for `url:` sources, without a server: which process fetches them."""
+"""PolicyReloader's schedule for `url:` sources, without a server: which process fetches them."""
 
 from __future__ import annotations
 
@@ -11,21 +11,21 @@ import pytest
 from resolver import reload as reload_module
 from resolver.config import Config, defaults
 from resolver.policy.load import load_policy
-from resolver.policy.snapshot import ActivePolicy
-from resolver.reload import LivePolicy
+from resolver.policy.period import PolicyHolder
+from resolver.reload import PolicyReloader
 
 
-def _live(tmp_path: Path, *, watch: bool, downloads: bool) -> LivePolicy:
+def _live(tmp_path: Path, *, watch: bool, downloads: bool) -> PolicyReloader:
     base = defaults()
     config: Config = replace(base, blocklists=tmp_path,
                              reload=replace(base.reload, watch=watch, poll_interval=0.05))
     loaded = load_policy(tmp_path, config.timezone)
     assert loaded.policy is not None
-    return LivePolicy(config, ActivePolicy(loaded.policy), lambda: config,
+    return PolicyReloader(config, PolicyHolder(loaded.policy), lambda: config,
                       lambda _old, _new: None, refresh_every=0.05, downloads=downloads)
 
 
-def _checks(live: LivePolicy, monkeypatch: pytest.MonkeyPatch) -> int:
+def _checks(live: PolicyReloader, monkeypatch: pytest.MonkeyPatch) -> int:
     calls: list[Config] = []
     monkeypatch.setattr(reload_module, "update_sources",
                         lambda config: calls.append(config) or [])
