@@ -1,140 +1,180 @@
-"""The query's path, top to bottom: parse -> access -> policy -> cache -> upstream.
+"""The query's path, assembled in one place: the chain below, top to bottom.
 
-Why this order:
-- access first, so a refused client costs one dict lookup and learns nothing;
-- policy above the cache, so a block applies at once and blocked names are never
-  served from cache (the cache stores only upstream answers);
-- the cache before the upstream, which is the only stage that waits.
-Everything before the upstream runs synchronously in the socket callback: no
-task or coroutine is created for a local answer. In front of it all, for UDP, the
-repeat stage answers a query seen moments ago with the bytes it got then (after
-the access check, which every query passes through).
+Every stage keeps the contract of `resolver.stages.contract`: it answers now, passes
+the query on, or (the tail) answers later through a callback. Everything before the
+upstream runs synchronously in the socket callback: no task or coroutine is made for
+a local answer. Adding a stage is one module in `resolver/stages/` and one line here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
 
+from resolver.config import Config
 from resolver.dns import answers
-from resolver.dns.reply import fit, for_client
+from resolver.dns.reply import for_client
 from resolver.dns.ttl import cap_ttls
-from resolver.dns.wire import Query, classify, parse_query
 from resolver.policy.period import PolicyHolder
-from resolver.stages.access import AccessControl
+from resolver.stages.access import AccessStage
 from resolver.stages.blocking import BlockingStage
-from resolver.stages.cache import CacheStage, cache_key
-from resolver.stages.repeat import BLOCKED, CACHED, RepeatStage
-from resolver.stages.status import CLASS_CHAOS, StatusStage
+from resolver.stages.cache import CacheStage
+from resolver.stages.contract import (
+    AnswersLater,
+    AnswersNow,
+    Request,
+    ResponseKind,
+    Stage,
+    StageSetup,
+    WatchesAnswers,
+)
+from resolver.stages.parse import ParseStage
+from resolver.stages.repeat import RepeatStage
+from resolver.stages.status import StatusStage
 from resolver.stages.upstream import UpstreamStage
 
 log = logging.getLogger("dnsfence")
 
+StageClass = Callable[[StageSetup], Stage]
 
-class Pending(NamedTuple):
-    """A question only the upstream can answer: `Pipeline.forward` or `resolve` it."""
+CHAIN: tuple[StageClass, ...] = (
+    RepeatStage,    # first: a UDP query seen moments ago costs one dict lookup (it checks access)
+    ParseStage,     # bytes -> Query; malformed packets get FORMERR/NOTIMP/BADVERS or nothing
+    StatusStage,    # CHAOS status.dnsfence, before access: the host may ask even if not a client
+    AccessStage,    # a refused client costs one dict lookup and learns nothing
+    BlockingStage,  # above the cache, so a block applies at once and is never served from cache
+    CacheStage,     # wraps the upstream: hits answer now, upstream answers are stored coming back
+    UpstreamStage,  # the tail, the only stage that waits
+)
+"""The order of the chain. Why each stage sits where it does is said on its line."""
 
-    query: Query
-    tcp: bool
+S = TypeVar("S", bound=Stage)
 
+
+class Handle(Protocol):
+    def __call__(self, data: bytes, client: str, now: float, tcp: bool = False
+                 ) -> bytes | Request | None: ...
 
 
 class Pipeline:
-    """Turns one request into an answer now (bytes), an answer later (a coroutine), or none."""
+    """Turns one packet into an answer now (bytes), a `Request` to forward, or nothing."""
 
-    __slots__ = ("access", "blocking", "cache", "policy", "refused", "repeat", "status",
-                 "udp_size", "upstream")
+    __slots__ = ("_forward", "_policy", "_stages", "_udp_size", "handle")
 
-    def __init__(self, policy: PolicyHolder, access: AccessControl, blocking: BlockingStage,
-                 cache: CacheStage | None, upstream: UpstreamStage, udp_size: int,
-                 status: StatusStage | None = None, repeat: RepeatStage | None = None) -> None:
-        self.policy = policy
-        self.repeat = repeat
-        self.status = status
-        self.refused = 0
-        self.access = access
-        self.blocking = blocking
-        self.cache = cache
-        self.upstream = upstream
-        self.udp_size = udp_size
+    handle: Handle
+    """handle(data, client, now, tcp=False): bound once per chain (see `_bind`)."""
 
-    def handle(self, data: bytes, client: str, now: float, tcp: bool = False
-               ) -> bytes | Pending | None:
-        snapshot = self.policy.current(now)
-        repeat = None if tcp else self.repeat
-        if repeat is not None:
-            key = data[2:]
-            seen = repeat.get(key, now, snapshot)
-            if seen is not None and self.access.allows(client):
-                if seen[2] == BLOCKED:
-                    self.blocking.blocked += 1
-                elif self.cache is not None:
-                    self.cache.cache.hits += 1
-                return data[:2] + seen[0]
-        query = parse_query(data)
-        if query is None:
-            parsed = classify(data)
-            if not isinstance(parsed, Query):
-                return answers.rejection(parsed, data, self.udp_size)
-            query = parsed
-        if query.qclass == CLASS_CHAOS and self.status is not None:
-            return self.status.answer(query, client)
-        if not self.access.allows(client):
-            self.refused += 1
-            return answers.refused(query, udp_size=self.udp_size)
-        # None unless this name's verdict changes at a known instant (then: seconds left).
-        ttl_cap = snapshot.ttl_cap(query.qname, now) if now < snapshot.last_bound else None
-        blocked = self.blocking.answer(query, snapshot, now, ttl_cap)
-        if blocked is not None:
-            if repeat is not None and ttl_cap is None and self.blocking.seen_before:
-                repeat.remember(key, blocked, snapshot.until, BLOCKED, snapshot)
-            return blocked
-        if self.cache is not None:
-            cached = self.cache.answer(query, now)
-            if cached is not None:
-                answer = fit(cached[0], cached[1], query, self.udp_size, tcp)
-                if ttl_cap is not None:
-                    return cap_ttls(answer, ttl_cap)
-                if repeat is not None:
-                    until = self.cache.cache.same_until(cache_key(query), now)
-                    repeat.remember(key, answer, until, CACHED, snapshot)
-                return answer
-        return Pending(query, tcp)
+    def __init__(self, policy: PolicyHolder, stages: Sequence[Stage], config: Config) -> None:
+        self._policy = policy
+        self._stages = tuple(stages)
+        self._udp_size = config.server.edns_udp_size
+        self._bind()
 
-    def forward(self, pending: Pending, reply: Callable[[bytes], None]) -> None:
-        """Ask the upstream; `reply(answer for the client)` is called once, from the loop.
+    @classmethod
+    def from_config(cls, config: Config, policy: PolicyHolder,
+                    status_report: Callable[[], dict[str, Any]] | None = None,
+                    chain: Iterable[StageClass] = CHAIN) -> Pipeline:
+        """One worker's chain; each worker has its own cache and upstream sockets."""
+        setup = StageSetup(config, policy, status_report)
+        return cls(policy, [stage(setup) for stage in chain], config)
+
+    def _bind(self) -> None:
+        """Bind the stages' methods once, so a query walks a tuple of bound methods."""
+        handlers = tuple(s.handle for s in self._stages if isinstance(s, AnswersNow))
+        watchers = tuple(s.answered for s in self._stages if isinstance(s, WatchesAnswers))
+        later = [s for s in self._stages if isinstance(s, AnswersLater)]
+        if not later:
+            raise ValueError("the chain needs a stage that answers later (the upstream)")
+        for upper, lower in itertools.pairwise(later):
+            upper.next = lower.forward
+        later[-1].next = None
+        self._forward = later[0].forward
+        current = self._policy.current
+
+        def handle(data: bytes, client: str, now: float, tcp: bool = False
+                   ) -> bytes | Request | None:
+            request = Request(data, client, now, tcp, current(now))
+            for stage_handle in handlers:
+                answer = stage_handle(request)
+                if answer is not None:
+                    for watch in watchers:
+                        watch(request, answer)
+                    return answer or None  # DROP (b"") is no answer at all
+            return request
+
+        self.handle = handle
+
+    def forward(self, request: Request, reply: Callable[[bytes], None]) -> None:
+        """Ask the stages that answer later; `reply(answer for the client)` is called once.
 
         A callback rather than a coroutine: no task per forwarded query on the UDP path.
         """
-        query, tcp = pending
 
         def done(response: bytes | None) -> None:
             try:
-                answer = self._for_client(query, tcp, response)
+                answer = self._for_client(request, response)
             except Exception:
                 log.exception("dnsfence: internal error while answering a forwarded query")
                 # still answer, so that no client (nor a TCP connection) waits for nothing
-                answer = answers.servfail(query, answers.EdeCode.OTHER, "internal error",
-                                          udp_size=self.udp_size)
+                answer = answers.servfail(request.query, answers.EdeCode.OTHER,
+                                          "internal error", udp_size=self._udp_size)
             reply(answer)
 
-        self.upstream.start(query, tcp, done)
+        self._forward(request, done)
 
-    async def resolve(self, pending: Pending) -> bytes:
+    async def resolve(self, request: Request) -> bytes:
         """`forward`, awaited (TCP connections, tests)."""
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self.forward(pending, future.set_result)
+        self.forward(request, future.set_result)
         return await future
 
-    def _for_client(self, query: Query, tcp: bool, response: bytes | None) -> bytes:
+    def _for_client(self, request: Request, response: bytes | None) -> bytes:
+        query = request.query
         if response is None:
-            return answers.servfail(query, answers.EdeCode.NO_REACHABLE_AUTHORITY,
-                                    "no upstream answered in time", udp_size=self.udp_size)
+            request.kind = ResponseKind.SERVFAIL
+            return answers.servfail(query, ResponseKind.SERVFAIL.ede,
+                                    "no upstream answered in time", udp_size=self._udp_size)
+        request.kind = ResponseKind.FORWARDED
         now = time.time()
-        ttl_cap = self.policy.current(now).ttl_cap(query.qname, now)
+        ttl_cap = self._policy.current(now).ttl_cap(query.qname, now)
         if ttl_cap is not None:
             response = cap_ttls(response, ttl_cap)
-        return for_client(response, query, self.udp_size, tcp)
+        return for_client(response, query, self._udp_size, request.tcp)
+
+    def reconfigure(self, config: Config) -> None:
+        """Apply a reloaded config: each stage takes its own part; counters carry over."""
+        for stage in self._stages:
+            stage.reconfigure(config)
+        self._udp_size = config.server.edns_udp_size
+        self._bind()
+
+    def counters(self) -> dict[str, int]:
+        """This worker's counters: each stage's, equal names added up (plain integers)."""
+        total: dict[str, int] = {}
+        for stage in self._stages:
+            for name, value in stage.counters().items():
+                total[name] = total.get(name, 0) + value
+        return total
+
+    def stage(self, kind: type[S]) -> S:
+        """The chain's stage of this class (for status reports and tests)."""
+        for stage in self._stages:
+            if isinstance(stage, kind):
+                return stage
+        raise LookupError(f"no {kind.__name__} in this chain")
+
+    @property
+    def policy(self) -> PolicyHolder:
+        return self._policy
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        return self._stages
+
+    def close(self) -> None:
+        for stage in self._stages:
+            stage.close()

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolver.config import Endpoint
-from resolver.pipeline import Pending, Pipeline
+from resolver.pipeline import Pipeline
+from resolver.stages.contract import Request
 
 log = logging.getLogger("dnsfence")
 
@@ -243,17 +244,17 @@ class TcpServer:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    def _handle(self, data: bytes, client: str) -> bytes | Pending | None:
+    def _handle(self, data: bytes, client: str) -> bytes | Request | None:
         try:
             return self._pipeline.handle(data, client, time.time(), tcp=True)
         except Exception:
             log.exception("internal error while answering a TCP query")
             return None
 
-    async def _later(self, pending: Pending, writer: asyncio.StreamWriter,
+    async def _later(self, request: Request, writer: asyncio.StreamWriter,
                      slots: asyncio.Semaphore) -> None:
         try:
-            answer = await self._pipeline.resolve(pending)
+            answer = await self._pipeline.resolve(request)
             if answer is not None:
                 self._write(writer, answer)
         except Exception:
@@ -305,4 +306,4 @@ async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: flo
         udp.close()
     for tcp in tcp_servers:
         await tcp.close()
-    pipeline.upstream.close()
+    pipeline.close()

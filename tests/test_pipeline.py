@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 import tempfile
-import types
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,19 +25,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver import pipeline as pipeline_module
-from resolver.cache import AnswerCache
-from resolver.commands.serve import reconfigure
-from resolver.config import defaults
+from resolver.config import Config, Endpoint, defaults
 from resolver.dns.wire import parse_query
-from resolver.pipeline import Pending, Pipeline
+from resolver.pipeline import CHAIN, Pipeline, StageClass
 from resolver.policy.model import Policy
 from resolver.policy.period import PolicyHolder
-from resolver.stages.access import AccessControl
-from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
+from resolver.stages.contract import Done, Request, Stage, StageSetup
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.upstream import UpstreamStage
-from resolver.upstream import Forwarder, UpstreamServer
 from tests.policy.assertions import policy_of
 
 CHANGE = datetime(2030, 1, 1, tzinfo=UTC).timestamp()  # when later.example becomes blocked
@@ -58,10 +52,24 @@ OFFICE = "127.0.0.1"
 STRANGER = "192.0.2.7"
 
 
-def build(policy: Policy, *, repeat: bool) -> Pipeline:
+def office_config() -> Config:
+    """The settings the chain below was written for (one small cache, one dead upstream)."""
+    return defaults().with_overrides(**{
+        "server.allow_clients": (ipaddress.ip_network("127.0.0.0/8"),),
+        "server.edns_udp_size": 1232,
+        "blocking.negative_ttl": 60,
+        "cache.max_entries": 1000, "cache.min_ttl": 0, "cache.max_ttl": 86_400,
+        "cache.max_negative_ttl": 3_600,
+        "upstream.servers": (Endpoint("127.0.0.1", 9),),
+    })
+
+
+def build(policy: Policy, *, repeat: bool, chain: tuple[StageClass, ...] = CHAIN) -> Pipeline:
     active = PolicyHolder(policy, clock=lambda: T0)
-    cache = CacheStage(AnswerCache(1000, 0, 86_400, 3_600))
-    forwarder = Forwarder([UpstreamServer("127.0.0.1", 9)])
+    if not repeat:
+        chain = tuple(stage for stage in chain if stage is not RepeatStage)
+    pipeline = Pipeline.from_config(office_config(), active, chain=chain)
+    cache = pipeline.stage(CacheStage)
     for name in CACHED_NAMES:  # the same upstream answers, stored at T0
         for rdtype in ("A", "AAAA"):
             query = dns.message.make_query(name, rdtype, use_edns=False)
@@ -72,22 +80,18 @@ def build(policy: Policy, *, repeat: bool) -> Pipeline:
             parsed = parse_query(query.to_wire())
             assert parsed is not None
             cache.store(parsed, wire, T0)
-    return Pipeline(
-        policy=active,
-        access=AccessControl([ipaddress.ip_network("127.0.0.0/8")]),
-        blocking=BlockingStage(active, 60, 1232),
-        cache=cache,
-        upstream=UpstreamStage(forwarder, cache),
-        udp_size=1232,
-        repeat=RepeatStage() if repeat else None,
-    )
+    return pipeline
+
+
+def counted(pipeline: Pipeline, name: str) -> int:
+    return pipeline.counters().get(name, 0)
 
 
 def ask(pipeline: Pipeline, wire: bytes, now: float, client: str = OFFICE,
         tcp: bool = False) -> bytes | str:
     """The answer bytes, or "forwarded" when the query would go upstream."""
     result = pipeline.handle(wire, client, now, tcp)
-    if isinstance(result, Pending):
+    if isinstance(result, Request):
         return "forwarded"
     assert result is not None
     return result
@@ -101,47 +105,46 @@ def query(name: str, rdtype: str = "A", qid: int = 1, edns: bool = True) -> byte
 
 def test_a_repeated_blocked_query_gets_the_same_answer_under_its_own_id(tmp_path: Path) -> None:
     pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
-    assert pipeline.repeat is not None
+    repeat = pipeline.stage(RepeatStage)
     first = ask(pipeline, query("www.tiktok.com", qid=1), T0)
-    assert len(pipeline.repeat) == 0  # a name seen once is not remembered (floods of new
+    assert len(repeat) == 0  # a name seen once is not remembered (floods of new
     second = ask(pipeline, query("www.tiktok.com", qid=2), T0 + 5)  # names would churn)
     third = ask(pipeline, query("www.tiktok.com", qid=3), T0 + 6)
     assert isinstance(first, bytes) and isinstance(second, bytes) and isinstance(third, bytes)
     assert third[:2] == b"\x00\x03" and third[2:] == second[2:] == first[2:]
     assert dns.message.from_wire(third).rcode() == dns.rcode.NXDOMAIN
-    assert pipeline.repeat.hits == 1
-    assert pipeline.blocking.blocked == 3  # repeats are counted like any answer
+    assert counted(pipeline, "repeats") == 1
+    assert counted(pipeline, "blocked") == 3  # repeats are counted like any answer
 
 
 def test_a_repeated_cache_hit_keeps_its_ttl_counting_down(tmp_path: Path) -> None:
     pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
-    assert pipeline.repeat is not None and pipeline.cache is not None
     ttls = []
     for offset in (0.1, 0.5, 0.9, 1.1, 1.6, 2.2):
         answer = ask(pipeline, query("www.example.com"), T0 + offset)
         assert isinstance(answer, bytes)
         ttls.append(dns.message.from_wire(answer).answer[0].ttl)
     assert ttls == [300, 300, 300, 299, 299, 298]
-    assert pipeline.repeat.hits == 3
-    assert pipeline.cache.cache.hits == 6
+    assert counted(pipeline, "repeats") == 3
+    assert counted(pipeline, "cache_hits") == 6
 
 
 def test_a_refused_client_never_gets_a_repeat(tmp_path: Path) -> None:
     pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
     for _ in range(2):
         ask(pipeline, query("www.tiktok.com"), T0)
-    assert pipeline.repeat is not None and len(pipeline.repeat) == 1
+    assert len(pipeline.stage(RepeatStage)) == 1
     refused = ask(pipeline, query("www.tiktok.com"), T0, client=STRANGER)
     assert isinstance(refused, bytes)
     assert dns.message.from_wire(refused).rcode() == dns.rcode.REFUSED
-    assert pipeline.refused == 1
+    assert counted(pipeline, "refused") == 1
 
 
 def test_a_reload_is_in_force_for_the_very_next_query(tmp_path: Path) -> None:
     pipeline = build(policy_of(tmp_path / "a", LISTS), repeat=True)
     for _ in range(3):
         assert isinstance(ask(pipeline, query("www.tiktok.com"), T0), bytes)
-    assert pipeline.repeat is not None and pipeline.repeat.hits == 1
+    assert counted(pipeline, "repeats") == 1
     lifted = policy_of(tmp_path / "b", LISTS.replace("tiktok.com", "tiktok.invalid"))
     pipeline.policy.replace(lifted, T0 + 1)
     assert ask(pipeline, query("www.tiktok.com"), T0 + 1) == "forwarded"
@@ -150,12 +153,11 @@ def test_a_reload_is_in_force_for_the_very_next_query(tmp_path: Path) -> None:
 def test_answers_capped_before_a_change_are_not_repeated_and_the_change_applies(
         tmp_path: Path) -> None:
     pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
-    assert pipeline.repeat is not None
     for offset in (0, 0.2):  # 100.25 and 100.05 s before the change
         answer = ask(pipeline, query("www.later.example"), T0 + offset)
         assert isinstance(answer, bytes)
         assert dns.message.from_wire(answer).answer[0].ttl == 100  # capped to the change
-    assert pipeline.repeat.hits == 0
+    assert counted(pipeline, "repeats") == 0
     blocked = ask(pipeline, query("www.later.example"), CHANGE + 0.01)
     assert isinstance(blocked, bytes)
     assert dns.message.from_wire(blocked).rcode() == dns.rcode.NXDOMAIN
@@ -164,28 +166,27 @@ def test_answers_capped_before_a_change_are_not_repeated_and_the_change_applies(
 def test_what_was_remembered_belongs_to_its_snapshot(tmp_path: Path) -> None:
     lists = LISTS.replace("- tiktok.com", "- domain: tiktok.com\n        expires: 2030-01-01")
     pipeline = build(policy_of(tmp_path, lists), repeat=True)
-    assert pipeline.repeat is not None
     before = pipeline.policy.current(CHANGE - 0.2)
     # cached at T0 = CHANGE - 100.25: its TTL ticks at CHANGE - 0.25 and CHANGE + 0.75
     for moment in (CHANGE - 0.2, CHANGE - 0.1):  # no rule covers it: remembered, repeated
         assert isinstance(ask(pipeline, query("cdn.example.net"), moment), bytes)
-    assert pipeline.repeat.hits == 1
+    assert counted(pipeline, "repeats") == 1
     blocked = ask(pipeline, query("www.tiktok.com"), CHANGE - 0.05)
     assert isinstance(blocked, bytes)
     assert dns.message.from_wire(blocked).rcode() == dns.rcode.NXDOMAIN
     assert ask(pipeline, query("www.tiktok.com"), CHANGE + 0.4) == "forwarded"
     assert pipeline.policy.current(CHANGE + 0.4) is not before  # the transition's snapshot
     again = ask(pipeline, query("cdn.example.net"), CHANGE + 0.5)
-    assert isinstance(again, bytes) and pipeline.repeat.hits == 1  # made again, not repeated
+    assert isinstance(again, bytes)
+    assert counted(pipeline, "repeats") == 1  # made again, not repeated
     assert dns.message.from_wire(again).answer[0].ttl == 300 - 100
 
 
 def test_tcp_queries_are_not_repeated(tmp_path: Path) -> None:
     pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
-    assert pipeline.repeat is not None
     for _ in range(3):
         ask(pipeline, query("www.tiktok.com"), T0, tcp=True)
-    assert len(pipeline.repeat) == 0 and pipeline.repeat.hits == 0
+    assert len(pipeline.stage(RepeatStage)) == 0 and counted(pipeline, "repeats") == 0
 
 
 _NAMES = (*CACHED_NAMES, "www.tiktok.com", "TikTok.com", "x.y.tiktok.com", "uncached.example")
@@ -220,10 +221,9 @@ def test_with_or_without_repeats_every_answer_is_the_same(
     plain, repeating = build(policy, repeat=False), build(policy, repeat=True)
     for wire, now, client, tcp in stream:
         assert ask(repeating, wire, now, client, tcp) == ask(plain, wire, now, client, tcp)
-    assert repeating.blocking.blocked == plain.blocking.blocked
-    assert repeating.refused == plain.refused
-    assert repeating.cache is not None and plain.cache is not None
-    assert repeating.cache.cache.hits == plain.cache.cache.hits
+    assert counted(repeating, "blocked") == counted(plain, "blocked")
+    assert counted(repeating, "refused") == counted(plain, "refused")
+    assert counted(repeating, "cache_hits") == counted(plain, "cache_hits")
 
 
 @functools.cache
@@ -234,32 +234,42 @@ def office_policy() -> Policy:
 
 def test_a_config_change_is_in_force_for_the_very_next_query(tmp_path: Path) -> None:
     pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
-    old = defaults()
+    old = office_config()
     for _ in range(3):
         answer = ask(pipeline, query("www.tiktok.com"), T0)
         assert isinstance(answer, bytes)
         assert dns.message.from_wire(answer).authority[0].ttl == 60
     new = replace(old, blocking=replace(old.blocking, negative_ttl=30))
-    reconfigure(pipeline, old, new)
+    pipeline.reconfigure(new)
     answer = ask(pipeline, query("www.tiktok.com"), T0)
     assert isinstance(answer, bytes)
     assert dns.message.from_wire(answer).authority[0].ttl == 30
 
 
+class AnsweringUpstream(Stage):
+    """A tail that answers every question at once with bytes no client answer can be
+    made of."""
+
+    next = None
+
+    def __init__(self, setup: StageSetup) -> None:
+        pass
+
+    def forward(self, request: Request, done: Done) -> None:
+        done(b"an upstream answer")
+
+
 def test_an_internal_error_after_forwarding_still_answers_servfail(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
+    chain = tuple(AnsweringUpstream if stage is UpstreamStage else stage for stage in CHAIN)
+    pipeline = build(policy_of(tmp_path, LISTS), repeat=True, chain=chain)
     pending = pipeline.handle(query("uncached.example"), OFFICE, T0)
-    assert isinstance(pending, Pending)
+    assert isinstance(pending, Request)
     answers: list[bytes] = []
-
-    def start(query: object, tcp: bool, done: Callable[[bytes | None], None]) -> None:
-        done(b"an upstream answer")
 
     def broken(*args: object) -> bytes:
         raise RuntimeError("a bug in building the client's answer")
 
-    monkeypatch.setattr(pipeline, "upstream", types.SimpleNamespace(start=start))
     monkeypatch.setattr(pipeline_module, "for_client", broken)
     pipeline.forward(pending, answers.append)
     assert len(answers) == 1
@@ -268,8 +278,7 @@ def test_an_internal_error_after_forwarding_still_answers_servfail(
 
 
 def test_every_counter_a_worker_keeps_is_shared_with_the_others(tmp_path: Path) -> None:
-    from resolver.commands.serve import pipeline_counters
     from resolver.counters import COUNTER_NAMES
 
     pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
-    assert tuple(pipeline_counters(pipeline)) == COUNTER_NAMES
+    assert sorted(pipeline.counters()) == sorted(COUNTER_NAMES)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from resolver import __version__
-from resolver.cache import AnswerCache
 from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
 from resolver.config import Config, ConfigError, defaults, load_config, resolv_conf_servers
 from resolver.counters import PUBLISH_INTERVAL, SharedCounters, totals
@@ -26,13 +25,6 @@ from resolver.policy.load import load_policy
 from resolver.policy.period import PolicyHolder
 from resolver.reload import Fingerprint, PolicyReloader, fingerprint, watched_paths
 from resolver.server import CONTROL_SIGNALS, Listener, bind, bind_again, serve
-from resolver.stages.access import AccessControl
-from resolver.stages.blocking import BlockingStage
-from resolver.stages.cache import CacheStage
-from resolver.stages.repeat import RepeatStage
-from resolver.stages.status import StatusStage
-from resolver.stages.upstream import UpstreamStage
-from resolver.upstream import Forwarder, UpstreamServer
 
 log = logging.getLogger("dnsfence")
 
@@ -78,73 +70,6 @@ def _raise_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def _cache(config: Config) -> CacheStage | None:
-    if config.cache.max_entries <= 0:
-        return None
-    return CacheStage(AnswerCache(config.cache.max_entries, config.cache.min_ttl,
-                                  config.cache.max_ttl, config.cache.max_negative_ttl))
-
-
-def _upstream(config: Config, cache: CacheStage | None) -> UpstreamStage:
-    forwarder = Forwarder([UpstreamServer(e.host, e.port) for e in config.upstream.servers],
-                          try_timeout=config.upstream.timeout,
-                          deadline=config.upstream.deadline,
-                          udp_size=config.server.edns_udp_size)
-    return UpstreamStage(forwarder, cache)
-
-
-def build_pipeline(config: Config, active: PolicyHolder) -> Pipeline:
-    """One worker's chain; each worker has its own cache and upstream sockets."""
-    cache = _cache(config)
-    return Pipeline(
-        policy=active,
-        access=AccessControl(config.server.allow_clients),
-        blocking=BlockingStage(active, config.blocking.negative_ttl,
-                               config.server.edns_udp_size),
-        cache=cache,
-        upstream=_upstream(config, cache),
-        udp_size=config.server.edns_udp_size,
-        repeat=RepeatStage(),
-    )
-
-
-def reconfigure(pipeline: Pipeline, old: Config, new: Config) -> None:
-    """Apply a reloaded config to a running pipeline; counters carry over."""
-    pipeline.access = AccessControl(new.server.allow_clients)
-    if pipeline.repeat is not None:
-        pipeline.repeat.clear()  # its answers were made under the old settings
-    blocked = pipeline.blocking.blocked
-    pipeline.blocking = BlockingStage(pipeline.policy, new.blocking.negative_ttl,
-                                      new.server.edns_udp_size)
-    pipeline.blocking.blocked = blocked
-    pipeline.udp_size = new.server.edns_udp_size
-    if new.cache != old.cache:
-        pipeline.cache = _cache(new)
-    if new.upstream != old.upstream or new.cache != old.cache \
-            or new.server.edns_udp_size != old.server.edns_udp_size:
-        previous = pipeline.upstream
-        pipeline.upstream = _upstream(new, pipeline.cache)
-        pipeline.upstream.forwarded = previous.forwarded
-        pipeline.upstream.failures = previous.failures
-        previous.close()
-
-
-def pipeline_counters(pipeline: Pipeline) -> dict[str, int]:
-    """One worker's counters, read from its stages (plain integers, nothing locked)."""
-    cache = pipeline.cache.cache if pipeline.cache is not None else None
-    return {
-        "blocked": pipeline.blocking.blocked,
-        "refused": pipeline.refused,
-        "forwarded": pipeline.upstream.forwarded,
-        "upstream_failures": pipeline.upstream.failures,
-        "cache_hits": cache.hits if cache else 0,  # repeats of cache hits included
-        "repeats": pipeline.repeat.hits if pipeline.repeat is not None else 0,
-        "cache_misses": cache.misses if cache else 0,
-        "cache_entries": len(cache) if cache else 0,
-        "cache_bytes": cache.bytes if cache else 0,
-    }
-
-
 def status_report(live: PolicyReloader, pipeline: Pipeline, started: float,
                   shared: SharedCounters | None = None) -> dict[str, Any]:
     """What `dnsfence status` shows: policy state, last reload, counters.
@@ -155,7 +80,7 @@ def status_report(live: PolicyReloader, pipeline: Pipeline, started: float,
     period = live.active.period
     last = live.last
     pid = os.getpid()
-    own = pipeline_counters(pipeline)
+    own = pipeline.counters()
     others = shared.read() if shared is not None else []
     workers = [{"pid": pid, "counters": own}]
     workers += [{"pid": w.pid, "counters": w.counters, "published_at": w.published_at}
@@ -233,12 +158,11 @@ async def _serve_worker(config: Config, read_config: ConfigReader, active: Polic
                         listeners: list[Listener], seen: Fingerprint,
                         shared: SharedCounters | None = None, index: int = 0) -> None:
     started = time.time()
-    pipeline = build_pipeline(config, active)
+    pipeline = Pipeline.from_config(
+        config, active, status_report=lambda: status_report(live, pipeline, started, shared))
     live = PolicyReloader(config, active, read_config,
-                      lambda old, new: reconfigure(pipeline, old, new), seen=seen,
-                      downloads=index == 0)
-    pipeline.status = StatusStage(lambda: status_report(live, pipeline, started, shared),
-                                  config.server.edns_udp_size)
+                          lambda _old, new: pipeline.reconfigure(new), seen=seen,
+                          downloads=index == 0)
     background = [live.run()]
     if shared is not None:
         background.append(_publish_counters(pipeline, shared, index))
@@ -251,7 +175,7 @@ async def _publish_counters(pipeline: Pipeline, shared: SharedCounters, index: i
     """Copy this worker's counters to its shared slot every second, for the others' status."""
     pid = os.getpid()
     while True:
-        shared.publish(index, pid, time.time(), pipeline_counters(pipeline))
+        shared.publish(index, pid, time.time(), pipeline.counters())
         await asyncio.sleep(PUBLISH_INTERVAL)
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from resolver.config import IPNetwork
+from resolver.config import Config, IPNetwork
+from resolver.dns import answers
+from resolver.stages.contract import Request, ResponseKind, Stage, StageSetup
 
 _MEMO_LIMIT = 65_536
 
 
-class AccessControl:
+class ClientNetworks:
     """Decides per source address, memoised, since an office has few clients."""
 
     __slots__ = ("_memo", "_networks")
@@ -45,3 +47,27 @@ def client_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | N
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     return ip
+
+
+class AccessStage(Stage):
+    """REFUSED with EDE 18 for clients outside `server.allow_clients`; others pass on."""
+
+    __slots__ = ("_clients", "_refused", "_udp_size")
+
+    def __init__(self, setup: StageSetup) -> None:
+        self._refused = 0
+        self.reconfigure(setup.config)
+
+    def handle(self, request: Request) -> bytes | None:
+        if self._clients.allows(request.client):
+            return None
+        self._refused += 1
+        request.kind = ResponseKind.REFUSED
+        return answers.refused(request.query, ResponseKind.REFUSED.ede, udp_size=self._udp_size)
+
+    def counters(self) -> dict[str, int]:
+        return {ResponseKind.REFUSED.counter: self._refused}
+
+    def reconfigure(self, config: Config) -> None:
+        self._clients = ClientNetworks(config.server.allow_clients)
+        self._udp_size = config.server.edns_udp_size

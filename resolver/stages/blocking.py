@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from resolver.config import Config
 from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
-from resolver.dns.wire import Query
 from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
-from resolver.policy.period import PolicyHolder, PolicyPeriod
+from resolver.policy.period import PolicyPeriod
+from resolver.stages.contract import Request, ResponseKind, Stage, StageSetup
 
 _TEMPLATES_MAX = 10_000
 _DECIDED_MAX = 4_096
-"""Names whose decision is memoised: an office's hot set fits. Measured under a flood of
-distinct names (the benchmark's blocked workload), 20,000 answered ~4 % fewer queries per
-CPU-second than 4,096: a bigger dict that never hits only costs cache misses."""
+"""Names whose decision is memoised: an office's hot set fits, and under a flood of
+distinct names a bigger dict that never hits only costs (docs/BENCHMARKS.md)."""
 _UNKNOWN: Found | None = ("", "")  # type: ignore[assignment]  # a sentinel no lookup returns
 
 
@@ -56,39 +56,45 @@ def answer_zone(rule: AnyRule, pattern: str, qname: str) -> str:
     return pattern
 
 
-class BlockingStage:
-    """Answers blocked names; passes everything else on (returns None)."""
+class BlockingStage(Stage):
+    """Answers blocked names; passes everything else on.
 
-    __slots__ = ("_active", "_decided", "_decided_in", "_ede", "_groups", "_negative_ttl",
-                 "_policy", "_templates", "_udp_size", "blocked", "seen_before")
+    Every query passing through gets `request.ttl_cap`: when its name's verdict changes
+    at a known instant, no answer (blocked, cached or forwarded) may outlive it.
+    """
 
-    def __init__(self, active: PolicyHolder, negative_ttl: int, udp_size: int) -> None:
-        self._active = active
-        self._negative_ttl = negative_ttl
-        self._udp_size = udp_size
+    __slots__ = ("_blocked", "_decided", "_decided_in", "_ede", "_groups", "_holder",
+                 "_negative_ttl", "_policy", "_templates", "_udp_size")
+
+    def __init__(self, setup: StageSetup) -> None:
+        self._holder = setup.policy
         # keyed by the matched pattern; the rule is kept to tell lists with the same pattern apart
         self._templates: dict[str, tuple[AnyRule, BlockedTemplate]] = {}
         self._ede: dict[int, tuple[AnyRule, tuple[str, str]]] = {}
         self._groups: dict[int, tuple[SourceRules, NamedBlockedTemplate]] = {}
-        self._policy = active.policy
+        self._policy = setup.policy.policy
         # Decisions already taken in this period (between two transitions a name's
         # decision cannot change): the hot set of an office skips the index walk.
         self._decided: dict[str, Found | None] = {}
         self._decided_in: PolicyPeriod | None = None
-        self.blocked = 0
-        # whether the last name answered was decided before in this period: a name asked
-        # again is worth remembering in the repeat stage; a flood of new ones is not
-        self.seen_before = False
+        self._blocked = 0
+        self.reconfigure(setup.config)
 
-    def answer(self, query: Query, period: PolicyPeriod, now: float,
-               ttl_cap: int | None) -> bytes | None:
+    def handle(self, request: Request) -> bytes | None:
+        period = request.period
+        now = request.now
+        query = request.query
+        qname = query.qname
+        # None unless this name's verdict changes at a known instant (then: seconds left)
+        ttl_cap = request.ttl_cap = period.ttl_cap(qname, now) \
+            if now < period.last_bound else None
         decided = self._decided
         if self._decided_in is not period:
             decided.clear()
             self._decided_in = period
-        qname = query.qname
         found = decided.get(qname, _UNKNOWN)
-        self.seen_before = found is not _UNKNOWN
+        # a name decided before in this period is worth repeating; a flood of new ones is not
+        seen_before = found is not _UNKNOWN
         if found is _UNKNOWN:
             found = period.index.lookup(qname, now)
             if len(decided) >= _DECIDED_MAX:
@@ -99,23 +105,34 @@ class BlockingStage:
         rule, pattern = found
         if rule.action is not Action.BLOCK:
             return None
+        self._blocked += 1
+        request.kind = ResponseKind.BLOCKED
+        if seen_before and ttl_cap is None:
+            request.same_until = period.until
         if isinstance(rule, SourceRules):
-            self.blocked += 1
             return self._named(rule).render(query, self._udp_size, ttl_cap, pattern)
         cached = self._templates.get(pattern)
         if cached is not None and cached[0] is rule:
             template = cached[1]
         else:
-            template = self._template(rule, pattern, query.qname)
-        self.blocked += 1
+            template = self._template(rule, pattern, qname)
         return template.render(query, self._udp_size, ttl_cap)
+
+    def counters(self) -> dict[str, int]:
+        return {ResponseKind.BLOCKED.counter: self._blocked}
+
+    def reconfigure(self, config: Config) -> None:
+        self._negative_ttl = config.blocking.negative_ttl
+        self._udp_size = config.server.edns_udp_size
+        self._templates.clear()  # made with the old negative TTL
+        self._groups.clear()
 
     def _named(self, rule: SourceRules) -> NamedBlockedTemplate:
         """The shared template of a source's names (one per source group)."""
         known = self._groups.get(id(rule))
         if known is not None and known[0] is rule:
             return known[1]
-        blocklist = self._active.policy.list_named(rule.list_name)
+        blocklist = self._holder.policy.list_named(rule.list_name)
         before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC")
         template = NamedBlockedTemplate(self._negative_ttl, before, after)
         if len(self._groups) > 1000:
@@ -124,15 +141,15 @@ class BlockingStage:
         return template
 
     def _template(self, rule: AnyRule, pattern: str, qname: str) -> BlockedTemplate:
-        if len(self._templates) > _TEMPLATES_MAX or self._policy is not self._active.policy:
+        if len(self._templates) > _TEMPLATES_MAX or self._policy is not self._holder.policy:
             self._templates.clear()  # bounded, and no templates of a replaced policy
             self._ede.clear()
-            self._policy = self._active.policy
+            self._policy = self._holder.policy
         known = self._ede.get(id(rule))
         if known is not None and known[0] is rule:
             before, after = known[1]
         else:
-            blocklist = self._active.policy.list_named(rule.list_name)
+            blocklist = self._holder.policy.list_named(rule.list_name)
             before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC")
             self._ede[id(rule)] = (rule, (before, after))
         template = BlockedTemplate(answer_zone(rule, pattern, qname), self._negative_ttl,

@@ -1,26 +1,98 @@
-"""Cache stage: serves upstream answers from memory with their remaining TTL."""
+"""Cache stage: serves upstream answers from memory, and stores them on their way back.
+
+It wraps the upstream: a miss goes on to the next stage, and what the upstream answers
+passes through here and is stored before the client gets it. Blocking sits above, so a
+name that becomes blocked is never served from the cache (nothing needs flushing).
+"""
 
 from __future__ import annotations
 
+import time
+
 from resolver.cache import AnswerCache
+from resolver.config import CacheConfig, Config
+from resolver.dns.reply import fit
+from resolver.dns.ttl import cap_ttls
 from resolver.dns.wire import Query
+from resolver.stages.contract import Done, Forward, Request, ResponseKind, Stage, StageSetup
+
+CacheKey = tuple[str, int, int, bool, bool]
 
 
-def cache_key(query: Query) -> tuple[str, int, int, bool, bool]:
+def cache_key(query: Query) -> CacheKey:
     return (query.qname, query.qtype, query.qclass, query.do, query.cd)
 
 
-class CacheStage:
-    """Looks the question up; a miss passes on (None)."""
+def _new_cache(settings: CacheConfig) -> AnswerCache | None:
+    if settings.max_entries <= 0:
+        return None  # cache.max_entries: 0 turns caching off
+    return AnswerCache(settings.max_entries, settings.min_ttl, settings.max_ttl,
+                       settings.max_negative_ttl)
 
-    __slots__ = ("cache",)
 
-    def __init__(self, cache: AnswerCache) -> None:
-        self.cache = cache
+class CacheStage(Stage):
+    """Looks the question up; a miss passes on, and the answer coming back is stored."""
 
-    def answer(self, query: Query, now: float) -> tuple[bytes, bytes] | None:
-        """(header bytes 2..12, everything after the question), for `reply.fit`."""
-        return self.cache.parts(cache_key(query), len(query.question), now)
+    __slots__ = ("_cache", "_settings", "_udp_size", "next")
+
+    def __init__(self, setup: StageSetup) -> None:
+        self.next: Forward | None = None
+        self._settings = setup.config.cache
+        self._cache = _new_cache(self._settings)
+        self._udp_size = setup.config.server.edns_udp_size
+
+    def handle(self, request: Request) -> bytes | None:
+        cache = self._cache
+        if cache is None:
+            return None
+        query = request.query
+        key = (query.qname, query.qtype, query.qclass, query.do, query.cd)
+        parts = cache.parts(key, len(query.question), request.now)
+        if parts is None:
+            return None
+        request.kind = ResponseKind.CACHED
+        answer = fit(parts[0], parts[1], query, self._udp_size, request.tcp)
+        ttl_cap = request.ttl_cap
+        if ttl_cap is not None:
+            return cap_ttls(answer, ttl_cap)
+        request.same_until = cache.same_until(key, request.now)
+        return answer
+
+    def forward(self, request: Request, done: Done) -> None:
+        forward = self.next
+        assert forward is not None, "the cache stage needs a stage below it"
+        cache = self._cache
+        if cache is None:
+            forward(request, done)
+            return
+        key = cache_key(request.query)
+
+        def store(response: bytes | None) -> None:
+            if response is not None:
+                cache.put(key, response, time.time())
+            done(response)
+
+        forward(request, store)
 
     def store(self, query: Query, response: bytes, now: float) -> None:
-        self.cache.put(cache_key(query), response, now)
+        """Keep an upstream message (OPT removed) for `query`, as an answer coming back is."""
+        if self._cache is not None:
+            self._cache.put(cache_key(query), response, now)
+
+    def counters(self) -> dict[str, int]:
+        cache = self._cache
+        if cache is None:
+            return {ResponseKind.CACHED.counter: 0, "cache_misses": 0, "cache_entries": 0,
+                    "cache_bytes": 0}
+        # cache_hits counts hits made here; the repeat stage adds the hits it repeated
+        return {ResponseKind.CACHED.counter: cache.hits, "cache_misses": cache.misses,
+                "cache_entries": len(cache), "cache_bytes": cache.bytes}
+
+    def reconfigure(self, config: Config) -> None:
+        self._udp_size = config.server.edns_udp_size
+        if config.cache != self._settings:
+            self._settings = config.cache
+            self._cache = _new_cache(self._settings)
+
+    def __len__(self) -> int:
+        return 0 if self._cache is None else len(self._cache)

@@ -2,7 +2,8 @@
 
 Asking the server over its own port (as `version.bind` works for BIND) needs no
 extra socket, works inside a container, and reaches whichever worker the kernel
-picks. Only loopback clients get an answer; other CHAOS queries are refused.
+picks. Only loopback clients get an answer; other CHAOS queries are refused. It sits
+before access control, so the host can ask even when loopback is not a client network.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 from dnslib import CLASS, QTYPE, RR, TXT, DNSHeader, DNSQuestion, DNSRecord
 
+from resolver.config import Config
 from resolver.dns import answers
-from resolver.dns.wire import Query
 from resolver.stages.access import client_ip
+from resolver.stages.contract import Request, ResponseKind, Stage, StageSetup
 
 STATUS_NAME = "status.dnsfence"
 CLASS_CHAOS = 3
@@ -39,20 +41,31 @@ def decode_status(strings: list[bytes]) -> dict[str, Any]:
     return result
 
 
-class StatusStage:
-    """Answers CHAOS queries: the status to loopback clients, REFUSED otherwise."""
+class StatusStage(Stage):
+    """Answers CHAOS queries: the status to loopback clients, REFUSED otherwise.
 
-    __slots__ = ("_collect", "_udp_size")
+    Without a status report (a pipeline built by hand) CHAOS queries pass on.
+    """
 
-    def __init__(self, collect: Callable[[], dict[str, Any]], udp_size: int) -> None:
-        self._collect = collect
-        self._udp_size = udp_size
+    __slots__ = ("_report", "_udp_size")
 
-    def answer(self, query: Query, client: str) -> bytes:
-        if query.qname != STATUS_NAME or query.qtype != _TXT or not _loopback(client):
-            return answers.refused(query, udp_size=self._udp_size)
+    def __init__(self, setup: StageSetup) -> None:
+        self._report: Callable[[], dict[str, Any]] | None = setup.status_report
+        self.reconfigure(setup.config)
+
+    def handle(self, request: Request) -> bytes | None:
+        query = request.query
+        if query.qclass != CLASS_CHAOS or self._report is None:
+            return None
+        if query.qname != STATUS_NAME or query.qtype != _TXT or not _loopback(request.client):
+            request.kind = ResponseKind.REFUSED
+            return answers.refused(query, ResponseKind.REFUSED.ede, udp_size=self._udp_size)
+        request.kind = ResponseKind.LOCAL
         header = DNSHeader(id=query.id, qr=1, aa=1, ra=1, rd=query.rd)
         reply = DNSRecord(header, q=DNSQuestion(STATUS_NAME, QTYPE.TXT, CLASS.CH))
         reply.add_answer(RR(STATUS_NAME, QTYPE.TXT, CLASS.CH, 0,
-                            TXT(encode_status(self._collect()))))
+                            TXT(encode_status(self._report()))))
         return bytes(reply.pack())
+
+    def reconfigure(self, config: Config) -> None:
+        self._udp_size = config.server.edns_udp_size

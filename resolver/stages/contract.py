@@ -1,0 +1,132 @@
+"""The contract every stage keeps: one request object, three ways to take part in a query.
+
+A stage answers now (`handle` returns the answer bytes), passes the query on (`handle`
+returns None), or, at the tail of the chain, answers later (`forward` calls `done` with
+the upstream's message). A stage that wraps the tail (the cache) has a `forward` too and
+sees the answer on its way back. A stage may also watch every local answer (`answered`),
+which is how the repeat stage learns what to remember. `resolver.pipeline` holds the list
+and binds these methods once, so a query costs one call per stage and nothing more.
+
+Each stage owns its counters (`counters`), applies its own part of a new config
+(`reconfigure`) and releases what it holds (`close`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from resolver.config import Config
+from resolver.dns.answers import EdeCode
+from resolver.dns.wire import Query
+from resolver.policy.period import PolicyHolder, PolicyPeriod
+
+
+class ResponseKind(enum.Enum):
+    """What a query got, with the counter it adds to and the Extended DNS Error it carries.
+
+    The lower-case name is the verdict a query log writes ("blocked", "cached" ...).
+    """
+
+    BLOCKED = ("blocked", EdeCode.BLOCKED)
+    CACHED = ("cache_hits", None)
+    FORWARDED = ("forwarded", None)
+    REFUSED = ("refused", EdeCode.PROHIBITED)
+    LOCAL = ("local", None)
+    STALE = ("stale", EdeCode.STALE_ANSWER)
+    SERVFAIL = ("servfail", EdeCode.NO_REACHABLE_AUTHORITY)
+    REJECTED = ("rejected", None)
+
+    def __init__(self, counter: str, ede: EdeCode | None) -> None:
+        self.counter = counter
+        self.ede = ede
+
+    @property
+    def verdict(self) -> str:
+        return self.name.lower()
+
+
+DROP = b""
+"""What `handle` returns for a packet that gets no answer at all (e.g. a stray response)."""
+
+
+class Request:
+    """One query on its way through the chain; stages read it and leave their findings on it.
+
+    Plain slots rather than a dataclass: one is made per packet.
+    """
+
+    __slots__ = ("client", "data", "kind", "now", "period", "query", "same_until", "tcp",
+                 "ttl_cap")
+
+    query: Query
+    """Set by the parse stage; stages after it may rely on it."""
+    ttl_cap: int | None
+    """Set by the blocking stage: seconds until this name's policy may change, or None.
+    No answer may outlive that change (a ban starts at its instant, not a TTL later)."""
+
+    def __init__(self, data: bytes, client: str, now: float, tcp: bool,
+                 period: PolicyPeriod) -> None:
+        self.data = data
+        self.client = client
+        self.now = now
+        self.tcp = tcp
+        self.period = period
+        self.kind: ResponseKind | None = None
+        self.same_until = 0.0
+        """Set by the stage that answered when its answer bytes stay the same for the same
+        query bytes until then (within `period`); 0 when they may not."""
+
+
+Done = Callable[[bytes | None], None]
+"""Called once with the upstream's message (OPT removed), or None when none answered."""
+Forward = Callable[[Request, Done], None]
+
+
+@runtime_checkable
+class AnswersNow(Protocol):
+    def handle(self, request: Request) -> bytes | None:
+        """The answer, `DROP`, or None to pass the query to the next stage."""
+
+
+@runtime_checkable
+class AnswersLater(Protocol):
+    next: Forward | None
+    """The forward of the next stage that answers later; None at the tail."""
+
+    def forward(self, request: Request, done: Done) -> None:
+        """Get the upstream's message for `request` and call `done` once with it."""
+
+
+@runtime_checkable
+class WatchesAnswers(Protocol):
+    def answered(self, request: Request, answer: bytes) -> None:
+        """Called with every answer made now, whichever stage made it."""
+
+
+@dataclass(frozen=True, slots=True)
+class StageSetup:
+    """What a stage is built from."""
+
+    config: Config
+    policy: PolicyHolder
+    status_report: Callable[[], dict[str, Any]] | None = None
+    """What the CHAOS status query answers with; None where nothing reports (tests)."""
+
+
+class Stage:
+    """Base of every stage: counters, reconfiguration and closing do nothing by default."""
+
+    __slots__ = ()
+
+    def counters(self) -> dict[str, int]:
+        """This stage's counters by name; the pipeline adds up equal names."""
+        return {}
+
+    def reconfigure(self, config: Config) -> None:
+        """Apply a reloaded config; counters carry over."""
+
+    def close(self) -> None:
+        """Release sockets and the like (the server is stopping or the stage is replaced)."""
