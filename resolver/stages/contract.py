@@ -3,9 +3,10 @@
 A stage answers now (`handle` returns the answer bytes), passes the query on (`handle`
 returns None), or, at the tail of the chain, answers later (`forward` calls `done` with
 the upstream's message). A stage that wraps the tail (the cache) has a `forward` too and
-sees the answer on its way back. A stage may also watch every local answer (`answered`),
-which is how the repeat stage learns what to remember. `resolver.pipeline` holds the list
-and binds these methods once, so a query costs one call per stage and nothing more.
+sees the answer on its way back. A stage may also be shown every answer made now that
+stays the same for a while (`remember`): that is how the repeat stage learns its answers.
+`resolver.pipeline` holds the list and binds these methods once, so a query costs one call
+per stage and nothing more.
 
 Each stage owns its counters (`counters`), applies its own part of a new config
 (`reconfigure`) and releases what it holds (`close`).
@@ -55,7 +56,8 @@ DROP = b""
 class Request:
     """One query on its way through the chain; stages read it and leave their findings on it.
 
-    Plain slots rather than a dataclass: one is made per packet.
+    The pipeline reuses one Request for every query answered now, so a stage must not keep
+    it past `handle` (copy what it needs); a Request given to `forward` is the query's own.
     """
 
     __slots__ = ("client", "data", "kind", "now", "period", "query", "same_until", "tcp",
@@ -101,9 +103,10 @@ class AnswersLater(Protocol):
 
 
 @runtime_checkable
-class WatchesAnswers(Protocol):
-    def answered(self, request: Request, answer: bytes) -> None:
-        """Called with every answer made now, whichever stage made it."""
+class RemembersAnswers(Protocol):
+    def remember(self, request: Request, answer: bytes) -> None:
+        """Called with every answer made now that stays the same for the same query bytes
+        until `request.same_until`, whichever stage made it."""
 
 
 @dataclass(frozen=True, slots=True)

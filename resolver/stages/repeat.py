@@ -21,8 +21,10 @@ _LIMIT = 20_000
 """Entries at most; when full the stage starts again empty (a flood of distinct names
 cannot grow it, and the hot set is back within a second)."""
 
-Entry = tuple[bytes, float, ResponseKind, PolicyPeriod]
-"""(answer from byte 2 on, valid until, its kind, the policy period it belongs to)"""
+Entry = tuple[bytes, float, ResponseKind, PolicyPeriod, list[int]]
+"""(answer from byte 2 on, valid until, its kind, the policy period it belongs to, the
+counter of that kind's repeats: a list cell, since an enum-keyed dict costs a Python-level
+hash per query)"""
 
 
 class RepeatStage(Stage):
@@ -33,7 +35,7 @@ class RepeatStage(Stage):
     def __init__(self, setup: StageSetup) -> None:
         self._clients = ClientNetworks(setup.config.server.allow_clients)
         self._entries: dict[bytes, Entry] = {}
-        self._repeats = dict.fromkeys(ResponseKind, 0)
+        self._repeats = {kind: [0] for kind in ResponseKind}
 
     def handle(self, request: Request) -> bytes | None:
         if request.tcp:
@@ -43,22 +45,23 @@ class RepeatStage(Stage):
         if entry is None or request.now >= entry[1] or entry[3] is not request.period \
                 or not self._clients.allows(request.client):
             return None
-        kind = request.kind = entry[2]
-        self._repeats[kind] += 1
+        request.kind = entry[2]
+        entry[4][0] += 1
         return data[:2] + entry[0]
 
-    def answered(self, request: Request, answer: bytes) -> None:
+    def remember(self, request: Request, answer: bytes) -> None:
         if request.same_until > request.now and not request.tcp and request.kind is not None:
             entries = self._entries
             if len(entries) >= _LIMIT:
                 entries.clear()
-            entries[request.data[2:]] = (answer[2:], request.same_until, request.kind,
-                                         request.period)
+            kind = request.kind
+            entries[request.data[2:]] = (answer[2:], request.same_until, kind, request.period,
+                                         self._repeats[kind])
 
     def counters(self) -> dict[str, int]:
         """Repeats in all, and each kind's repeats under that kind's own counter."""
-        found = {kind.counter: count for kind, count in self._repeats.items() if count}
-        found["repeats"] = sum(self._repeats.values())
+        found = {kind.counter: cell[0] for kind, cell in self._repeats.items() if cell[0]}
+        found["repeats"] = sum(cell[0] for cell in self._repeats.values())
         return found
 
     def reconfigure(self, config: Config) -> None:
