@@ -39,9 +39,7 @@ from resolver.stages.upstream import UpstreamStage
 
 log = logging.getLogger("dnsfence")
 
-StageClass = Callable[[StageSetup], Stage]
-
-CHAIN: tuple[StageClass, ...] = (
+CHAIN: tuple[type[Stage], ...] = (
     RepeatStage,    # first: a UDP query seen moments ago costs one dict lookup (it checks access)
     ParseStage,     # bytes -> Query; malformed packets get FORMERR/NOTIMP/BADVERS or nothing
     StatusStage,    # CHAOS status.dnsfence, before access: the host may ask even if not a client
@@ -53,6 +51,11 @@ CHAIN: tuple[StageClass, ...] = (
 """The order of the chain. Why each stage sits where it does is said on its line."""
 
 S = TypeVar("S", bound=Stage)
+
+
+def counter_names(chain: Iterable[type[Stage]] = CHAIN) -> tuple[str, ...]:
+    """Every counter the chain's stages report, in chain order, each name once."""
+    return tuple(dict.fromkeys(name for stage in chain for name in stage.COUNTERS))
 
 
 class Handle(Protocol):
@@ -77,7 +80,7 @@ class Pipeline:
     @classmethod
     def from_config(cls, config: Config, policy: PolicyHolder,
                     status_report: Callable[[], dict[str, Any]] | None = None,
-                    chain: Iterable[StageClass] = CHAIN) -> Pipeline:
+                    chain: Iterable[type[Stage]] = CHAIN) -> Pipeline:
         """One worker's chain; each worker has its own cache and upstream sockets."""
         setup = StageSetup(config, policy, status_report)
         return cls(policy, [stage(setup) for stage in chain], config)

@@ -6,11 +6,14 @@ import os
 
 import pytest
 
-from resolver.counters import COUNTER_NAMES, SharedCounters, WorkerCounters, totals
+from resolver.counters import SharedCounters, WorkerCounters, totals
+from resolver.pipeline import counter_names
+
+COUNTER_NAMES = counter_names()
 
 
 def test_a_slot_reads_back_what_was_published() -> None:
-    shared = SharedCounters(3)
+    shared = SharedCounters(3, COUNTER_NAMES)
     assert shared.read() == []  # nothing published yet
     shared.publish(1, 4242, 1000.5, {"blocked": 7, "forwarded": 3})
     [worker] = shared.read()
@@ -21,7 +24,7 @@ def test_a_slot_reads_back_what_was_published() -> None:
 
 
 def test_what_a_forked_worker_publishes_is_seen_by_the_others() -> None:
-    shared = SharedCounters(2)
+    shared = SharedCounters(2, COUNTER_NAMES)
     pid = os.fork()
     if pid == 0:  # the child: publish and leave at once
         try:
@@ -37,10 +40,11 @@ def test_totals_add_the_others_to_this_workers_live_counters() -> None:
     own = {name: 1 for name in COUNTER_NAMES}
     others = [WorkerCounters(10, 0.0, {name: 5 for name in COUNTER_NAMES}),
               WorkerCounters(11, 0.0, {name: 100 for name in COUNTER_NAMES})]
-    summed = totals(11, own, others)  # worker 11's own slot is older than its live values
+    # worker 11's own slot is older than its live values
+    summed = totals(11, own, others, COUNTER_NAMES)
     assert summed == {name: 6 for name in COUNTER_NAMES}
 
 
 def test_at_least_one_worker() -> None:
     with pytest.raises(ValueError):
-        SharedCounters(0)
+        SharedCounters(0, COUNTER_NAMES)

@@ -27,11 +27,11 @@ from hypothesis import strategies as st
 from resolver import pipeline as pipeline_module
 from resolver.config import Config, Endpoint, defaults
 from resolver.dns.wire import parse_query
-from resolver.pipeline import CHAIN, Pipeline, StageClass
+from resolver.pipeline import CHAIN, Pipeline, counter_names
 from resolver.policy.model import Policy
 from resolver.policy.period import PolicyHolder
 from resolver.stages.cache import CacheStage
-from resolver.stages.contract import Done, Request, Stage, StageSetup
+from resolver.stages.contract import Done, Request, Stage
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.upstream import UpstreamStage
 from tests.policy.assertions import policy_of
@@ -64,7 +64,7 @@ def office_config() -> Config:
     })
 
 
-def build(policy: Policy, *, repeat: bool, chain: tuple[StageClass, ...] = CHAIN) -> Pipeline:
+def build(policy: Policy, *, repeat: bool, chain: tuple[type[Stage], ...] = CHAIN) -> Pipeline:
     active = PolicyHolder(policy, clock=lambda: T0)
     if not repeat:
         chain = tuple(stage for stage in chain if stage is not RepeatStage)
@@ -252,9 +252,6 @@ class AnsweringUpstream(Stage):
 
     next = None
 
-    def __init__(self, setup: StageSetup) -> None:
-        pass
-
     def forward(self, request: Request, done: Done) -> None:
         done(b"an upstream answer")
 
@@ -278,7 +275,5 @@ def test_an_internal_error_after_forwarding_still_answers_servfail(
 
 
 def test_every_counter_a_worker_keeps_is_shared_with_the_others(tmp_path: Path) -> None:
-    from resolver.counters import COUNTER_NAMES
-
     pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
-    assert sorted(pipeline.counters()) == sorted(COUNTER_NAMES)
+    assert sorted(pipeline.counters()) == sorted(counter_names())

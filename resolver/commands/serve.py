@@ -19,7 +19,7 @@ from resolver import __version__
 from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
 from resolver.config import Config, ConfigError, defaults, load_config, resolv_conf_servers
 from resolver.counters import PUBLISH_INTERVAL, SharedCounters, totals
-from resolver.pipeline import Pipeline
+from resolver.pipeline import Pipeline, counter_names
 from resolver.policy.downloads import update_sources
 from resolver.policy.load import load_policy
 from resolver.policy.period import PolicyHolder
@@ -102,7 +102,7 @@ def status_report(live: PolicyReloader, pipeline: Pipeline, started: float,
         },
         "reloads": live.reloads,
         "failed_reloads": live.failed_reloads,
-        "counters": totals(pid, own, others),
+        "counters": totals(pid, own, others, counter_names()),
         "workers": workers,
         "upstreams": [str(e) for e in live.config.upstream.servers],
     }
@@ -183,7 +183,7 @@ def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder
                  first: list[Listener], workers: int, seen: Fingerprint) -> int:
     """Fork workers sharing each port with SO_REUSEPORT; nothing mutable is shared."""
     sets = [first] + [[bind_again(item) for item in first] for _ in range(workers - 1)]
-    shared = SharedCounters(workers)
+    shared = SharedCounters(workers, counter_names())
     gc.collect()
     gc.freeze()  # the loaded policy stays in shared copy-on-write pages
     children: list[int] = []

@@ -56,6 +56,8 @@ class AccessStage(Stage):
 
     __slots__ = ("_clients", "_refused", "_udp_size")
 
+    COUNTERS = (ResponseKind.REFUSED.counter,)
+
     def __init__(self, setup: StageSetup) -> None:
         self._refused = 0
         self.reconfigure(setup.config)

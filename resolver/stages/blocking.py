@@ -68,6 +68,8 @@ class BlockingStage(Stage):
     __slots__ = ("_blocked", "_decided", "_decided_in", "_ede", "_groups", "_holder",
                  "_negative_ttl", "_policy", "_templates", "_udp_size")
 
+    COUNTERS = (ResponseKind.BLOCKED.counter,)
+
     def __init__(self, setup: StageSetup) -> None:
         self._holder = setup.policy
         # keyed by the matched pattern; the rule is kept to tell lists with the same pattern apart

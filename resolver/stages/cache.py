@@ -37,6 +37,8 @@ class CacheStage(Stage):
 
     __slots__ = ("_cache", "_settings", "_udp_size", "next")
 
+    COUNTERS = (ResponseKind.CACHED.counter, "cache_misses", "cache_entries", "cache_bytes")
+
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None
         self._settings = setup.config.cache
@@ -84,8 +86,7 @@ class CacheStage(Stage):
     def counters(self) -> dict[str, int]:
         cache = self._cache
         if cache is None:
-            return {ResponseKind.CACHED.counter: 0, "cache_misses": 0, "cache_entries": 0,
-                    "cache_bytes": 0}
+            return dict.fromkeys(self.COUNTERS, 0)
         # cache_hits counts hits made here; the repeat stage adds the hits it repeated
         return {ResponseKind.CACHED.counter: cache.hits, "cache_misses": cache.misses,
                 "cache_entries": len(cache), "cache_bytes": cache.bytes}

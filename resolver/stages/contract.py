@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from resolver.config import Config
 from resolver.dns.answers import EdeCode
@@ -123,6 +123,13 @@ class Stage:
     """Base of every stage: counters, reconfiguration and closing do nothing by default."""
 
     __slots__ = ()
+
+    COUNTERS: ClassVar[tuple[str, ...]] = ()
+    """The names `counters` reports, declared so the workers' shared counters can be laid
+    out before the stages exist."""
+
+    def __init__(self, setup: StageSetup) -> None:
+        """Every stage is built from the config and the policy holder alone."""
 
     def counters(self) -> dict[str, int]:
         """This stage's counters by name; the pipeline adds up equal names."""

@@ -18,10 +18,9 @@ _REJECTED = ResponseKind.REJECTED  # a global: the enum class attribute costs mo
 class ParseStage(Stage):
     """Sets `request.query`; answers (or drops) what is not a usable query."""
 
-    __slots__ = ("_rejected", "_udp_size")
+    __slots__ = ("_udp_size",)
 
     def __init__(self, setup: StageSetup) -> None:
-        self._rejected = 0
         self.reconfigure(setup.config)
 
     def handle(self, request: Request) -> bytes | None:
@@ -30,7 +29,6 @@ class ParseStage(Stage):
         if query is None:
             verdict = classify(data)
             if not isinstance(verdict, Query):
-                self._rejected += 1
                 request.kind = _REJECTED
                 return answers.rejection(verdict, data, self._udp_size) or DROP
             query = verdict

@@ -32,6 +32,8 @@ class RepeatStage(Stage):
 
     __slots__ = ("_clients", "_entries", "_repeats")
 
+    COUNTERS = ("repeats",)  # and each repeated kind's own counter, declared by its stage
+
     def __init__(self, setup: StageSetup) -> None:
         self._clients = ClientNetworks(setup.config.server.allow_clients)
         self._entries: dict[bytes, Entry] = {}

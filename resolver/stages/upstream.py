@@ -24,6 +24,8 @@ class UpstreamStage(Stage):
     __slots__ = ("_config", "_failures", "_forwarded", "_forwarder", "in_flight", "next",
                  "shed")
 
+    COUNTERS = ("forwarded", "upstream_failures")
+
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None  # always None: nothing lies below
         self._config = setup.config
