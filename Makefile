@@ -3,7 +3,7 @@
 #   make venv    .venv with the package (editable) and its test tools
 #   make run     dnsfence serve on 127.0.0.1:5353 with ./blocklists  (ARGS="--upstream ...")
 #   make test    lint, then the whole test suite
-#   make lint    ruff + mypy only
+#   make lint    ruff + mypy + the import layers only
 #   make bench   bench/run.sh
 #   make clean   caches and build output (distclean also removes .venv)
 
@@ -21,7 +21,7 @@ LINT_PATHS := $(wildcard resolver tests bench)
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint ruff mypy pytest bench clean distclean
+.PHONY: venv run test lint ruff mypy layers pytest bench clean distclean
 
 venv: $(STAMP)
 
@@ -40,10 +40,14 @@ run: venv
 
 test: lint pytest
 
-lint: ruff mypy
+lint: ruff mypy layers
 
 ruff: venv
 	$(BIN)/ruff check $(LINT_PATHS)
+
+# pyproject's [tool.importlinter]: which layer may import which.
+layers: venv
+	$(BIN)/lint-imports
 
 # No arguments: pyproject's [tool.mypy] names the files (resolver).
 mypy: venv

@@ -150,7 +150,7 @@ class UdpServer:
                 self._log_error("internal error while answering a UDP query")
                 continue
             if isinstance(result, bytes):
-                try:  # noqa: SIM105  (contextlib.suppress costs ~0.2 µs a packet here)
+                try:  # noqa: SIM105  (contextlib.suppress costs more, per packet)
                     send(result, address)
                 except OSError:
                     pass  # full buffer or vanished client: like a lost packet
