@@ -1,4 +1,4 @@
-"""Latency while a 1,000,000-name list reloads (issue 5): nothing lost, nothing SERVFAIL.
+"""Latency while a 1,000,000-name list reloads: nothing lost, nothing SERVFAIL.
 
 Run: .venv/bin/python bench/reload_load.py [--names N] [--rate QPS] [--seconds S]
 Starts unbound (local zone only) and `dnsfence serve` on 127.0.0.1, sends queries at a

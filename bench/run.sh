@@ -2,24 +2,41 @@
 # dnsfence beside dnsmasq and Unbound: `make bench`, or `bash bench/run.sh [--quick]`.
 #
 #   --quick         one run with short cases, for iteration; results in bench/results only
-#   --record        append to docs/BENCHMARKS.md even with --quick
+#   --record        record in docs/BENCHMARKS.md even with --quick
 #   --no-record     do not touch docs/BENCHMARKS.md
+#   --baseline DIR  also measure the dnsfence of checkout DIR (e.g. a git worktree of an
+#                   earlier commit) with the same flags, right after this one: blocked,
+#                   cached, forwarded, mixed with the shipped list, and "this ÷ baseline"
+#                   (~45 s more per run; env BENCH_BASELINE=DIR does the same)
 #
-# Everything runs on 127.0.0.1 and stops at the end (or on Ctrl-C, or after 10 minutes).
-# See bench/README.md.
+# Everything runs on 127.0.0.1 and stops at the end (or on Ctrl-C, or after 10 minutes,
+# 12 with --baseline). See bench/README.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 cd "$repo"
 
-for arg in "$@"; do
-    case "$arg" in
-        --quick | --record | --no-record) ;;
-        -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "bench/run.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
+args=()
+baseline=${BENCH_BASELINE:-}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick | --record | --no-record) args+=("$1") ;;
+        --baseline) [ $# -ge 2 ] || { echo "bench/run.sh: --baseline needs DIR" >&2; exit 2; }
+                    baseline=$2; shift ;;
+        --baseline=*) baseline=${1#--baseline=} ;;
+        -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "bench/run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
     esac
+    shift
 done
+limit=590
+if [ -n "$baseline" ]; then
+    [ -f "$baseline/resolver/__main__.py" ] || {
+        echo "bench/run.sh: --baseline $baseline is not a dnsfence checkout" >&2; exit 2; }
+    args+=(--baseline "$(cd "$baseline" && pwd)")
+    limit=710
+fi
 
 say() { printf '[bench] %s\n' "$*" >&2; }
 
@@ -107,8 +124,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM HUP
 
-# 10 minutes for the whole run: the suite plans for 9 and skips what does not fit;
-# timeout is the backstop (TERM, then KILL 10 s later).
-timeout -k 10 590 "$python" -m bench.suite --work "$work" "$@" &
+# 10 minutes for the whole run (12 with a baseline): the suite plans for 9 (plus the
+# baseline's cases) and skips what does not fit; timeout is the backstop (TERM, then KILL
+# 10 s later).
+unset BENCH_BASELINE  # passed as --baseline, already checked
+timeout -k 10 "$limit" "$python" -m bench.suite --work "$work" ${args[@]+"${args[@]}"} &
 suite=$!
 wait "$suite"

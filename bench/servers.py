@@ -88,6 +88,7 @@ class Process:
     started_at: float = 0.0
     ready_after: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    cwd: Path = REPO  # `python -m resolver` imports the package of its working directory
 
     @property
     def pid(self) -> int:
@@ -100,7 +101,7 @@ class Process:
             self.started_at = time.monotonic()
             self.popen = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, start_new_session=True,
-                                          cwd=REPO)
+                                          cwd=self.cwd)
         _started.append(self)
         with contextlib.suppress(OSError), PGID_FILE.open("a") as pids:
             pids.write(f"{self.popen.pid}\n")
@@ -224,16 +225,20 @@ server:
 
 
 def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: int = 1,
-             cpu: str | None = SERVER_CPU) -> Process:
+             cpu: str | None = SERVER_CPU, checkout: Path | None = None,
+             name: str = "dnsfence") -> Process:
+    """dnsfence from this repository, or with `checkout` from that one (same flags; run
+    in it with PYTHONPATH set to it, so that it imports its own `resolver`)."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "dnsfence.yaml"
     config.write_text(BENCH_CONFIG)
+    env = [] if checkout is None else ["env", f"PYTHONPATH={checkout}"]
     command = _pinned(cpu, [
-        sys.executable, "-m", "resolver", "serve", "--config", str(config),
+        *env, sys.executable, "-m", "resolver", "serve", "--config", str(config),
         "--listen", f"{LOOPBACK}:{port}", "--upstream", f"{LOOPBACK}:{upstream_port}",
         "--blocklists", str(blocklists), "--workers", str(workers)])
-    return Process("dnsfence", command, port, workdir / "dnsfence.log")
+    return Process(name, command, port, workdir / "dnsfence.log", cwd=checkout or REPO)
 
 
 def dnsmasq(workdir: Path, blocked: Sequence[str], upstream_port: int) -> Process:

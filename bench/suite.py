@@ -1,12 +1,15 @@
 """The whole benchmark: dnsfence, dnsmasq and Unbound in turn, same upstream, same queries.
 
-    python -m bench.suite [--quick] [--record | --no-record]
+    python -m bench.suite [--quick] [--record | --no-record] [--baseline DIR]
 
 Each server is pinned to CPU 0; dnsperf and the upstream run on CPU 1. For every case the
 server's CPU time (utime+stime of its process tree, from /proc) is read before and after,
 so "qps per CPU-second" is comparable even when the client, not the server, is the limit.
-The results go to bench/results/*.json; a full run also appends a section to
-docs/BENCHMARKS.md (bench/report.py).
+With `--baseline DIR`, a dnsfence from the checkout DIR (an earlier commit) is measured
+too, right after this checkout's, on the throughput workloads with the shipped list
+(bench/baseline.py). The results go to bench/results/*.json and latest.md (bench/report.py);
+a full run also records a history row and a compact section in docs/BENCHMARKS.md
+(bench/history.py).
 """
 
 from __future__ import annotations
@@ -14,20 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import re
 import signal
-import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import dnsperf, procstat, report, servers, workloads
+from bench import dnsperf, history, machine, procstat, report, servers, workloads
+from bench.baseline import Checkout, inspect
 from bench.corpus import REPO, BlockedNames
+from bench.figures import BASELINE
 from bench.servers import NOERROR, NXDOMAIN, Process
 
 RESULTS = REPO / "bench" / "results"
@@ -123,18 +125,21 @@ def probe_name(variant: BlockedNames) -> str:
 # --- one server with one blocklist ------------------------------------------------------------
 
 def start(name: str, variant: BlockedNames, work: Path, upstream_port: int,
-          settings: Settings, *, workers: int = 1, pinned: bool = True) -> Process:
+          settings: Settings, *, workers: int = 1, pinned: bool = True,
+          checkout: Checkout | None = None) -> Process:
     directory = work / f"{name}-{variant.label}-w{workers}{'' if pinned else '-free'}"
-    if name == "dnsfence":
+    if name in ("dnsfence", BASELINE):
         process = servers.dnsfence(directory, variant.directory, upstream_port, workers=workers,
-                                   cpu=servers.SERVER_CPU if pinned else None)
+                                   cpu=servers.SERVER_CPU if pinned else None, name=name,
+                                   checkout=checkout.directory if checkout else None)
     elif name == "dnsmasq":
         process = servers.dnsmasq(directory, variant.plain, upstream_port)
     else:
         process = servers.unbound_server(directory, variant.plain, upstream_port)
     process.start()
     ready = process.wait_answering(probe_name(variant), NXDOMAIN, settings.start_timeout)
-    log(f"{name} ({variant.label}, {workers} worker{'s' * (workers != 1)}) answered "
+    shown = checkout.label if checkout else name
+    log(f"{shown} ({variant.label}, {workers} worker{'s' * (workers != 1)}) answered "
         f"after {ready:.2f} s")
     return process
 
@@ -149,7 +154,7 @@ def server_cases(process: Process, variant: BlockedNames, files: workloads.Query
     warm(process, files)
     cases.append(measure(process, "mixed", files.mixed, seconds=seconds, once=True))
     latency = []
-    if variant.label == "shipped":
+    if variant.label == "shipped" and process.name != BASELINE:
         lat = settings.latency_seconds
         latency.append(measure(process, "blocked", files.blocked, seconds=lat, max_qps=1000,
                                verbose=True))
@@ -219,42 +224,15 @@ def _worker_cpu(process: Process, record: dict[str, Any]) -> dict[str, float]:
 
 # --- the run ---------------------------------------------------------------------------------
 
-def _version(command: list[str], pattern: str) -> str:
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return "unknown"
-    found = re.search(pattern, done.stdout + done.stderr)
-    return found.group(1) if found else "unknown"
+# the baseline's start-up, warm-ups and four throughput cases, per run
+BASELINE_SECONDS = {"full": 45.0, "quick": 25.0}
 
 
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        found = re.search(r"Model name:\s*(.+)", lscpu)
-        model = found.group(1).strip() if found else model
-        hypervisor = re.search(r"Hypervisor vendor:\s*(.+)", lscpu)
-        if hypervisor:
-            model += f" ({hypervisor.group(1).strip()} guest)"
-    except OSError:
-        pass
-    commit = _version(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], r"(\w+)")
-    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "resolver"],
-                           capture_output=True, text=True, check=False).stdout.strip()
-    return {
-        "cpu": model, "cores": os.cpu_count(), "kernel": platform.release(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "python": platform.python_version(),
-        "dnsperf": _version(["dnsperf", "-h"], r"Version ([\d.]+)"),
-        "dnsmasq": _version([servers.binary("dnsmasq"), "--version"], r"version ([\d.]+)"),
-        "unbound": _version([servers.binary("unbound"), "-V"], r"Version ([\d.]+)"),
-        "commit": commit,
-        "resolver_tree": "modified (uncommitted changes in resolver/)" if dirty else "clean",
-    }
-
-
-def run_suite(settings: Settings, work: Path) -> dict[str, Any]:
+def run_suite(settings: Settings, work: Path, checkout: Checkout | None = None
+              ) -> dict[str, Any]:
+    if checkout is not None:
+        settings = replace(settings, budget=settings.budget
+                           + BASELINE_SECONDS[settings.mode] * settings.runs)
     budget = Budget(settings.budget)
     log(f"{settings.mode} run: {settings.runs} run(s), {settings.seconds:g} s per case; "
         f"work directory {work}")
@@ -274,7 +252,7 @@ def run_suite(settings: Settings, work: Path) -> dict[str, Any]:
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "mode": settings.mode, "settings": asdict(settings),
-        "machine": machine(),
+        "machine": machine.describe(),
         "inputs": {"shipped_plain": len(variants[0].plain),
                    "shipped_globs_dnsfence_only": list(variants[0].globs),
                    "large_names": len(variants[1].plain), "upstream_zones": len(names.zones),
@@ -289,10 +267,12 @@ def run_suite(settings: Settings, work: Path) -> dict[str, Any]:
                                  "[-Q 1000 -v for the latency cases]"]},
         "runs": [], "skipped": [], "problems": [],
     }
+    if checkout is not None:
+        results["baseline"] = checkout.as_json()
     try:
         for number in range(1, settings.runs + 1):
             results["runs"].append(one_run(number, variants, files, work, upstream, settings,
-                                           budget, results))
+                                           budget, results, checkout))
     finally:
         upstream.stop()
     results["elapsed_s"] = round(time.monotonic() - started, 1)
@@ -301,11 +281,14 @@ def run_suite(settings: Settings, work: Path) -> dict[str, Any]:
 
 def one_run(number: int, variants: list[BlockedNames], files: dict[str, workloads.QueryFiles],
             work: Path, upstream: Process, settings: Settings, budget: Budget,
-            results: dict[str, Any]) -> dict[str, Any]:
+            results: dict[str, Any], checkout: Checkout | None = None) -> dict[str, Any]:
     log(f"--- run {number} ---")
     run: dict[str, Any] = {"run": number, "servers": [], "workers": None}
     for variant in variants:
-        for name in SERVER_NAMES:
+        names = list(SERVER_NAMES)
+        if checkout is not None and variant.label == "shipped":
+            names.insert(1, BASELINE)  # right after this checkout's: the same conditions
+        for name in names:
             # a start-up of up to start_timeout plus about eight cases must still fit
             need = (settings.start_timeout if name == "dnsfence" and variant.label != "shipped"
                     else 10) + 8 * (settings.seconds + 1)
@@ -313,7 +296,8 @@ def one_run(number: int, variants: list[BlockedNames], files: dict[str, workload
                 results["skipped"].append(f"run {number}: {name} with {variant.label}")
                 log(f"skipping {name} with {variant.label}: time budget")
                 continue
-            _with_server(name, variant, work, upstream, settings, run, results, files)
+            _with_server(name, variant, work, upstream, settings, run, results, files,
+                         checkout if name == BASELINE else None)
     if not upstream.alive():
         results["problems"].append("the upstream unbound died")
     if budget.left() > 2 * (settings.seconds + 5):
@@ -331,9 +315,10 @@ def one_run(number: int, variants: list[BlockedNames], files: dict[str, workload
 
 def _with_server(name: str, variant: BlockedNames, work: Path, upstream: Process,
                  settings: Settings, run: dict[str, Any], results: dict[str, Any],
-                 files: dict[str, workloads.QueryFiles]) -> None:
+                 files: dict[str, workloads.QueryFiles], checkout: Checkout | None = None
+                 ) -> None:
     try:
-        process = start(name, variant, work, upstream.port, settings)
+        process = start(name, variant, work, upstream.port, settings, checkout=checkout)
     except RuntimeError as exc:
         results["problems"].append(f"run {run['run']}: {name} with {variant.label}: {exc}")
         log(f"{name} failed to start: {exc}")
@@ -363,13 +348,25 @@ def main(argv: list[str] | None = None) -> int:
                         help="append to docs/BENCHMARKS.md (default: yes unless --quick)")
     parser.add_argument("--work", type=Path, required=True,
                         help="scratch directory for generated lists, configs and logs")
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        default=os.environ.get("BENCH_BASELINE") or None,
+                        help="also measure dnsfence from the checkout DIR (an earlier commit), "
+                             "throughput workloads with the shipped list (env BENCH_BASELINE)")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
     record = (not args.quick) if args.record is None else args.record
+    checkout = None
+    if args.baseline is not None:
+        try:
+            checkout = inspect(args.baseline, sys.executable)
+        except RuntimeError as exc:
+            log(f"--baseline: {exc}")
+            return 2
+        log(f"baseline {checkout.label} ({checkout.tree}): imports {checkout.resolver_file}")
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _on_signal)
     try:
-        results = run_suite(settings, args.work)
+        results = run_suite(settings, args.work, checkout)
     finally:
         servers.stop_all()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -378,12 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(results, indent=1, sort_keys=False)
     path.write_text(text + "\n")
     (RESULTS / "latest.json").write_text(text + "\n")
-    section = report.section(results, path.relative_to(REPO))
-    (RESULTS / "latest.md").write_text(section)
+    (RESULTS / "latest.md").write_text(report.section(results, path.relative_to(REPO)))
     log(f"results: {path.relative_to(REPO)} ({results['elapsed_s']:.0f} s)")
     if record:
-        report.record(results, section, REPO / "docs" / "BENCHMARKS.md")
-        log("appended to docs/BENCHMARKS.md")
+        history.record(results, history.compact_section(results, path.relative_to(REPO)),
+                       REPO / "docs" / "BENCHMARKS.md")
+        log("recorded in docs/BENCHMARKS.md (history row and a section under Runs)")
     else:
         log("not recorded in docs/BENCHMARKS.md (quick run); see bench/results/latest.md")
     for problem in results["problems"]:
