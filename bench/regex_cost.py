@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from resolver.policy.formats import parse_source
+from resolver.lists.formats import parse_source
+from resolver.lists.sources import Format
 from resolver.policy.regexes import RegexMatcher, compile_pattern
-from resolver.policy.sources import Format
 
 DEFAULT_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 

@@ -9,19 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from resolver.config import (
-    SECTIONS,
-    SETTINGS,
-    Config,
-    ConfigError,
-    Endpoint,
-    cpu_quota,
-    defaults,
-    example_config,
-    load_config,
-    parse_endpoint,
-    usable_cpus,
-)
+from resolver.config.cpus import cpu_quota, usable_cpus
+from resolver.config.endpoints import Endpoint, parse_endpoint
+from resolver.config.example import example_config
+from resolver.config.load import ConfigError, defaults, load_config
+from resolver.config.settings import SECTIONS, SETTINGS, Config
 
 
 def write_config(tmp_path: Path, text: str, name: str = "dnsfence.yaml") -> Path:
@@ -272,7 +264,7 @@ def test_bad_endpoints(text: str) -> None:
 def test_the_shipped_example_file_is_the_generated_one() -> None:
     shipped = Path(__file__).resolve().parents[1] / "dnsfence.example.yaml"
     assert shipped.read_text(encoding="utf-8") == example_config(), (
-        "regenerate it: python -c 'from resolver.config import example_config; "
+        "regenerate it: python -c 'from resolver.config.example import example_config; "
         "import sys; sys.stdout.write(example_config())' > dnsfence.example.yaml")
 
 

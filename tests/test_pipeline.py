@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from resolver import pipeline as pipeline_module
 from resolver.cache import AnswerCache
 from resolver.commands.serve import reconfigure
-from resolver.config import defaults
+from resolver.config.load import defaults
 from resolver.dns.wire import parse_query
 from resolver.pipeline import Pending, Pipeline
 from resolver.policy.model import Policy

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
+from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.policy.index import PolicyIndex
 from resolver.policy.instants import iso, show, zone
 from resolver.policy.model import Action, AnyRule, BlockList, Policy, SourceRules

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from resolver.lists.sources import SourceSpec
     from resolver.policy.index import PolicyIndex
-    from resolver.policy.sources import SourceSpec
 
 
 class Action(enum.Enum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from resolver.config import IPNetwork
+from resolver.config.server import IPNetwork
 
 _MEMO_LIMIT = 65_536
 

@@ -8,19 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from resolver.policy.edit import (
-    EditError,
-    Entry,
-    add_entries,
-    check_name,
-    entries,
-    load_policy_with,
-    new_list_text,
-    read_document,
-    remove_entries,
-    scalar,
-)
-from resolver.policy.load import parse_list
+from resolver.edit.checks import load_policy_with
+from resolver.edit.document import EditError, Entry, check_name, entries, read_document
+from resolver.edit.new_list import new_list_text
+from resolver.edit.scalars import scalar
+from resolver.edit.splice import add_entries, remove_entries
+from resolver.lists.list_file import parse_list
 from resolver.policy.model import Action
 
 from .assertions import utc, write_lists

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from resolver.policy.load import load_policy
+from resolver.lists.load import load_policy
 from resolver.policy.model import Action, Rule
 
 from .assertions import (

@@ -19,7 +19,9 @@ from typing import Literal
 
 import pytest
 
-from resolver.policy.remote import FetchPolicy, FetchResult, RemoteCache, fetch
+from resolver.fetch.http_download import FetchPolicy
+from resolver.fetch.remote import FetchResult, fetch
+from resolver.lists.remote_cache import RemoteCache
 
 T0 = 1_795_000_000.0  # 2026-11-18 11:06:40 UTC
 HOUR = 3600.0

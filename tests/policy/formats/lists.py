@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from resolver.policy.formats import ParsedSource
+from resolver.lists.formats import ParsedSource
+from resolver.lists.sources import Scope
 from resolver.policy.model import Action
-from resolver.policy.sources import Scope
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "formats"
 CORPORA = Path(

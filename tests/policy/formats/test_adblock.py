@@ -6,16 +6,16 @@ import re
 
 import pytest
 
-from resolver.policy.formats import ParsedSource, parse_source
-from resolver.policy.formats.adblock import (
+from resolver.lists.formats import ParsedSource, parse_source
+from resolver.lists.formats.adblock import (
     AS_REGEX_NOTE,
     NO_END_NOTE,
     SPANNING_GLOB_NOTE,
     modifier_reason,
 )
+from resolver.lists.sources import Format
 from resolver.policy.model import Action, Location, Rule, Window
 from resolver.policy.regexes import compile_pattern
-from resolver.policy.sources import Format
 
 from .lists import ALLOW, BLOCK, EXACT, SUBTREE, entries, only
 

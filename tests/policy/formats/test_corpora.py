@@ -14,10 +14,10 @@ from collections import Counter
 import pytest
 import yaml
 
-from resolver.policy.formats import ParsedSource, parse_source
-from resolver.policy.formats.adblock import AS_REGEX_NOTE, NO_END_NOTE, SPANNING_GLOB_NOTE
+from resolver.lists.formats import ParsedSource, parse_source
+from resolver.lists.formats.adblock import AS_REGEX_NOTE, NO_END_NOTE, SPANNING_GLOB_NOTE
+from resolver.lists.sources import Format
 from resolver.policy.regexes import RegexMatcher, compile_pattern
-from resolver.policy.sources import Format
 
 from .lists import ALLOW, BLOCK, EXACT, SUBTREE, entries, list_text
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from resolver.policy.formats import detect_format, parse_source
-from resolver.policy.sources import Format
+from resolver.lists.formats import detect_format, parse_source
+from resolver.lists.sources import Format
 
 from .lists import BLOCK, EXACT, list_text
 

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver.policy.formats import parse_source
-from resolver.policy.formats.domains import BLOCK as BLOCK_LINES
-from resolver.policy.formats.domains import check_name, plain_block, source_lines
+from resolver.lists.formats import parse_source
+from resolver.lists.formats.domains import BLOCK as BLOCK_LINES
+from resolver.lists.formats.domains import check_name, plain_block, source_lines
+from resolver.lists.sources import Format
 from resolver.policy.names import InvalidName, normalise_pattern
-from resolver.policy.sources import Format
 
 from .lists import BLOCK, EXACT, SUBTREE, only
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from resolver.policy.formats import parse_source
-from resolver.policy.sources import Format
+from resolver.lists.formats import parse_source
+from resolver.lists.sources import Format
 
 from .lists import BLOCK, EXACT, SUBTREE, only
 

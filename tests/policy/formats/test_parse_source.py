@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver.policy.formats import ParsedSource, parse_source
-from resolver.policy.sources import Format
+from resolver.lists.formats import ParsedSource, parse_source
+from resolver.lists.sources import Format
 
 from .lists import ALLOW, BLOCK, EXACT, SUBTREE
 

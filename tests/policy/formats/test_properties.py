@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver.policy.formats import parse_source
-from resolver.policy.formats.domains import is_local_name
-from resolver.policy.sources import Format
+from resolver.lists.formats import parse_source
+from resolver.lists.formats.domains import is_local_name
+from resolver.lists.sources import Format
 
 from .lists import BLOCK, EXACT, SUBTREE
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from resolver.policy.formats import parse_source
+from resolver.lists.formats import parse_source
+from resolver.lists.sources import Format
 from resolver.policy.regexes import compile_pattern
-from resolver.policy.sources import Format
 
 from .lists import BLOCK, list_text
 

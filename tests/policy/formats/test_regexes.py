@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver.policy.formats import parse_source
+from resolver.lists.formats import parse_source
+from resolver.lists.sources import Format
 from resolver.policy.regexes import (
     InvalidRegex,
     RegexMatcher,
@@ -18,7 +19,6 @@ from resolver.policy.regexes import (
     literals,
     translate_posix,
 )
-from resolver.policy.sources import Format
 
 from .lists import CORPORA, list_text
 

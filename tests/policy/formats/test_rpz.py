@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from resolver.policy.formats import ParsedSource, parse_source
-from resolver.policy.formats.rpz import NODATA_REASON
-from resolver.policy.sources import Format
+from resolver.lists.formats import ParsedSource, parse_source
+from resolver.lists.formats.rpz import NODATA_REASON
+from resolver.lists.sources import Format
 
 from .lists import ALLOW, BLOCK, EXACT, SUBTREE, entries, only
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from resolver.policy.formats.domains import source_lines
+from resolver.lists.formats.domains import source_lines
 from resolver.policy.model import Action
 from resolver.policy.regexes import InvalidRegex, compile_pattern
 
 if TYPE_CHECKING:
-    from resolver.policy.formats import ParsedSource
+    from resolver.lists.formats import ParsedSource
 
 _PIHOLE_OPTION = re.compile(r";(querytype=[^;]*|invert|reply=[^;]*)\s*(?=;|$)")
 

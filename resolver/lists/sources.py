@@ -1,7 +1,7 @@
 """A list's external sources: what the YAML says about each one.
 
 `sources:` entries in a list file become SourceSpec values; the formats package
-turns a source's text into entries, and remote.py fetches URL sources.
+turns a source's text into entries, and resolver.fetch downloads URL sources.
 """
 
 from __future__ import annotations

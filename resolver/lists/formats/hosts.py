@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from resolver.policy.formats.domains import (
+from resolver.lists.formats.domains import (
     BLOCK,
     IP_REASON,
     LOCAL_REASON,
@@ -30,12 +30,12 @@ from resolver.policy.formats.domains import (
     plain_block,
     source_lines,
 )
+from resolver.lists.sources import Scope
 from resolver.policy.model import Action
 from resolver.policy.names import InvalidName
-from resolver.policy.sources import Scope
 
 if TYPE_CHECKING:
-    from resolver.policy.formats import ParsedSource
+    from resolver.lists.formats import ParsedSource
 
 _FAST_PREFIXES = ("0.0.0.0 ", "127.0.0.1 ")
 

@@ -56,7 +56,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from resolver.policy.formats.domains import (
+from resolver.lists.formats.domains import (
     BLOCK,
     LOCAL_REASON,
     check_name,
@@ -64,13 +64,13 @@ from resolver.policy.formats.domains import (
     plain_block,
     source_lines,
 )
-from resolver.policy.formats.regex import add_regex
+from resolver.lists.formats.regex import add_regex
+from resolver.lists.sources import Scope
 from resolver.policy.model import Action
 from resolver.policy.names import InvalidName
-from resolver.policy.sources import Scope
 
 if TYPE_CHECKING:
-    from resolver.policy.formats import ParsedSource
+    from resolver.lists.formats import ParsedSource
 
 COSMETIC_REASON = "cosmetic rule"
 PATH_REASON = "rule with a path"

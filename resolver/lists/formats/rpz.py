@@ -34,13 +34,13 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from resolver.policy.formats.domains import check_name, source_lines
+from resolver.lists.formats.domains import check_name, source_lines
+from resolver.lists.sources import Scope
 from resolver.policy.model import Action
 from resolver.policy.names import InvalidName
-from resolver.policy.sources import Scope
 
 if TYPE_CHECKING:
-    from resolver.policy.formats import ParsedSource
+    from resolver.lists.formats import ParsedSource
 
 NODATA_REASON = "RPZ NODATA (CNAME *.) answered as NXDOMAIN (taken)"
 

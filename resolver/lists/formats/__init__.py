@@ -12,14 +12,14 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass, field
 
-from resolver.policy.formats import adblock as adblock
-from resolver.policy.formats import domains as domains
-from resolver.policy.formats import hosts as hosts
-from resolver.policy.formats import regex as regex
-from resolver.policy.formats import rpz as rpz
-from resolver.policy.formats.detect import detect_format
+from resolver.lists.formats import adblock as adblock
+from resolver.lists.formats import domains as domains
+from resolver.lists.formats import hosts as hosts
+from resolver.lists.formats import regex as regex
+from resolver.lists.formats import rpz as rpz
+from resolver.lists.formats.detect import detect_format
+from resolver.lists.sources import Format, Scope
 from resolver.policy.model import Action
-from resolver.policy.sources import Format, Scope
 
 __all__ = ["ParsedSource", "detect_format", "parse_source"]
 

@@ -11,12 +11,12 @@ import collections
 import time
 from dataclasses import dataclass
 
-from resolver.policy.formats import ParsedSource, parse_source
+from resolver.lists.formats import ParsedSource, parse_source
+from resolver.lists.problems import Problem
+from resolver.lists.remote_cache import RemoteCache
+from resolver.lists.sources import SourceSpec
 from resolver.policy.index import NameHashes, hashes_of
 from resolver.policy.model import Action, Location, RegexRule, Rule, Scope, SourceRules, Window
-from resolver.policy.remote import RemoteCache
-from resolver.policy.sources import SourceSpec
-from resolver.policy.yamlnodes import Problem
 
 _LINE_WARNINGS = 20  # bad lines reported one by one per source; the rest are counted
 

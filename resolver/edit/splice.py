@@ -11,149 +11,27 @@ neighbours (indentation, the space after `-`, the column of trailing comments).
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tempfile
-import textwrap
 from collections import Counter
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
-import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from resolver.policy.load import LoadResult, load_policy, parse_list
-from resolver.policy.model import Action, BlockList
-from resolver.policy.names import InvalidName, normalise_pattern
-from resolver.policy.yamlnodes import Problem, YamlSyntaxError, compose
-
-SECTION = {Action.BLOCK: "domains", Action.ALLOW: "allow"}
-_NULLS = ("", "~", "null", "Null", "NULL")
-_TEXT_WIDTH = 92  # wrap long free text (reference, description) in new files here
-
-
-class EditError(Exception):
-    """A change that cannot be made; the message says why and what to do instead."""
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """An entry to write: a normalised name, its own dates as written, a comment."""
-
-    name: str
-    effective: str | None = None
-    expires: str | None = None
-    comment: str | None = None
-
-    @property
-    def dated(self) -> bool:
-        return self.effective is not None or self.expires is not None
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    """An entry as the file has it (name None when it cannot be read as a name)."""
-
-    name: str | None
-    effective: str | None
-    expires: str | None
-    line: int
-
-
-@dataclass(frozen=True, slots=True)
-class ListDocument:
-    """One list file's exact text and ruamel.yaml's node tree of it."""
-
-    path: str
-    text: str
-    root: MappingNode
-
-    @property
-    def newline(self) -> str:
-        return "\r\n" if "\r\n" in self.text else "\n"
-
-
-def read_document(path: str, text: str) -> ListDocument:
-    """Parse a list file for editing; EditError when it is not a block mapping."""
-    try:
-        root = YAML(typ="rt").compose(text)
-    except YAMLError as exc:
-        raise EditError(f"{path}: cannot be read for editing ({exc}); run `dnsfence lint`")\
-            from None
-    if not isinstance(root, MappingNode) or root.flow_style:
-        raise EditError(f"{path}: a list file must be a mapping (name:, effective:, domains: ...)")
-    return ListDocument(path, text, root)
-
-
-# --- reading entries -------------------------------------------------------------------------
-
-def _section(doc: ListDocument, key: str) -> tuple[ScalarNode, Node] | None:
-    for key_node, value_node in doc.root.value:
-        if isinstance(key_node, ScalarNode) and key_node.value == key:
-            return key_node, value_node
-    return None
-
-
-def _items(doc: ListDocument, key: str) -> list[Node]:
-    found = _section(doc, key)
-    if found is None or _is_null(found[1]):
-        return []
-    if not isinstance(found[1], SequenceNode):
-        raise EditError(f"{doc.path}:{found[1].start_mark.line + 1}: `{key}` is not a list of "
-                        "names; fix it by hand first (see `dnsfence lint`)")
-    return list(found[1].value)
-
-
-def _is_null(node: Node) -> bool:
-    return isinstance(node, ScalarNode) and node.style is None and node.value in _NULLS
-
-
-def _fields(item: Node) -> dict[str, str]:
-    """An entry's `domain:`, `effective:`, `expires:` (or just `domain:` for a plain name)."""
-    if isinstance(item, ScalarNode):
-        return {"domain": str(item.value)}
-    if isinstance(item, MappingNode):
-        return {str(k.value): str(v.value) for k, v in item.value
-                if isinstance(k, ScalarNode) and isinstance(v, ScalarNode) and not _is_null(v)}
-    return {}
-
-
-def check_name(text: str) -> str:
-    """What an admin typed, normalised as an entry name (lower case, A-labels), or
-    EditError with the loader's own reason, so a name is refused exactly as lint would."""
-    probe = f"effective: 2000-01-01\nreference: probe\ndomains:\n  - {json.dumps(text)}\n"
-    _, problems = parse_list("<name>", probe)
-    errors = [p.message for p in problems if p.severity == "error"]
-    if errors:
-        raise EditError(errors[0])
-    try:
-        return normalise_pattern(text)
-    except InvalidName as exc:  # the loader said yes; kept in case the two ever disagree
-        raise EditError(str(exc)) from None
-
-
-def _name(text: str | None) -> str | None:
-    if text is None:
-        return None
-    try:
-        return normalise_pattern(text)
-    except InvalidName:
-        return None
-
-
-def entries(doc: ListDocument, action: Action) -> list[Listed]:
-    """The entries of a list's `domains:` (BLOCK) or `allow:` (ALLOW), in file order."""
-    listed = []
-    for item in _items(doc, SECTION[action]):
-        fields = _fields(item)
-        listed.append(Listed(_name(fields.get("domain")), fields.get("effective"),
-                             fields.get("expires"), item.start_mark.line + 1))
-    return listed
-
+from resolver.edit.document import (
+    SECTION,
+    EditError,
+    Entry,
+    ListDocument,
+    entry_fields,
+    entry_name,
+    find_section,
+    is_null,
+    read_document,
+    section_items,
+)
+from resolver.edit.scalars import scalar
+from resolver.policy.model import Action
 
 # --- text positions --------------------------------------------------------------------------
 
@@ -220,41 +98,6 @@ def _insert_lines(text: str, at: int, lines: Sequence[str], newline: str) -> str
     if at == len(text) and text and not text.endswith("\n"):
         return text + newline + block  # the file had no final line break; keep it so
     return text[:at] + block + newline + text[at:]
-
-
-# --- rendering -------------------------------------------------------------------------------
-
-def _reads_back(value: str, tags: Collection[str], *, flow: bool = False) -> bool:
-    """Whether `value` written plain reads back (as the loader reads it) as itself, as a
-    mapping value or, with `flow`, inside `[...]`."""
-    try:
-        node = compose("<value>", f"k: [{value}]\n" if flow else f"k: {value}\n")
-    except YamlSyntaxError:
-        return False
-    if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
-        return False
-    scalar = node.value[0][1]
-    if flow:
-        if not isinstance(scalar, yaml.SequenceNode) or len(scalar.value) != 1:
-            return False
-        scalar = scalar.value[0]
-    return (isinstance(scalar, yaml.ScalarNode) and not scalar.style  # plain: None or ''
-            and scalar.value == value and scalar.tag in tags)
-
-
-_STR = ("tag:yaml.org,2002:str",)
-_WHEN = (*_STR, "tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int")
-
-
-def scalar(value: str, *, when: bool = False, flow: bool = False) -> str:
-    """`value` as a YAML scalar: plain when that reads back the same, else double-quoted.
-
-    Dates stay plain (`2023-03-20`), as admins write them; names that YAML would read
-    as something else (`"*.example.com"`, `"null"`) are quoted.
-    """
-    if _reads_back(value, _WHEN if when else _STR, flow=flow):
-        return value
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a YAML double-quoted one
 
 
 def _one_line(text: str) -> str:
@@ -344,11 +187,11 @@ def add_entries(doc: ListDocument, action: Action, new: Sequence[Entry]) -> str:
     if not new:
         return doc.text
     key = SECTION[action]
-    found = _section(doc, key)
+    found = find_section(doc, key)
     if found is None:
         return _add_section(doc, key, new)
     key_node, value = found
-    if isinstance(value, ScalarNode) and _is_null(value):
+    if isinstance(value, ScalarNode) and is_null(value):
         return _fill_empty(doc, key_node, value, new)
     if not isinstance(value, SequenceNode):
         raise EditError(f"{doc.path}:{value.start_mark.line + 1}: `{key}` is not a list of "
@@ -446,9 +289,10 @@ def remove_entries(doc: ListDocument, action: Action, names: Collection[str]) ->
     """The file's text without the entries of `domains:`/`allow:` named `names`
     (normalised). Comment lines around them stay: they may head the entries below."""
     key = SECTION[action]
-    found = _section(doc, key)
+    found = find_section(doc, key)
     wanted = set(names)
-    items = [i for i in _items(doc, key) if _name(_fields(i).get("domain")) in wanted]
+    items = [i for i in section_items(doc, key)
+             if entry_name(entry_fields(i).get("domain")) in wanted]
     if found is None or not items:
         return doc.text
     if getattr(found[1], "flow_style", False):
@@ -470,11 +314,11 @@ def remove_entries(doc: ListDocument, action: Action, names: Collection[str]) ->
 def _remove_from_flow(doc: ListDocument, action: Action, wanted: set[str]) -> str:
     """One entry at a time, re-reading in between: the commas of neighbours interact."""
     while True:
-        found = _section(doc, SECTION[action])
+        found = find_section(doc, SECTION[action])
         assert found is not None and isinstance(found[1], SequenceNode)
         items = list(found[1].value)
         index = next((n for n, i in enumerate(items)
-                      if _name(_fields(i).get("domain")) in wanted), None)
+                      if entry_name(entry_fields(i).get("domain")) in wanted), None)
         if index is None:
             return doc.text
         doc = read_document(doc.path, _without_flow_item(doc.text, items, index))
@@ -500,82 +344,3 @@ def _without_flow_item(text: str, items: list[Node], index: int) -> str:
     if index > 0:
         return text[:_leaf_end(items[index - 1])] + text[end:]
     return text[:start] + text[end:]
-
-
-# --- a new list ------------------------------------------------------------------------------
-
-def _text_field(key: str, value: str) -> list[str]:
-    """`key: value`, folded over several lines (`>-`) when long or when plain won't do."""
-    value = " ".join(value.split())
-    line = f"{key}: {value}"
-    if len(line) <= _TEXT_WIDTH and _reads_back(value, _STR):
-        return [line]
-    if len(line) <= _TEXT_WIDTH or not value.isprintable():
-        return [f"{key}: {json.dumps(value, ensure_ascii=False)}"]
-    wrapped = textwrap.wrap(value, _TEXT_WIDTH - 2, break_long_words=False,
-                            break_on_hyphens=False)
-    return [f"{key}: >-", *("  " + part for part in wrapped)]
-
-
-def new_list_text(name: str, *, effective: str, reference: str, timezone: str,
-                  expires: str | None = None, description: str | None = None) -> str:
-    """A new list file with no entries yet, keys in the order the README documents."""
-    lines = [f"name: {scalar(name)}"]
-    if description:
-        lines += _text_field("description", description)
-    lines += _text_field("reference", reference)
-    lines.append(f"effective: {scalar(effective, when=True)}")
-    if expires is not None:
-        lines.append(f"expires: {scalar(expires, when=True)}")
-    lines.append(f"timezone: {scalar(timezone)}")
-    lines.append("domains:")
-    return "\n".join(lines) + "\n"
-
-
-# --- checking the result ---------------------------------------------------------------------
-
-def rule_changes(before: BlockList | None, after: BlockList) -> tuple[Counter[tuple[str, Action]],
-                                                                     Counter[tuple[str, Action]]]:
-    """(added, removed) (pattern, action) pairs between two versions of a list: an edit
-    must change exactly the entries it meant to, whatever the splice did."""
-    old = Counter((r.pattern, r.action) for r in before.rules) if before else Counter()
-    new = Counter((r.pattern, r.action) for r in after.rules)
-    return new - old, old - new
-
-
-def load_policy_with(directory: Path, path: Path, text: str, default_timezone: str = "UTC",
-                     remote_cache: Path | None = None) -> LoadResult:
-    """`load_policy(directory)` as it would be with `path` holding `text`.
-
-    The directory is loaded exactly as `lint` loads it, from a temporary directory of
-    symbolic links to its entries in which `path` alone is the new text; so everything
-    lint checks across files (a list name used twice) is checked too. The temporary
-    directory sits beside `directory` where it may, so that paths relative to the list
-    files (`../shared/...`) lead where they lead from `directory`. Problems name the
-    real directory; the policy's own locations name the copy, which is gone by then.
-    """
-    with _scratch(directory) as scratch:
-        copy = Path(scratch)
-        if directory.is_dir():
-            for entry in directory.iterdir():
-                if entry.name != path.name:
-                    os.symlink(entry.absolute(), copy / entry.name)
-        (copy / path.name).write_text(text, encoding="utf-8", newline="")
-        result = load_policy(copy, default_timezone, remote_cache)
-    return replace(result, problems=tuple(_relocated(p, str(copy), str(directory))
-                                          for p in result.problems))
-
-
-def _scratch(directory: Path) -> tempfile.TemporaryDirectory[str]:
-    try:
-        return tempfile.TemporaryDirectory(prefix=".dnsfence-edit-",
-                                           dir=directory.absolute().parent)
-    except OSError:  # the parent is not writable: relative paths outside may then not resolve
-        return tempfile.TemporaryDirectory(prefix="dnsfence-edit-")
-
-
-def _relocated(problem: Problem, old: str, new: str) -> Problem:
-    where = problem.location
-    if where.file == old or where.file.startswith(old + os.sep):
-        where = replace(where, file=new + where.file[len(old):])
-    return Problem(where, problem.message.replace(old, new), problem.severity)

@@ -2,7 +2,7 @@
 
 The loader never downloads: it reads the last good copy. Downloads happen here,
 on demand or when a source's refresh interval has passed, each one checked by
-remote.fetch (size, type, shrink) so a bad download never empties a ban.
+fetch.remote.fetch (size, type, shrink) so a bad download never empties a ban.
 """
 
 from __future__ import annotations
@@ -10,11 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from resolver.config import Config
-from resolver.policy.formats import parse_source
-from resolver.policy.load import list_files, parse_list
-from resolver.policy.remote import FetchPolicy, FetchResult, RemoteCache, fetch
-from resolver.policy.sources import SourceSpec
+from resolver.fetch.http_download import FetchPolicy
+from resolver.fetch.remote import FetchResult, fetch
+from resolver.fetch.settings import FetchSettings
+from resolver.lists.formats import parse_source
+from resolver.lists.list_file import parse_list
+from resolver.lists.load import list_files
+from resolver.lists.remote_cache import RemoteCache
+from resolver.lists.sources import SourceSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,19 +52,19 @@ def url_sources(blocklists: Path, timezone: str) -> list[SourceSpec]:
     return specs
 
 
-def fetch_policy(config: Config) -> FetchPolicy:
-    return FetchPolicy(timeout=config.lists.download_timeout,
-                       max_bytes=config.lists.max_download_mb * 1024 * 1024,
-                       min_keep_ratio=config.lists.min_keep_ratio)
+def fetch_policy(settings: FetchSettings) -> FetchPolicy:
+    return FetchPolicy(timeout=settings.download_timeout,
+                       max_bytes=settings.max_download_mb * 1024 * 1024,
+                       min_keep_ratio=settings.min_keep_ratio)
 
 
-def update_sources(config: Config, *, force: bool = False, only_missing: bool = False,
+def update_sources(settings: FetchSettings, *, force: bool = False, only_missing: bool = False,
                    accept_shrink: bool = False, with_diff: bool = False) -> list[Update]:
     """Fetch the URL sources that are due (all with `force`, or only those never fetched)."""
-    cache = RemoteCache(config.lists.cache_dir)
-    policy = fetch_policy(config)
+    cache = RemoteCache(settings.cache_dir)
+    policy = fetch_policy(settings)
     updates = []
-    for spec in url_sources(config.blocklists, config.timezone):
+    for spec in url_sources(settings.blocklists, settings.timezone):
         assert spec.url is not None
         if only_missing and cache.cached(spec.url) is not None:
             continue

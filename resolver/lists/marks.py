@@ -7,28 +7,15 @@ keeps dates as the strings the admin wrote and lets us refuse duplicate keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import yaml
 
+from resolver.lists.problems import Problem
 from resolver.policy.model import Location
 
 try:
     _Loader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One finding about a file: an error (nothing loads) or a warning."""
-
-    location: Location
-    message: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.severity}: {self.message}"
 
 
 class YamlSyntaxError(Exception):

@@ -1,146 +1,31 @@
-"""YAML blocklist files -> a validated Policy, with every problem collected.
+"""One YAML list file -> a validated BlockList, with every problem found at its file:line.
 
-A directory with any error yields no policy at all: a half-loaded ban is worse
-than the last good one, which the caller keeps.
+The parser walks PyYAML's node tree (resolver.lists.marks) rather than Python
+objects, so each problem can name where it was written and dates stay as written.
 """
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
 
-from resolver.policy.index import NameHashes, PolicyIndex
-from resolver.policy.ingest import SourceReport, ingest
+from resolver.lists.entry_warnings import entry_warnings
+from resolver.lists.marks import YamlSyntaxError, compose, location, mapping_items, scalar_text
+from resolver.lists.problems import Problem, unknown_key_message
+from resolver.lists.source_options import SOURCE_KEYS, source_option
+from resolver.lists.sources import SourceSpec
 from resolver.policy.instants import InstantError, parse_instant, zone
-from resolver.policy.model import (
-    Action,
-    BlockList,
-    Location,
-    Policy,
-    RegexRule,
-    Rule,
-    Scope,
-    SourceRules,
-    Window,
-)
+from resolver.policy.model import Action, BlockList, Location, RegexRule, Rule, Window
 from resolver.policy.names import InvalidName, normalise_pattern
 from resolver.policy.regexes import InvalidRegex, compile_pattern
-from resolver.policy.remote import RemoteCache
-from resolver.policy.sources import Format, SourceSpec
-from resolver.policy.yamlnodes import (
-    Problem,
-    YamlSyntaxError,
-    compose,
-    location,
-    mapping_items,
-    scalar_text,
-)
 
 LIST_KEYS = ("name", "description", "reference", "effective", "expires", "timezone",
              "domains", "allow", "sources")
 ENTRY_KEYS = ("domain", "regex", "effective", "expires")
-SOURCE_KEYS = ("path", "url", "format", "as", "match", "refresh", "max_invalid")
-
-
-@dataclass(frozen=True, slots=True)
-class LoadResult:
-    """A policy (None when any error was found) and every problem found."""
-
-    policy: Policy | None
-    problems: tuple[Problem, ...]
-    sources: tuple[SourceReport, ...] = ()
-
-    @property
-    def errors(self) -> tuple[Problem, ...]:
-        return tuple(p for p in self.problems if p.severity == "error")
-
-    @property
-    def warnings(self) -> tuple[Problem, ...]:
-        return tuple(p for p in self.problems if p.severity == "warning")
-
-
-def unknown_key_message(key: str, known: Iterable[str], where: str) -> str:
-    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else f" (known keys: {', '.join(known)})"
-    return f"unknown key {key!r} in {where}{hint}"
-
-
-def list_files(directory: Path) -> list[Path]:
-    """The list files of a directory, in name order so results are reproducible."""
-    return sorted(
-        p for p in directory.iterdir()
-        if p.suffix in (".yaml", ".yml") and not p.name.startswith(".") and p.is_file()
-    )
-
-
-def load_policy(directory: Path, default_timezone: str = "UTC",
-                remote_cache: Path | None = None) -> LoadResult:
-    """Load every list file in `directory` and its sources, and index it; all-or-nothing.
-
-    URL sources are read from `remote_cache` (the last good download); nothing is
-    fetched here, so loading never waits on the network.
-    """
-    problems: list[Problem] = []
-    if not directory.is_dir():
-        problems.append(Problem(Location(str(directory)),
-                                "blocklist directory not found; create it or pass --blocklists"))
-        return LoadResult(None, tuple(problems))
-    lists: list[BlockList] = []
-    for path in list_files(directory):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(Problem(Location(str(path)), f"cannot read file: {exc}"))
-            continue
-        blocklist, found = parse_list(str(path), text, default_timezone)
-        problems.extend(found)
-        if blocklist is not None:
-            lists.append(blocklist)
-    problems.extend(_check_unique_names(lists))
-    if any(p.severity == "error" for p in problems):
-        return LoadResult(None, tuple(problems))
-    remote = RemoteCache(remote_cache) if remote_cache is not None else None
-    groups: list[tuple[SourceRules, list[str] | NameHashes]] = []
-    reports: list[SourceReport] = []
-    paths: list[str] = []
-    for i, blocklist in enumerate(lists):
-        if not blocklist.source_specs:
-            continue
-        got = ingest(blocklist.source_specs, blocklist.window, remote)
-        problems.extend(got.problems)
-        reports.extend(got.reports)
-        paths.extend(got.paths)
-        groups.extend(got.groups)
-        lists[i] = replace(blocklist, rules=blocklist.rules + tuple(got.rules),
-                           sources=tuple(g for g, _ in got.groups),
-                           regexes=blocklist.regexes + tuple(got.regexes))
-    if any(p.severity == "error" for p in problems):
-        return LoadResult(None, tuple(problems), tuple(reports))
-    index = PolicyIndex((r for b in lists for r in b.rules), groups,
-                        (r for b in lists for r in b.regexes))
-    policy = Policy(tuple(lists), default_timezone, index=index, source_paths=tuple(paths))
-    return LoadResult(policy, tuple(problems), tuple(reports))
-
-
-def _check_unique_names(lists: list[BlockList]) -> list[Problem]:
-    first: dict[str, BlockList] = {}
-    problems = []
-    for blocklist in lists:
-        other = first.setdefault(blocklist.name, blocklist)
-        if other is not blocklist:
-            problems.append(Problem(
-                blocklist.location,
-                f"list name {blocklist.name!r} is already used by {other.location}; "
-                "list names must be unique (set a different `name:`)",
-            ))
-    return problems
 
 
 class _ListParser:
@@ -249,7 +134,7 @@ class _ListParser:
         if not rules and not regexes and not specs \
                 and not any(p.severity == "error" for p in self.problems):
             self.warn(file_location, f"list {name!r} has no entries; it blocks nothing")
-        self._warn_about_entries(rules)
+        self.problems.extend(entry_warnings(rules))
         return BlockList(name, description, reference, window, tz_name, tuple(rules),
                          list_location, regexes=tuple(regexes), source_specs=specs)
 
@@ -289,7 +174,7 @@ class _ListParser:
                 ok = False
                 continue
             try:
-                options[key] = _source_option(key, value.strip(), Path(self.path).parent)
+                options[key] = source_option(key, value.strip(), Path(self.path).parent)
             except ValueError as exc:
                 self.error(node, f"`{key}`: {exc}")
                 ok = False
@@ -400,93 +285,6 @@ class _ListParser:
         return RegexRule(pattern, action, list_name, window.intersect(Window(effective, expires)),
                          location(self.path, node))
 
-    def _warn_about_entries(self, rules: list[Rule]) -> None:
-        seen: dict[tuple[str, Action], Rule] = {}
-        by_pattern: dict[str, list[Rule]] = {}
-        for rule in rules:
-            first = seen.setdefault((rule.pattern, rule.action), rule)
-            if first is not rule:
-                self.warn(rule.location, f"duplicate entry {rule.pattern!r} "
-                          f"(also on line {first.location.line})")
-                continue
-            by_pattern.setdefault(rule.pattern, []).append(rule)
-        for pattern, same in by_pattern.items():
-            if len({r.action for r in same}) > 1:
-                allowed = next(r for r in same if r.action is Action.ALLOW)
-                self.warn(allowed.location, f"{pattern!r} is both blocked and allowed in this "
-                          "list; the exception wins, so the block does nothing")
-        plain = {(r.pattern, r.action): r for r in seen.values() if not r.is_glob}
-        by_suffix: dict[tuple[str, Action], list[Rule]] = {}
-        for rule in seen.values():
-            by_suffix.setdefault((rule.suffix, rule.action), []).append(rule)
-        unique = list(seen.values())
-        for rule in unique:
-            parent = _covering_parent(rule, plain)
-            if parent is None:
-                continue
-            if _opposite_between(rule, parent, by_suffix, unique):
-                continue  # an exception in between makes this entry meaningful
-            self.warn(rule.location, f"{rule.pattern!r} is already covered by "
-                      f"{parent.pattern!r} (line {parent.location.line}); it can be removed")
-
-
-def _covering_parent(rule: Rule, plain: dict[tuple[str, Action], Rule]) -> Rule | None:
-    """A plain entry of the same list that already decides everything `rule` does."""
-    name = rule.suffix
-    if not rule.is_glob:
-        dot = name.find(".")
-        if dot < 0:
-            return None
-        name = name[dot + 1:]
-    while name:
-        parent = plain.get((name, rule.action))
-        if parent is not None and parent is not rule and _covers(parent.window, rule.window):
-            return parent
-        dot = name.find(".")
-        if dot < 0:
-            return None
-        name = name[dot + 1:]
-    return None
-
-
-def _opposite_between(rule: Rule, parent: Rule, by_suffix: dict[tuple[str, Action], list[Rule]],
-                      rules: list[Rule]) -> bool:
-    """Whether a rule of the other action, no shallower than `parent` and no deeper than
-    `rule`, may match a name `rule` matches: then `rule` decides names `parent` would not."""
-    other = Action.ALLOW if rule.action is Action.BLOCK else Action.BLOCK
-
-    def between(o: Rule) -> bool:
-        return parent.depth <= o.depth <= rule.depth and _related(o, rule)
-
-    if rule.is_glob:  # rare: globs are few, a scan is fine
-        return any(o.action is other and between(o) for o in rules)
-    # A plain rule's names can only be matched by rules keyed at it or above it
-    # (at most as deep, a glob's key is shorter still), so walk up its name.
-    name = rule.pattern
-    while True:
-        if any(between(o) for o in by_suffix.get((name, other), ())):
-            return True
-        if not name:
-            return False
-        dot = name.find(".")
-        name = name[dot + 1:] if dot >= 0 else ""
-
-
-def _related(a: Rule, b: Rule) -> bool:
-    """Whether some name could be matched by both rules (exact for plain rules)."""
-    if not a.is_glob and not b.is_glob:
-        return a.matches(b.pattern) or b.matches(a.pattern)
-    x, y = a.suffix, b.suffix
-    return not x or not y or x == y or x.endswith("." + y) or y.endswith("." + x)
-
-
-def _covers(outer: Window, inner: Window) -> bool:
-    starts_before = outer.effective is None or (
-        inner.effective is not None and outer.effective <= inner.effective)
-    ends_after = outer.expires is None or (
-        inner.expires is not None and inner.expires <= outer.expires)
-    return starts_before and ends_after
-
 
 def _ip_address(text: str) -> bool:
     """An IPv4 or IPv6 address as written (brackets and a trailing dot tolerated)."""
@@ -505,56 +303,6 @@ def _ip_address(text: str) -> bool:
 def _looks_like_ip(pattern: str) -> bool:
     parts = pattern.split(".")
     return len(parts) == 4 and all(p.isdigit() for p in parts)
-
-
-_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
-def parse_duration(text: str) -> float:
-    """'24h', '30m', '7d', '3600' -> seconds."""
-    raw = text.strip().lower()
-    unit = raw[-1:] if raw[-1:] in _DURATION else "s"
-    number = raw[:-1] if raw[-1:] in _DURATION else raw
-    try:
-        value = float(number)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a duration; write e.g. 30m, 24h or 7d") from None
-    if value <= 0:
-        raise ValueError("a duration must be positive")
-    return value * _DURATION[unit]
-
-
-def _source_option(key: str, value: str, base: Path) -> object:
-    if key == "path":
-        return base / value
-    if key == "url":
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"{value!r}: only http:// and https:// URLs are fetched "
-                             "(for a local file write `path:`)")
-        return value
-    if key == "format":
-        try:
-            return Format(value.lower())
-        except ValueError:
-            known = ", ".join(f.value for f in Format)
-            raise ValueError(f"unknown format {value!r} (known: {known})") from None
-    if key == "as":
-        if value.lower() not in ("block", "allow"):
-            raise ValueError("write `as: allow` (entries become exceptions) or `as: block`")
-        return Action(value.lower())
-    if key == "match":
-        if value.lower() not in ("subtree", "exact"):
-            raise ValueError("write `match: subtree` (names block their subdomains too) or "
-                             "`match: exact`")
-        return Scope(value.lower())
-    if key == "refresh":
-        return parse_duration(value)
-    if key == "max_invalid":
-        share = float(value.rstrip("%")) / (100 if value.endswith("%") else 1)
-        if not 0 <= share <= 1:
-            raise ValueError("write a share such as 10% or 0.1")
-        return share
-    raise ValueError(f"unknown key {key!r}")
 
 
 def parse_list(path: str, text: str, default_timezone: str = "UTC"

@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from resolver.policy.formats.domains import is_ip_address
-from resolver.policy.sources import Format
+from resolver.lists.formats.domains import is_ip_address
+from resolver.lists.sources import Format
 
 SAMPLE = 500  # content lines that vote
 MAX_LINES = 20_000  # lines read at most, comments included

@@ -44,12 +44,12 @@ import re
 import time
 from typing import TYPE_CHECKING
 
+from resolver.lists.sources import Scope
 from resolver.policy.model import Action
 from resolver.policy.names import MAX_NAME, InvalidName, normalise_pattern
-from resolver.policy.sources import Scope
 
 if TYPE_CHECKING:
-    from resolver.policy.formats import ParsedSource
+    from resolver.lists.formats import ParsedSource
 
 # Host names that hosts files carry for the machine itself. Pi-hole's gravity
 # parser suppresses the same list (FTL src/tools/gravity-parseList.c) rather
