@@ -56,7 +56,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from resolver.lists.formats.domains import (
+from resolver.lists.formats.lines import (
     BLOCK,
     LOCAL_REASON,
     check_name,

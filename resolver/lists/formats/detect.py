@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from resolver.lists.formats.domains import is_ip_address
+from resolver.lists.formats.lines import is_ip_address
 from resolver.lists.sources import Format
 
 SAMPLE = 500  # content lines that vote

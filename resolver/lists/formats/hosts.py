@@ -13,14 +13,14 @@ machine itself (`localhost`, `broadcasthost`, `ip6-*`..., the list Pi-hole
 suppresses) and IP addresses written where a name belongs.
 
 The common line, `0.0.0.0 name` or `127.0.0.1 name`, takes the same block
-fast path as the domains format (see `domains.plain_block`).
+fast path as the domains format (see `lines.plain_block`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from resolver.lists.formats.domains import (
+from resolver.lists.formats.lines import (
     BLOCK,
     IP_REASON,
     LOCAL_REASON,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from resolver.lists.formats.domains import source_lines
+from resolver.lists.formats.lines import source_lines
 from resolver.policy.model import Action
 from resolver.policy.regexes import InvalidRegex, compile_pattern
 

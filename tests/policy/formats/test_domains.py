@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.lists.formats import parse_source
-from resolver.lists.formats.domains import BLOCK as BLOCK_LINES
-from resolver.lists.formats.domains import check_name, plain_block, source_lines
+from resolver.lists.formats.lines import BLOCK as BLOCK_LINES
+from resolver.lists.formats.lines import check_name, plain_block, source_lines
 from resolver.lists.sources import Format
 from resolver.policy.names import InvalidName, normalise_pattern
 

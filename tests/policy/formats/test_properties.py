@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.lists.formats import parse_source
-from resolver.lists.formats.domains import is_local_name
+from resolver.lists.formats.lines import is_local_name
 from resolver.lists.sources import Format
 
 from .lists import BLOCK, EXACT, SUBTREE
