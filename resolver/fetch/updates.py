@@ -14,7 +14,7 @@ from resolver.fetch.http_download import FetchPolicy
 from resolver.fetch.remote import FetchResult, fetch
 from resolver.fetch.settings import FetchSettings
 from resolver.lists.formats import parse_source
-from resolver.lists.list_file import parse_list
+from resolver.lists.list_file import parse_list_file
 from resolver.lists.load import list_files
 from resolver.lists.remote_cache import RemoteCache
 from resolver.lists.sources import SourceSpec
@@ -46,9 +46,9 @@ def url_sources(blocklists: Path, timezone: str) -> list[SourceSpec]:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        blocklist, _ = parse_list(str(path), text, timezone)
+        blocklist, sources, _ = parse_list_file(str(path), text, timezone)
         if blocklist is not None:
-            specs.extend(s for s in blocklist.source_specs if s.url is not None)
+            specs.extend(s for s in sources if s.url is not None)
     return specs
 
 

@@ -11,7 +11,8 @@ import collections
 import time
 from dataclasses import dataclass
 
-from resolver.lists.formats import ParsedSource, parse_source
+from resolver.lists.formats import parse_source
+from resolver.lists.formats.parsed import ParsedSource
 from resolver.lists.problems import Problem
 from resolver.lists.remote_cache import RemoteCache
 from resolver.lists.sources import SourceSpec

@@ -35,6 +35,7 @@ class _ListParser:
         self.path = path
         self.default_timezone = default_timezone
         self.problems: list[Problem] = []
+        self.specs: tuple[SourceSpec, ...] = ()  # the list's `sources:`, once parsed
 
     def error(self, node: yaml.Node | Location, message: str) -> None:
         where = node if isinstance(node, Location) else location(self.path, node)
@@ -135,8 +136,9 @@ class _ListParser:
                 and not any(p.severity == "error" for p in self.problems):
             self.warn(file_location, f"list {name!r} has no entries; it blocks nothing")
         self.problems.extend(entry_warnings(rules))
+        self.specs = specs
         return BlockList(name, description, reference, window, tz_name, tuple(rules),
-                         list_location, regexes=tuple(regexes), source_specs=specs)
+                         list_location, regexes=tuple(regexes))
 
     def _sources(self, node: yaml.Node, list_name: str) -> list[SourceSpec]:
         if not isinstance(node, yaml.SequenceNode):
@@ -308,12 +310,23 @@ def _looks_like_ip(pattern: str) -> bool:
 def parse_list(path: str, text: str, default_timezone: str = "UTC"
                ) -> tuple[BlockList | None, list[Problem]]:
     """One list file's text -> (BlockList or None, problems)."""
+    blocklist, _, problems = parse_list_file(path, text, default_timezone)
+    return blocklist, problems
+
+
+def parse_list_file(path: str, text: str, default_timezone: str = "UTC"
+                    ) -> tuple[BlockList | None, tuple[SourceSpec, ...], list[Problem]]:
+    """One list file's text -> (BlockList or None, its `sources:`, problems).
+
+    The sources stay beside the BlockList, not in it: the policy engine never reads
+    them; the loader ingests them and the fetch layer downloads their URLs.
+    """
     parser = _ListParser(path, default_timezone)
     try:
         root = compose(path, text)
     except YamlSyntaxError as exc:
-        return None, [exc.problem]
+        return None, (), [exc.problem]
     blocklist = parser.parse(root)
     if any(p.severity == "error" for p in parser.problems):
-        return None, parser.problems
-    return blocklist, parser.problems
+        return None, (), parser.problems
+    return blocklist, parser.specs, parser.problems

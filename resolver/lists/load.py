@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from resolver.lists.ingest import SourceReport, ingest
-from resolver.lists.list_file import parse_list
+from resolver.lists.list_file import parse_list_file
 from resolver.lists.problems import Problem
 from resolver.lists.remote_cache import RemoteCache
+from resolver.lists.sources import SourceSpec
 from resolver.policy.index import NameHashes, PolicyIndex
 from resolver.policy.model import BlockList, Location, Policy, SourceRules
 
@@ -55,16 +56,18 @@ def load_policy(directory: Path, default_timezone: str = "UTC",
                                 "blocklist directory not found; create it or pass --blocklists"))
         return LoadResult(None, tuple(problems))
     lists: list[BlockList] = []
+    specs: list[tuple[SourceSpec, ...]] = []
     for path in list_files(directory):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(Location(str(path)), f"cannot read file: {exc}"))
             continue
-        blocklist, found = parse_list(str(path), text, default_timezone)
+        blocklist, sources, found = parse_list_file(str(path), text, default_timezone)
         problems.extend(found)
         if blocklist is not None:
             lists.append(blocklist)
+            specs.append(sources)
     problems.extend(_check_unique_names(lists))
     if any(p.severity == "error" for p in problems):
         return LoadResult(None, tuple(problems))
@@ -72,10 +75,10 @@ def load_policy(directory: Path, default_timezone: str = "UTC",
     groups: list[tuple[SourceRules, list[str] | NameHashes]] = []
     reports: list[SourceReport] = []
     paths: list[str] = []
-    for i, blocklist in enumerate(lists):
-        if not blocklist.source_specs:
+    for i, (blocklist, sources) in enumerate(zip(lists, specs, strict=True)):
+        if not sources:
             continue
-        got = ingest(blocklist.source_specs, blocklist.window, remote)
+        got = ingest(sources, blocklist.window, remote)
         problems.extend(got.problems)
         reports.extend(got.reports)
         paths.extend(got.paths)

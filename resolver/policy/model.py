@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from resolver.lists.sources import SourceSpec
     from resolver.policy.index import PolicyIndex
 
 
@@ -228,7 +227,6 @@ class BlockList:
     location: Location
     sources: tuple[SourceRules, ...] = ()
     regexes: tuple[RegexRule, ...] = ()
-    source_specs: tuple[SourceSpec, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def size(self) -> int:

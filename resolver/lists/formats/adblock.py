@@ -70,7 +70,7 @@ from resolver.policy.model import Action
 from resolver.policy.names import InvalidName
 
 if TYPE_CHECKING:
-    from resolver.lists.formats import ParsedSource
+    from resolver.lists.formats.parsed import ParsedSource
 
 COSMETIC_REASON = "cosmetic rule"
 PATH_REASON = "rule with a path"

@@ -30,7 +30,7 @@ from resolver.policy.model import Action
 from resolver.policy.names import InvalidName
 
 if TYPE_CHECKING:
-    from resolver.lists.formats import ParsedSource
+    from resolver.lists.formats.parsed import ParsedSource
 
 
 def _one_line(out: ParsedSource, number: int, line: str, plain: Scope) -> None:

@@ -35,7 +35,7 @@ from resolver.policy.model import Action
 from resolver.policy.names import InvalidName
 
 if TYPE_CHECKING:
-    from resolver.lists.formats import ParsedSource
+    from resolver.lists.formats.parsed import ParsedSource
 
 _FAST_PREFIXES = ("0.0.0.0 ", "127.0.0.1 ")
 

@@ -27,7 +27,7 @@ from resolver.policy.model import Action
 from resolver.policy.regexes import InvalidRegex, compile_pattern
 
 if TYPE_CHECKING:
-    from resolver.lists.formats import ParsedSource
+    from resolver.lists.formats.parsed import ParsedSource
 
 _PIHOLE_OPTION = re.compile(r";(querytype=[^;]*|invert|reply=[^;]*)\s*(?=;|$)")
 

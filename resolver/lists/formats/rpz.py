@@ -40,7 +40,7 @@ from resolver.policy.model import Action
 from resolver.policy.names import InvalidName
 
 if TYPE_CHECKING:
-    from resolver.lists.formats import ParsedSource
+    from resolver.lists.formats.parsed import ParsedSource
 
 NODATA_REASON = "RPZ NODATA (CNAME *.) answered as NXDOMAIN (taken)"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from resolver.lists.formats import ParsedSource
+from resolver.lists.formats.parsed import ParsedSource
 from resolver.lists.sources import Scope
 from resolver.policy.model import Action
 

@@ -6,13 +6,14 @@ import re
 
 import pytest
 
-from resolver.lists.formats import ParsedSource, parse_source
+from resolver.lists.formats import parse_source
 from resolver.lists.formats.adblock import (
     AS_REGEX_NOTE,
     NO_END_NOTE,
     SPANNING_GLOB_NOTE,
     modifier_reason,
 )
+from resolver.lists.formats.parsed import ParsedSource
 from resolver.lists.sources import Format
 from resolver.policy.model import Action, Location, Rule, Window
 from resolver.policy.regexes import compile_pattern

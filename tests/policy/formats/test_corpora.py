@@ -14,8 +14,9 @@ from collections import Counter
 import pytest
 import yaml
 
-from resolver.lists.formats import ParsedSource, parse_source
+from resolver.lists.formats import parse_source
 from resolver.lists.formats.adblock import AS_REGEX_NOTE, NO_END_NOTE, SPANNING_GLOB_NOTE
+from resolver.lists.formats.parsed import ParsedSource
 from resolver.lists.sources import Format
 from resolver.policy.regexes import RegexMatcher, compile_pattern
 

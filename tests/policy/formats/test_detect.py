@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from resolver.lists.formats import detect_format, parse_source
+from resolver.lists.formats import parse_source
+from resolver.lists.formats.detect import detect_format
 from resolver.lists.sources import Format
 
 from .lists import BLOCK, EXACT, list_text

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver.lists.formats import ParsedSource, parse_source
+from resolver.lists.formats import parse_source
+from resolver.lists.formats.parsed import ParsedSource
 from resolver.lists.sources import Format
 
 from .lists import ALLOW, BLOCK, EXACT, SUBTREE

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from resolver.lists.formats import ParsedSource, parse_source
+from resolver.lists.formats import parse_source
+from resolver.lists.formats.parsed import ParsedSource
 from resolver.lists.formats.rpz import NODATA_REASON
 from resolver.lists.sources import Format
 
