@@ -15,8 +15,7 @@ from resolver.edit.scalars import scalar
 from resolver.edit.splice import add_entries, remove_entries
 from resolver.lists.list_file import parse_list
 from resolver.policy.model import Action
-
-from .assertions import utc, write_lists
+from tests.policy.assertions import utc, write_lists
 
 SHIPPED = Path(__file__).resolve().parents[2] / "blocklists" / "tiktok.yaml"
 TIKTOK = SHIPPED.read_bytes().decode("utf-8")

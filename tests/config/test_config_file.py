@@ -14,6 +14,7 @@ from resolver.config.endpoints import Endpoint, parse_endpoint
 from resolver.config.example import example_config
 from resolver.config.load import ConfigError, defaults, load_config
 from resolver.config.settings import SECTIONS, SETTINGS, Config
+from resolver.fetch.settings import FetchSettings
 
 
 def write_config(tmp_path: Path, text: str, name: str = "dnsfence.yaml") -> Path:
@@ -262,7 +263,7 @@ def test_bad_endpoints(text: str) -> None:
 
 
 def test_the_shipped_example_file_is_the_generated_one() -> None:
-    shipped = Path(__file__).resolve().parents[1] / "dnsfence.example.yaml"
+    shipped = Path(__file__).resolve().parents[2] / "dnsfence.example.yaml"
     assert shipped.read_text(encoding="utf-8") == example_config(), (
         "regenerate it: python -c 'from resolver.config.example import example_config; "
         "import sys; sys.stdout.write(example_config())' > dnsfence.example.yaml")
@@ -298,3 +299,18 @@ def test_auto_workers_follow_a_cpu_quota(tmp_path: Path) -> None:
     assert usable_cpus(root, tmp_path / "self") == 1  # half a CPU: one worker
     unlimited = _cgroup_files(tmp_path / "other", {"g/cpu.max": "max 100000\n"})
     assert usable_cpus(unlimited, tmp_path / "self") == len(os.sched_getaffinity(0))
+
+
+def test_fetch_settings_carry_what_refreshing_sources_needs(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, """
+        blocklists: lists
+        timezone: Europe/Brussels
+        lists:
+          cache_dir: /var/cache/dnsfence
+          download_timeout: 12
+          max_download_mb: 8
+          min_keep_ratio: 0.75
+        """))
+    assert config.fetch_settings() == FetchSettings(
+        tmp_path / "lists", "Europe/Brussels", Path("/var/cache/dnsfence"),
+        download_timeout=12.0, max_download_mb=8, min_keep_ratio=0.75)

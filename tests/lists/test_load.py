@@ -8,8 +8,7 @@ import pytest
 
 from resolver.lists.load import load_policy
 from resolver.policy.model import Action, Rule
-
-from .assertions import (
+from tests.policy.assertions import (
     assert_clean,
     assert_only,
     assert_problem,

@@ -1,6 +1,6 @@
 """resolver.policy.regexes: Pi-hole/AdGuard regexes compiled once and matched cheaply.
 
-(Kept beside the format tests, which produce the patterns it matches.)
+(It reads the patterns of the format tests' corpora.)
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ from resolver.policy.regexes import (
     literals,
     translate_posix,
 )
-
-from .lists import CORPORA, list_text
+from tests.lists.formats.lists import CORPORA, list_text
 
 
 @pytest.mark.parametrize(
