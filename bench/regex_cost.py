@@ -7,7 +7,7 @@ ByteDance `/regex/` list, the regexes and regex-translated rules of the
 AdGuard DNS filter) and the Cisco Umbrella top names, checks that both ways
 agree on every name, and prints a table of microseconds per query, split into
 names some pattern matches and names none does. A script, not a test: the
-figures go in the docstring of resolver/policy/regexes.py.
+figures go in docs/BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from resolver.policy.formats import parse_source
+from resolver.lists.formats import parse_source
+from resolver.lists.sources import Format
 from resolver.policy.regexes import RegexMatcher, compile_pattern
-from resolver.policy.sources import Format
 
 DEFAULT_CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 

@@ -23,7 +23,7 @@ CASE = r'''
 import gc, json, random, sys, time, timeit
 from pathlib import Path
 started = time.perf_counter()
-from resolver.policy.load import load_policy
+from resolver.lists.load import load_policy
 imported = time.perf_counter()
 result = load_policy(Path(sys.argv[1]))
 loaded = time.perf_counter()

@@ -8,10 +8,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from resolver import __version__
-from resolver.commands.common import EXIT_USAGE, CommandFailed, instant_or_fail, settings
 from resolver.commands.edit_cli import add_edit_commands
 from resolver.commands.edit_cli import dispatch as dispatch_edit
-from resolver.config import Endpoint, parse_endpoint, parse_workers
+from resolver.commands.effective_config import settings
+from resolver.commands.exit_codes import EXIT_USAGE, CommandFailed
+from resolver.commands.instant_option import instant_or_fail
+from resolver.config.endpoints import Endpoint, parse_endpoint
+from resolver.config.server import parse_workers
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -102,13 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return lint.run(config, strict=args.strict, out=out, err=err)
         if args.command == "check":
             from resolver.commands import check
-            from resolver.commands.common import policy_or_fail
+            from resolver.commands.loaded_policy import policy_or_fail
             at = instant_or_fail(args.at, config, err)
             policy, _ = policy_or_fail(config, err)
             return check.run(policy, args.names, at, as_json=args.json, out=out)
         if args.command == "schedule":
             from resolver.commands import schedule
-            from resolver.commands.common import policy_or_fail
+            from resolver.commands.loaded_policy import policy_or_fail
             start = instant_or_fail(args.start, config, err)
             until = instant_or_fail(args.until, config, err)
             policy, _ = policy_or_fail(config, err)

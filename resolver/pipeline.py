@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from resolver.config import Config
+from resolver.config.settings import Config
 from resolver.dns import answers
 from resolver.dns.reply import for_client
 from resolver.dns.ttl import cap_ttls

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from resolver.config import Config, ConfigError
-from resolver.policy.downloads import update_sources
-from resolver.policy.load import LoadResult, list_files, load_policy
-from resolver.policy.model import Policy
+from resolver.config.load import ConfigError
+from resolver.config.settings import Config
+from resolver.fetch.updates import update_sources
+from resolver.lists.load import LoadResult, list_files, load_policy
+from resolver.policy.loaded import Policy
 from resolver.policy.period import PolicyHolder
 
 log = logging.getLogger("dnsfence")
@@ -138,7 +139,8 @@ class PolicyReloader:
     async def _download_due(self) -> bool:
         """Fetch URL sources whose refresh interval has passed (in a thread); any new copy?"""
         loop = asyncio.get_running_loop()
-        updates = await loop.run_in_executor(None, lambda: update_sources(self.config))
+        settings = self.config.fetch_settings()
+        updates = await loop.run_in_executor(None, lambda: update_sources(settings))
         for item in updates:
             if item.result.status in ("kept", "failed"):
                 log.warning("dnsfence: %s", item.describe())

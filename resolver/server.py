@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resolver.config import Endpoint
+from resolver.config.endpoints import Endpoint
 from resolver.pipeline import Pipeline
 from resolver.stages.contract import Request
 

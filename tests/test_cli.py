@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from resolver.policy.load import load_policy
+from resolver.lists.load import load_policy
 from resolver.policy.model import Action
 
 REPO = Path(__file__).resolve().parent.parent

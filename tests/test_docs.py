@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from resolver.lists.load import load_policy
 from resolver.policy.index import PolicyIndex
-from resolver.policy.load import load_policy
 from resolver.policy.model import Action
 
 REPO = Path(__file__).resolve().parent.parent

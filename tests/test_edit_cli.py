@@ -401,8 +401,8 @@ def test_a_kill_between_write_and_rename_leaves_the_old_file_in_force(site: Path
 
 def test_a_file_changed_during_the_edit_is_not_overwritten(
         site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from resolver.commands import edit
-    from resolver.policy.edit import load_policy_with as real
+    from resolver.edit import checks
+    from resolver.edit.checks import load_policy_with as real
 
     path = site / "blocklists" / "tiktok.yaml"
 
@@ -410,7 +410,7 @@ def test_a_file_changed_during_the_edit_is_not_overwritten(
         path.write_bytes(path.read_bytes() + b"  - someone.else\n")
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(edit, "load_policy_with", meanwhile)
+    monkeypatch.setattr(checks, "load_policy_with", meanwhile)
     run = in_process(site, "block", "add", "x.example", "--list", "tiktok")
     assert run.status == 1
     assert "changed while it was being edited; nothing was changed" in run.err
@@ -419,7 +419,7 @@ def test_a_file_changed_during_the_edit_is_not_overwritten(
 
 def test_readers_see_the_old_file_or_the_new_one_never_a_mix(site: Path) -> None:
     from resolver.commands.edit import run_add, run_remove
-    from resolver.config import defaults
+    from resolver.config.load import defaults
     from resolver.policy.model import Action
 
     config = defaults().with_overrides(blocklists=site / "blocklists")
@@ -488,7 +488,7 @@ def test_a_list_is_found_by_its_name_not_its_file_name(site: Path) -> None:
 
 def test_dispatch_leaves_other_commands_alone() -> None:
     from resolver.commands.edit_cli import dispatch
-    from resolver.config import defaults
+    from resolver.config.load import defaults
 
     assert dispatch(argparse.Namespace(command="lint"), defaults(), io.StringIO(),
                     io.StringIO()) is None

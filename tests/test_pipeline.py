@@ -25,10 +25,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver import pipeline as pipeline_module
-from resolver.config import Config, Endpoint, defaults
+from resolver.config.endpoints import Endpoint
+from resolver.config.load import defaults
+from resolver.config.settings import Config
 from resolver.dns.wire import parse_query
 from resolver.pipeline import CHAIN, Pipeline, counter_names
-from resolver.policy.model import Policy
+from resolver.policy.loaded import Policy
 from resolver.policy.period import PolicyHolder
 from resolver.stages.cache import CacheStage
 from resolver.stages.contract import Done, Request, Stage

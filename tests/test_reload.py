@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from resolver import reload as reload_module
-from resolver.config import Config, defaults
-from resolver.policy.load import load_policy
+from resolver.config.load import defaults
+from resolver.config.settings import Config
+from resolver.lists.load import load_policy
 from resolver.policy.period import PolicyHolder
 from resolver.reload import PolicyReloader
 

@@ -6,10 +6,11 @@ import json
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
+from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.policy.index import PolicyIndex
 from resolver.policy.instants import iso, show, zone
-from resolver.policy.model import Action, AnyRule, BlockList, Policy, SourceRules
+from resolver.policy.loaded import Policy
+from resolver.policy.model import Action, AnyRule, BlockList, SourceRules
 from resolver.policy.names import InvalidName, normalise_query_name
 from resolver.policy.period import index_of
 from resolver.policy.timeline import upcoming_block

@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable
 from typing import TextIO
 
-from resolver.config import Config
+from resolver.config.settings import Config
 
 COMMANDS = ("block", "allow", "list")
 

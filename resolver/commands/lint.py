@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS, report
-from resolver.config import Config
-from resolver.policy.load import load_policy
+from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
+from resolver.commands.problems_report import report
+from resolver.config.settings import Config
+from resolver.lists.load import load_policy
 
 
 def run(config: Config, *, strict: bool, out: TextIO, err: TextIO) -> int:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
-from resolver.config import Config
-from resolver.policy.downloads import update_sources
+from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
+from resolver.config.settings import Config
+from resolver.fetch.updates import update_sources
 
 
 def update(config: Config, *, accept_shrink: bool, out: TextIO, err: TextIO) -> int:
-    updates = update_sources(config, force=True, accept_shrink=accept_shrink, with_diff=True)
+    updates = update_sources(config.fetch_settings(), force=True, accept_shrink=accept_shrink,
+                             with_diff=True)
     if not updates:
         print("no list has a `url:` source; nothing to download", file=out)
         return EXIT_OK

@@ -6,9 +6,10 @@ import json
 from datetime import UTC, datetime
 from typing import TextIO
 
-from resolver.commands.common import EXIT_OK
+from resolver.commands.exit_codes import EXIT_OK
 from resolver.policy.instants import iso, show, zone
-from resolver.policy.model import Action, Policy
+from resolver.policy.loaded import Policy
+from resolver.policy.model import Action
 from resolver.policy.timeline import Transition, transitions
 
 

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from resolver import __version__
-from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
-from resolver.config import Config, ConfigError, defaults, load_config, resolv_conf_servers
+from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
+from resolver.config.endpoints import resolv_conf_servers
+from resolver.config.load import ConfigError, defaults, load_config
+from resolver.config.settings import Config
 from resolver.counters import PUBLISH_INTERVAL, SharedCounters, totals
+from resolver.fetch.updates import update_sources
+from resolver.lists.load import load_policy
 from resolver.pipeline import Pipeline, counter_names
-from resolver.policy.downloads import update_sources
-from resolver.policy.load import load_policy
 from resolver.policy.period import PolicyHolder
 from resolver.reload import Fingerprint, PolicyReloader, fingerprint, watched_paths
 from resolver.server import CONTROL_SIGNALS, Listener, bind, bind_again, serve
@@ -118,7 +120,8 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
             log.error("%s", problem)
         log.error("dnsfence: not started: the config file has errors")
         return EXIT_PROBLEMS
-    for item in update_sources(config, only_missing=True):  # first start: no copy yet
+    # first start: no copy yet
+    for item in update_sources(config.fetch_settings(), only_missing=True):
         (log.info if item.changed else log.warning)("dnsfence: %s", item.describe())
     result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir)
     for problem in result.problems:

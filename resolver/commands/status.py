@@ -9,8 +9,9 @@ from typing import Any, TextIO
 
 from dnslib import CLASS, QTYPE, DNSQuestion, DNSRecord
 
-from resolver.commands.common import EXIT_OK, EXIT_PROBLEMS
-from resolver.config import Config, Endpoint
+from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
+from resolver.config.endpoints import Endpoint
+from resolver.config.settings import Config
 from resolver.stages.status import STATUS_NAME, decode_status
 
 

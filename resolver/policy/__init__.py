@@ -1,1 +1,1 @@
-"""Dated blocklists: the data model, loading, indexing and time."""
+"""Dated blocklists: the pure engine (model, names, index, regexes, time)."""

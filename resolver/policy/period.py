@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from resolver.policy.index import PolicyIndex
-from resolver.policy.model import Policy
+from resolver.policy.loaded import Policy
 from resolver.policy.timeline import active_size, next_transition
 
 

@@ -22,25 +22,11 @@ alternative of a pattern (`a|b` is two) is filed in the first tier that fits:
    `lastindex` maps back to the pattern. Patterns that cannot be joined
    (back-references, named groups, global inline flags) are tried one by one.
 
-Why not simply one big alternation: measured, it was slower than the naive
-loop for the AdGuard DNS filter's patterns (117 µs vs 29 µs per missing
-name), because joining them loses the literal-prefix scan `re` does for each
-pattern alone; tier 2 is what recovers it.
-
-Measured by `bench/regex_cost.py --repeat 5` (CPython 3.11.7, 2-core AMD EPYC
-VM; 20,200 names: the Umbrella top 20k plus 200 TikTok API names; µs per
-query, best of 5; "hit" = names some pattern matches; figures vary about
-±30% between runs on this VM):
-
-    list (patterns)                   naive hit  naive miss  matcher hit  matcher miss
-    mmotti-regex.list (14)                 1.39        2.93         1.22          1.19
-    all pihole-regex lists (17)            2.26        4.57         1.65          2.32
-    aao-fyi bytedance /regex/ (113)       28.40       42.40         1.70          1.29
-    AdGuard DNS filter regexes (91)        6.38       23.42         1.78          4.12
-    all of the above (221)                17.88       65.57         5.48          6.79
-
-("naive" = a Python loop calling `search` on each compiled pattern until one
-matches.) Building a matcher takes 1-7 ms for these lists.
+Why not simply one big alternation: it was slower than the naive loop for
+the AdGuard DNS filter's patterns, because joining them loses the
+literal-prefix scan `re` does for each pattern alone; tier 2 is what
+recovers it. The measured costs are in docs/BENCHMARKS.md
+(`bench/regex_cost.py`).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from resolver.policy.index import PolicyIndex
-from resolver.policy.model import Action, AnyRule, BlockList, Policy, Rule, SourceRules
+from resolver.policy.loaded import Policy
+from resolver.policy.model import Action, AnyRule, BlockList, Rule, SourceRules
 
 
 @dataclass(frozen=True, slots=True)

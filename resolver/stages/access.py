@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from resolver.config import Config, IPNetwork
+from resolver.config.server import IPNetwork
+from resolver.config.settings import Config
 from resolver.dns import answers
 from resolver.stages.contract import Request, ResponseKind, Stage, StageSetup
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from resolver.config import Config
+from resolver.config.settings import Config
 from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
 from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules

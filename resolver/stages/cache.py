@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 
 from resolver.cache import AnswerCache
-from resolver.config import CacheConfig, Config
+from resolver.config.cache import CacheConfig
+from resolver.config.settings import Config
 from resolver.dns.reply import fit
 from resolver.dns.ttl import cap_ttls
 from resolver.dns.wire import Query

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from resolver.config import Config
+from resolver.config.settings import Config
 from resolver.dns.answers import EdeCode
 from resolver.dns.wire import Query
 from resolver.policy.period import PolicyHolder, PolicyPeriod

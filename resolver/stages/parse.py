@@ -7,7 +7,7 @@ drop the packet (a response, or less than a header), never raising on any input.
 
 from __future__ import annotations
 
-from resolver.config import Config
+from resolver.config.settings import Config
 from resolver.dns import answers
 from resolver.dns.wire import Query, classify, parse_query
 from resolver.stages.contract import DROP, Request, ResponseKind, Stage, StageSetup

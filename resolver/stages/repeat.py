@@ -12,7 +12,7 @@ decides client access itself, so a refused client never gets a repeat.
 
 from __future__ import annotations
 
-from resolver.config import Config
+from resolver.config.settings import Config
 from resolver.policy.period import PolicyPeriod
 from resolver.stages.access import ClientNetworks
 from resolver.stages.contract import Request, ResponseKind, Stage, StageSetup

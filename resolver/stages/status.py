@@ -14,7 +14,7 @@ from typing import Any
 
 from dnslib import CLASS, QTYPE, RR, TXT, DNSHeader, DNSQuestion, DNSRecord
 
-from resolver.config import Config
+from resolver.config.settings import Config
 from resolver.dns import answers
 from resolver.stages.access import client_ip
 from resolver.stages.contract import Request, ResponseKind, Stage, StageSetup

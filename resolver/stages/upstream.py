@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from resolver.config import Config
+from resolver.config.settings import Config
 from resolver.stages.contract import Done, Forward, Request, Stage, StageSetup
 from resolver.upstream import Forwarder, UpstreamServer
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import dns.rcode
 import pytest
 
-from resolver.config import Endpoint, parse_endpoint, resolv_conf_servers
+from resolver.config.endpoints import Endpoint, parse_endpoint, resolv_conf_servers
 
 from .harness import REPO_ROOT, Dnsfence, DnsfenceError, run_dnsfence
 

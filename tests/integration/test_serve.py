@@ -23,7 +23,7 @@ import dns.rdatatype
 import pytest
 
 from resolver.commands.status import ask as ask_status
-from resolver.config import Endpoint
+from resolver.config.endpoints import Endpoint
 
 from .harness import (
     DNSFENCE_PROGRAM,

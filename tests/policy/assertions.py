@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from resolver.lists.load import LoadResult, load_policy
+from resolver.lists.problems import Problem
 from resolver.policy.index import PolicyIndex
-from resolver.policy.load import LoadResult, load_policy
-from resolver.policy.model import Action, Policy, Rule
-from resolver.policy.yamlnodes import Problem
+from resolver.policy.loaded import Policy
+from resolver.policy.model import Action, Rule
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from resolver.policy.index import PolicyIndex
-from resolver.policy.model import Policy
+from resolver.policy.loaded import Policy
 from resolver.policy.timeline import active_rules, next_transition, transitions, upcoming_block
 
 from .assertions import assert_allowed, assert_blocked, policy_of, utc

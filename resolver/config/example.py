@@ -1,0 +1,38 @@
+"""The documented example config (dnsfence.example.yaml), generated from the settings table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from resolver.config.settings import SETTINGS
+
+
+def example_config() -> str:
+    """The documented example config, generated from SETTINGS."""
+    lines = ["# dnsfence configuration. Every key is optional; shown with production values.",
+             "# Generated from the SETTINGS table in resolver/config/settings.py."]
+    current = None
+    for s in SETTINGS:
+        if s.section != current:
+            current = s.section
+            if s.section:
+                lines.append(f"\n{s.section}:")
+        indent = "  " if s.section else ""
+        value = s.example if s.example is not None else _plain(s.default)
+        default = _plain(s.default)
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        lines.append(f"{indent}# {s.help} Default: {shown}")
+        lines.append(f"{indent}{s.key}: {yaml.safe_dump(value, default_flow_style=True).strip()}"
+                     .replace("\n...", ""))
+    return "\n".join(lines) + "\n"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [str(v) for v in value]
+    return value

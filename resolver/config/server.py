@@ -1,0 +1,73 @@
+"""`server:`: where dnsfence listens, whom it answers, and how many workers serve."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from resolver.config.cpus import usable_cpus
+from resolver.config.endpoints import Endpoint, endpoints
+from resolver.config.setting import Setting, number
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_CLIENTS = (
+    "127.0.0.0/8", "::1/128",  # loopback
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",  # RFC 1918
+    "100.64.0.0/10",  # RFC 6598 shared address space (carrier-grade NAT)
+    "fc00::/7", "fe80::/10", "169.254.0.0/16",  # IPv6 ULA, link-local
+)
+
+
+def networks(value: Any) -> tuple[IPNetwork, ...]:
+    items = value if isinstance(value, list) else [value]
+    try:
+        return tuple(ipaddress.ip_network(str(v), strict=False) for v in items)
+    except ValueError as exc:
+        raise ValueError(f"not a network: {exc} (write e.g. 10.0.0.0/8 or fd00::/8)") from None
+
+
+def parse_workers(value: Any) -> int | str:
+    """A worker count, 1..256, or "auto" (one per usable CPU)."""
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
+        raise ValueError(f"must be a whole number from 1 to 256, or auto, not {value!r}")
+    return value
+
+
+SETTINGS = (
+    Setting("server", "listen", (Endpoint("127.0.0.1", 5353),),
+            "Addresses to serve DNS on, UDP and TCP (HOST:PORT; IPv6 as [::1]:53).",
+            endpoints(53), ["0.0.0.0:53", "[::]:53"]),
+    Setting("server", "allow_clients", tuple(ipaddress.ip_network(n) for n in DEFAULT_CLIENTS),
+            "Client networks that may query; others get REFUSED (never an open resolver).",
+            networks, ["10.0.0.0/8", "192.168.0.0/16", "127.0.0.0/8", "::1/128"]),
+    Setting("server", "edns_udp_size", 1232,
+            "EDNS UDP payload size dnsfence advertises (DNS Flag Day 2020: 1232).",
+            number(int, 512, 4096)),
+    Setting("server", "workers", "auto",
+            "Worker processes sharing the port (SO_REUSEPORT), each with its own cache; "
+            "auto = one per CPU this process may use (affinity mask, CPU quota).",
+            parse_workers),
+    Setting("server", "tcp_idle_timeout", 10.0,
+            "Seconds an idle TCP connection is kept open (RFC 7766).", number(float, 0.1, 3600)),
+    Setting("server", "tcp_max_connections", 512,
+            "Open TCP connections at most; further ones are closed at once.",
+            number(int, 1, 100_000)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    listen: tuple[Endpoint, ...]
+    allow_clients: tuple[IPNetwork, ...]
+    edns_udp_size: int
+    workers: int | str  # a count, or "auto"
+    tcp_idle_timeout: float
+    tcp_max_connections: int
+
+    @property
+    def worker_count(self) -> int:
+        return usable_cpus() if self.workers == "auto" else int(self.workers)

@@ -1,0 +1,60 @@
+"""One config key's declaration, and the parsers its value goes through.
+
+Every key is declared once (a Setting: section, key, default, help, parser);
+validation, defaults and the documented example config all come from those
+declarations (as Pi-hole FTL does), so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from resolver.policy.instants import InstantError, zone
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One key: where it lives, its default, what it means, how it is read."""
+
+    section: str
+    key: str
+    default: Any
+    help: str
+    parse: Callable[[Any], Any]
+    example: Any = None
+
+
+def number(kind: type, low: float, high: float) -> Callable[[Any], Any]:
+    """A parser for an int or float from `low` to `high`."""
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number, not {value!r}")
+        if kind is int and not isinstance(value, int):
+            raise ValueError(f"must be a whole number, not {value!r}")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}, not {value!r}")
+        return kind(value)
+    return parse
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, not {value!r}")
+    return value
+
+
+def timezone_name(value: Any) -> str:
+    try:
+        zone(str(value))
+    except InstantError as exc:
+        raise ValueError(str(exc)) from None
+    return str(value)
+
+
+def directory_path(value: Any) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a directory path")
+    return Path(value)

@@ -1,0 +1,1 @@
+"""Remote lists: downloading `url:` sources and keeping their last good copies current."""
