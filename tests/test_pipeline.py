@@ -279,3 +279,11 @@ def test_an_internal_error_after_forwarding_still_answers_servfail(
 def test_every_counter_a_worker_keeps_is_shared_with_the_others(tmp_path: Path) -> None:
     pipeline = build(policy_of(tmp_path, LISTS), repeat=True)
     assert sorted(pipeline.counters()) == sorted(counter_names())
+
+
+def test_every_stage_of_the_chain_and_the_contract_have_their_own_test_module() -> None:
+    stage_tests = Path(__file__).parent / "stages"
+    modules = [stage.__module__ for stage in CHAIN] + ["resolver.stages.contract"]
+    missing = [module for module in modules
+               if not (stage_tests / f"test_{module.rsplit('.', 1)[-1]}.py").is_file()]
+    assert not missing, f"no tests/stages/test_<name>.py for {missing}"
