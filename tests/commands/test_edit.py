@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import os
 import re
-import shutil
 import signal
 import stat
 import subprocess
@@ -15,23 +13,18 @@ import sys
 import textwrap
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHIPPED = REPO / "blocklists" / "tiktok.yaml"
+from resolver.commands.edit import relative
+from tests.commands.edit_runner import REPO, Run, in_process, shipped_site, tiktok
 
 
-def edit_main(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
-    """`dnsfence ARGV` in this process, its output captured."""
-    from resolver.cli import main
-
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        return main(list(argv))
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    return shipped_site(tmp_path)
 
 
 def stand_in(prelude: str = "") -> list[str]:
@@ -43,13 +36,6 @@ def stand_in(prelude: str = "") -> list[str]:
 
 
 PROGRAM = [sys.executable, "-m", "resolver"]
-
-
-@dataclass(frozen=True)
-class Run:
-    status: int
-    out: str
-    err: str
 
 
 def dnsfence(*args: str, cwd: Path, program: Sequence[str] = ()) -> Run:
@@ -75,39 +61,11 @@ def lint(cwd: Path, *args: str) -> Run:
     return Run(status, out.getvalue(), err.getvalue())
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Path:
-    """A working directory whose ./blocklists holds the shipped tiktok list."""
-    (tmp_path / "blocklists").mkdir()
-    shutil.copy(SHIPPED, tmp_path / "blocklists" / "tiktok.yaml")
-    return tmp_path
-
-
-def tiktok(site: Path) -> bytes:
-    return (site / "blocklists" / "tiktok.yaml").read_bytes()
-
-
 def new_lines(before: bytes, after: bytes) -> list[str]:
     """The lines `after` adds to `before`, which it must otherwise keep byte for byte."""
     old, new = before.decode().splitlines(True), after.decode().splitlines(True)
     assert new[:len(old)] == old
     return [line.rstrip("\n") for line in new[len(old):]]
-
-
-def in_process(site: Path, *args: str) -> Run:
-    """The same command line run in this process (from `site`): for the many refusals,
-    where starting a process each time would only slow the tests down."""
-    out, err = io.StringIO(), io.StringIO()
-    cwd = Path.cwd()
-    os.chdir(site)
-    try:
-        with contextlib.redirect_stderr(err):  # argparse writes usage errors there itself
-            status = edit_main(args, out, err)
-    except SystemExit as stop:
-        status = int(stop.code or 0)
-    finally:
-        os.chdir(cwd)
-    return Run(status, out.getvalue(), err.getvalue())
 
 
 AGO = r"\(\d+ years? ago\)"
@@ -242,20 +200,6 @@ def test_invalid_input_is_refused_with_the_reason_and_exit_1(site: Path, args: l
     for text in said:
         assert f"dnsfence: {text}" in run.err
     assert sorted((p.name, p.read_bytes()) for p in (site / "blocklists").iterdir()) == before
-
-
-@pytest.mark.parametrize("args", [
-    ["block", "add", "x.example"],                               # no --list
-    ["block", "add", "--list", "tiktok"],                        # no name
-    ["block", "rename", "x.example", "--list", "tiktok"],
-    ["list", "new", "video", "--reference", "r"],                # no --effective
-])
-def test_usage_errors_exit_2(site: Path, args: list[str]) -> None:
-    before = tiktok(site)
-    run = in_process(site, *args)
-    assert run.status == 2
-    assert "usage: dnsfence" in run.err
-    assert tiktok(site) == before
 
 
 def test_the_real_command_refuses_bad_names_and_bad_usage(site: Path) -> None:
@@ -449,8 +393,6 @@ def test_readers_see_the_old_file_or_the_new_one_never_a_mix(site: Path) -> None
 
 
 def test_relative_times() -> None:
-    from resolver.commands.edit import relative
-
     now = datetime(2026, 11, 28, 12, tzinfo=UTC)
     assert relative(datetime(2023, 3, 19, 23, tzinfo=UTC), now) == "3 years ago"
     assert relative(datetime(2026, 12, 1, 12, tzinfo=UTC), now) == "in 3 days"
@@ -486,9 +428,3 @@ def test_a_list_is_found_by_its_name_not_its_file_name(site: Path) -> None:
     assert "no list named 'other' in blocklists (lists: tiktok, video;" in run.err
 
 
-def test_dispatch_leaves_other_commands_alone() -> None:
-    from resolver.commands.edit_cli import dispatch
-    from resolver.config.load import defaults
-
-    assert dispatch(argparse.Namespace(command="lint"), defaults(), io.StringIO(),
-                    io.StringIO()) is None

@@ -1,0 +1,108 @@
+"""`dnsfence check`: why a name is blocked or allowed, as text and JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from tests.commands.cli_runner import dnsfence, write_tree
+
+JSON_KEYS = {"name", "blocked", "list", "rule", "effective", "expires"}
+
+
+def test_check_explains_a_block(site: Path) -> None:
+    run = dnsfence("check", "www.tiktok.com", "--at", "2023-03-20T00:00:00+01:00", cwd=site)
+    assert (run.status, run.err) == (0, "")
+    assert run.out.splitlines() == [
+        "www.tiktok.com: BLOCKED by list social, rule tiktok.com",
+        "  rule at:   blocklists/social.yaml:6:5",
+        "  reference: Board decision 2023-07",
+        "  in force:  from 2023-03-20 00:00 CET, no expiry",
+    ]
+
+
+def test_check_shows_an_exception_and_the_block_that_follows_it(site: Path) -> None:
+    run = dnsfence("check", "newsroom.tiktok.com", "unrelated.example", "--at", "2023-05-01",
+                   cwd=site)
+    assert run.status == 0
+    assert run.out.splitlines() == [
+        "newsroom.tiktok.com: allowed by an exception in list social, rule newsroom.tiktok.com",
+        "  rule at:   blocklists/social.yaml:10:13",
+        "  reference: Board decision 2023-07",
+        "  in force:  from 2023-03-20 00:00 CET, until 2023-06-01 00:00 CEST",
+        "  upcoming:  blocked from 2023-06-01 00:00 CEST by list social, rule tiktok.com "
+        "(blocklists/social.yaml:6:5)",
+        "unrelated.example: allowed (no rule applies)",
+    ]
+
+
+def test_check_shows_an_upcoming_block_for_an_allowed_name(site: Path) -> None:
+    run = dnsfence("check", "later.example", "--at", "2023-03-25", cwd=site)
+    assert run.out.splitlines() == [
+        "later.example: allowed (no rule applies)",
+        "  upcoming:  blocked from 2023-04-01 00:00 CEST by list social, rule later.example "
+        "(blocklists/social.yaml:7:13)",
+    ]
+    (line,) = dnsfence("check", "later.example", "--at", "2023-03-25", "--json",
+                       cwd=site).json_lines()
+    assert line["blocked"] is False and line["rule"] is None
+    assert line["upcoming"]["instant"] == "2023-04-01T00:00:00+02:00"
+    assert line["upcoming"]["rule"] == "later.example"
+
+
+def test_check_json_is_one_object_per_name_in_input_order(site: Path) -> None:
+    names = ["WWW.TikTok.COM.", "Bücher.example", "newsroom.tiktok.com", "later.example"]
+    run = dnsfence("check", *names, "--at", "2023-05-01T12:00:00+02:00", "--json", cwd=site)
+    assert (run.status, run.err) == (0, "")
+    lines = run.json_lines()
+    assert [line["name"] for line in lines] == ["www.tiktok.com", "xn--bcher-kva.example",
+                                                "newsroom.tiktok.com", "later.example"]
+    assert all(line.keys() >= JSON_KEYS for line in lines)
+    www, books, newsroom, later = lines
+    assert {k: www[k] for k in JSON_KEYS} == {
+        "name": "www.tiktok.com", "blocked": True, "list": "social", "rule": "tiktok.com",
+        "effective": "2023-03-20T00:00:00+01:00", "expires": None}
+    assert {k: books[k] for k in JSON_KEYS} == {
+        "name": "xn--bcher-kva.example", "blocked": False, "list": None, "rule": None,
+        "effective": None, "expires": None}
+    assert newsroom["blocked"] is False and newsroom["rule"] == "newsroom.tiktok.com"
+    assert newsroom["expires"] == "2023-06-01T00:00:00+02:00"
+    assert later["effective"] == "2023-04-01T00:00:00+02:00" and later["blocked"] is True
+    for line in lines:
+        for key in ("effective", "expires"):
+            if line[key] is not None:
+                assert datetime.fromisoformat(line[key]).utcoffset() is not None
+
+
+def test_check_a_unicode_name_against_a_unicode_entry(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"blocklists/books.yaml": """
+        reference: r
+        effective: 2023-03-20
+        domains: [bücher.example]
+    """})
+    run = dnsfence("check", "bücher.example", "WWW.BÜCHER.EXAMPLE.", "--at", "2023-03-20",
+                   cwd=tmp_path)
+    assert run.out.splitlines()[0] == \
+        "xn--bcher-kva.example: BLOCKED by list books, rule xn--bcher-kva.example"
+    assert "www.xn--bcher-kva.example: BLOCKED by list books, rule xn--bcher-kva.example" \
+        in run.out
+
+
+def test_check_an_invalid_name_exits_1_and_still_answers_the_others(site: Path) -> None:
+    run = dnsfence("check", "tiktok.com", "https://tiktok.com/", "--at", "2023-04-01", "--json",
+                   cwd=site)
+    assert run.status == 1
+    ok, bad = run.json_lines()
+    assert ok["blocked"] is True
+    assert bad["name"] == "https://tiktok.com/" and "did you mean tiktok.com?" in bad["error"]
+    assert bad.keys() >= JSON_KEYS
+
+
+
+def test_check_refuses_a_policy_with_errors(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"blocklists/a.yaml": "effective: 2023-03-20\ndomains: [a..b]\n"})
+    run = dnsfence("check", "a.example", cwd=tmp_path)
+    assert run.status == 1
+    assert run.out == ""
+    assert "blocklists/a.yaml:2:11: error: 'a..b' has an empty label" in run.err
+    assert "see `dnsfence lint`" in run.err

@@ -1,0 +1,47 @@
+"""`dnsfence schedule`: the transitions ahead, as text and JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.commands.cli_runner import dnsfence
+
+
+def test_schedule_text(site: Path) -> None:
+    run = dnsfence("schedule", cwd=site)
+    assert (run.status, run.err) == (0, "")
+    assert run.out.splitlines() == [
+        "2023-03-20 00:00 CET   (2023-03-19 23:00 UTC)  social: blocking starts "
+        "(1 name, 1 exception)",
+        "2023-04-01 00:00 CEST  (2023-03-31 22:00 UTC)  social: block later.example starts "
+        "(blocklists/social.yaml:7:13)",
+        "2023-06-01 00:00 CEST  (2023-05-31 22:00 UTC)  social: exception newsroom.tiktok.com "
+        "ends (blocklists/social.yaml:10:13)",
+    ]
+
+
+def test_schedule_json(site: Path) -> None:
+    lines = dnsfence("schedule", "--json", cwd=site).json_lines()
+    assert [{k: line[k] for k in ("instant", "utc", "list", "rule", "change", "names")}
+            for line in lines] == [
+        {"instant": "2023-03-20T00:00:00+01:00", "utc": "2023-03-19T23:00:00+00:00",
+         "list": "social", "rule": None, "change": "starts", "names": 2},
+        {"instant": "2023-04-01T00:00:00+02:00", "utc": "2023-03-31T22:00:00+00:00",
+         "list": "social", "rule": "later.example", "change": "starts", "names": 1},
+        {"instant": "2023-06-01T00:00:00+02:00", "utc": "2023-05-31T22:00:00+00:00",
+         "list": "social", "rule": "newsroom.tiktok.com", "change": "ends", "names": 1},
+    ]
+
+
+def test_schedule_from_is_inclusive_and_until_exclusive(site: Path) -> None:
+    def rules(*args: str) -> list[str | None]:
+        return [line["rule"] for line in dnsfence("schedule", "--json", *args,
+                                                  cwd=site).json_lines()]
+
+    assert rules("--from", "2023-03-31T22:00:00Z") == ["later.example", "newsroom.tiktok.com"]
+    assert rules("--from", "2023-03-31T22:00:01Z") == ["newsroom.tiktok.com"]
+    assert rules("--until", "2023-05-31T22:00:00Z") == [None, "later.example"]
+    assert rules("--from", "2023-03-21", "--until", "2023-06-02") == ["later.example",
+                                                                       "newsroom.tiktok.com"]
+    run = dnsfence("schedule", "--from", "2030-01-01", cwd=site)
+    assert (run.status, run.out) == (0, "no transitions in that period\n")
