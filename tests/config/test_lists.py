@@ -1,0 +1,38 @@
+"""`lists:`: where downloads are kept and how careful they are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from resolver.config import lists
+from resolver.config.load import defaults, load_config
+from tests.config.config_files import assert_config_error, write_config
+
+
+def test_every_row_is_a_field_of_the_section() -> None:
+    assert [s.key for s in lists.SETTINGS] == list(lists.ListsConfig.__dataclass_fields__)
+
+
+def test_defaults() -> None:
+    assert defaults().lists == lists.ListsConfig(Path(".dnsfence-cache"), 30.0, 64, 0.5)
+
+
+def test_cache_dir_is_relative_to_the_config_file_unless_absolute(tmp_path: Path) -> None:
+    relative = load_config(write_config(tmp_path, "lists:\n  cache_dir: downloads\n"))
+    assert relative.lists.cache_dir == tmp_path / "downloads"
+    absolute = load_config(write_config(tmp_path, "lists:\n  cache_dir: /var/cache/x\n"))
+    assert absolute.lists.cache_dir == Path("/var/cache/x")
+
+
+@pytest.mark.parametrize(("text", "column", "words"), [
+    ("lists:\n  cache_dir: ''\n", 14, ["`lists.cache_dir`", "directory path"]),
+    ("lists:\n  download_timeout: 0.5\n", 21,
+     ["`lists.download_timeout`", "between 1 and 600"]),
+    ("lists:\n  max_download_mb: 0\n", 20, ["`lists.max_download_mb`", "between 1 and 4096"]),
+    ("lists:\n  min_keep_ratio: 1.5\n", 19, ["`lists.min_keep_ratio`", "between 0 and 1"]),
+])
+def test_each_key_is_validated_at_its_line(tmp_path: Path, text: str, column: int,
+                                           words: list[str]) -> None:
+    assert_config_error(write_config(tmp_path, text), f"dnsfence.yaml:2:{column}", *words)

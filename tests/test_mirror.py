@@ -1,0 +1,51 @@
+"""`tests/` mirrors `resolver/`: every module has a test module of its own that imports it.
+
+`resolver/<path>/<name>.py` is tested by `tests/<path>/test_<name>.py`, so a module's tests are
+found by its name alone and a new module without tests shows up here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "resolver"
+TESTS = REPO / "tests"
+
+
+def modules() -> list[Path]:
+    """Every module of the package that holds behaviour of its own."""
+    return sorted(path.relative_to(PACKAGE) for path in PACKAGE.rglob("*.py")
+                  if path.name != "__init__.py" and path != PACKAGE / "__main__.py")
+
+
+def mirror(module: Path) -> Path:
+    return TESTS / module.parent / f"test_{module.name}"
+
+
+def dotted(module: Path) -> str:
+    return ".".join(("resolver", *module.with_suffix("").parts))
+
+
+def test_the_walk_finds_the_package() -> None:
+    found = modules()
+    assert Path("server.py") in found and Path("commands/check.py") in found
+    assert Path("__main__.py") not in found
+    assert all(path.name != "__init__.py" for path in found)
+    assert mirror(Path("commands/check.py")) == TESTS / "commands" / "test_check.py"
+    assert mirror(Path("server.py")) == TESTS / "test_server.py"
+    assert dotted(Path("lists/formats/rpz.py")) == "resolver.lists.formats.rpz"
+
+
+def test_every_module_has_a_test_module_of_its_own() -> None:
+    missing = [str(mirror(module).relative_to(REPO)) for module in modules()
+               if not mirror(module).is_file()]
+    assert missing == []
+
+
+def test_each_test_module_imports_the_module_it_mirrors() -> None:
+    strangers = [str(mirror(module).relative_to(REPO)) for module in modules()
+                 if mirror(module).is_file()
+                 and dotted(module) not in mirror(module).read_text(encoding="utf-8")]
+    assert strangers == []
+
