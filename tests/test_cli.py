@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from resolver.cli import build_parser, main
 from tests.commands.cli_runner import REPO, dnsfence, stage_site
 
 
@@ -42,3 +43,23 @@ def test_the_installed_entry_point() -> None:
     run = dnsfence("lint", "--strict", cwd=REPO, program=[str(program)])
     assert (run.status, run.err) == (0, "")
     assert "1 list(s), 42 entries" in run.out
+
+
+def test_the_parser_reads_serve_options() -> None:
+    args = build_parser().parse_args(["serve", "--listen", "[::1]:5300", "--upstream",
+                                      "192.0.2.1", "--workers", "auto"])
+    assert args.command == "serve"
+    assert [str(e) for e in args.listen] == ["[::1]:5300"]
+    assert [str(e) for e in args.upstream] == ["192.0.2.1:53"]
+    assert args.workers == "auto"
+    assert build_parser().parse_args(["serve", "--workers", "3"]).workers == 3
+
+
+def test_main_in_process_returns_the_commands_status(site: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(site)
+    assert main(["lint"]) == 0
+    assert main(["check", "a..b"]) == 1
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--workers", "0"])
+    assert stopped.value.code == 2

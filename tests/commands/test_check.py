@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import io
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+from resolver.commands import check
+from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
+from resolver.commands.loaded_policy import policy_or_fail
+from resolver.config.load import defaults
 from tests.commands.cli_runner import dnsfence, write_tree
 
 JSON_KEYS = {"name", "blocked", "list", "rule", "effective", "expires"}
@@ -106,3 +112,17 @@ def test_check_refuses_a_policy_with_errors(tmp_path: Path) -> None:
     assert run.out == ""
     assert "blocklists/a.yaml:2:11: error: 'a..b' has an empty label" in run.err
     assert "see `dnsfence lint`" in run.err
+
+
+def test_run_in_process_answers_each_name_and_fails_for_an_invalid_one(site: Path) -> None:
+    policy, _ = policy_or_fail(defaults().with_overrides(blocklists=site / "blocklists"))
+    at = datetime(2023, 4, 2, tzinfo=UTC)
+    out = io.StringIO()
+    assert check.run(policy, ["tiktok.com", "later.example"], at, as_json=True,
+                     out=out) == EXIT_OK
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["name"], line["blocked"]) for line in lines] == [
+        ("tiktok.com", True), ("later.example", True)]
+    out = io.StringIO()
+    assert check.run(policy, ["a..b", "tiktok.com"], at, as_json=False, out=out) == EXIT_PROBLEMS
+    assert out.getvalue().splitlines()[-4] == "tiktok.com: BLOCKED by list social, rule tiktok.com"

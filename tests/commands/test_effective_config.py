@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from resolver.commands.effective_config import settings
+from resolver.commands.exit_codes import CommandFailed
+from resolver.config.load import defaults
 from tests.commands.cli_runner import STAGED, dnsfence, write_tree
 
 
@@ -46,3 +52,23 @@ def test_an_unknown_config_key_is_an_error_with_file_and_line(tmp_path: Path) ->
         assert run.err.splitlines()[0] == ("dnsfence.yaml:2:1: error: unknown key 'timezon' in "
                                            "the config; did you mean 'timezone'?")
         assert "nothing was done" in run.err
+
+
+def test_without_a_file_the_defaults_and_the_flag(tmp_path: Path) -> None:
+    assert settings(None, None) == defaults()
+    assert settings(None, "mine").blocklists == Path("mine")
+    path = write_tree(tmp_path, {"dnsfence.yaml": "timezone: Asia/Kolkata\n"}) / "dnsfence.yaml"
+    config = settings(str(path), "elsewhere")
+    assert (config.timezone, config.blocklists) == ("Asia/Kolkata", Path("elsewhere"))
+
+
+def test_a_config_file_with_errors_fails_with_status_1(tmp_path: Path) -> None:
+    path = write_tree(tmp_path, {"dnsfence.yaml": "timezon: UTC\n"}) / "dnsfence.yaml"
+    err = io.StringIO()
+    with pytest.raises(CommandFailed) as failed:
+        settings(str(path), None, err)
+    assert failed.value.status == 1
+    lines = err.getvalue().splitlines()
+    assert lines[0].endswith("dnsfence.yaml:1:1: error: unknown key 'timezon' in the config; "
+                             "did you mean 'timezone'?")
+    assert lines[1] == f"dnsfence: the config file {path} has errors; nothing was done"

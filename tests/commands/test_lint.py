@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from resolver.commands import lint
+from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
+from resolver.config.load import defaults
 from tests.commands.cli_runner import dnsfence, write_tree
 
 
@@ -53,3 +57,19 @@ def test_a_missing_blocklist_directory_is_an_error(tmp_path: Path) -> None:
     run = dnsfence("lint", cwd=tmp_path)
     assert run.status == 1
     assert "blocklists: error: blocklist directory not found" in run.err
+
+
+def test_run_in_process_reports_warnings_and_fails_on_them_only_when_strict(
+        tmp_path: Path) -> None:
+    write_tree(tmp_path, {"lists/a.yaml": """
+        reference: r
+        effective: 2023-03-20
+        domains: [tiktok.com, www.tiktok.com]
+    """})
+    config = defaults().with_overrides(blocklists=tmp_path / "lists")
+    out, err = io.StringIO(), io.StringIO()
+    assert lint.run(config, strict=False, out=out, err=err) == EXIT_OK
+    assert "warning: 'www.tiktok.com' is already covered" in err.getvalue()
+    assert out.getvalue() == f"{tmp_path / 'lists'}: 0 error(s), 1 warning(s); 1 list(s), " \
+        "2 entries\n"
+    assert lint.run(config, strict=True, out=io.StringIO(), err=io.StringIO()) == EXIT_PROBLEMS

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+from resolver.commands import schedule
+from resolver.commands.loaded_policy import policy_or_fail
+from resolver.config.load import defaults
 from tests.commands.cli_runner import dnsfence
 
 
@@ -45,3 +51,20 @@ def test_schedule_from_is_inclusive_and_until_exclusive(site: Path) -> None:
                                                                        "newsroom.tiktok.com"]
     run = dnsfence("schedule", "--from", "2030-01-01", cwd=site)
     assert (run.status, run.out) == (0, "no transitions in that period\n")
+
+
+def test_run_in_process_filters_the_period_and_says_when_nothing_changes(site: Path) -> None:
+    policy, _ = policy_or_fail(defaults().with_overrides(blocklists=site / "blocklists"))
+    out = io.StringIO()
+    assert schedule.run(policy, datetime(2023, 3, 25, tzinfo=UTC), None, as_json=True,
+                        out=out) == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["rule"], line["action"]) for line in lines] == [
+        ("later.example", "block"), ("newsroom.tiktok.com", "allow")]
+    out = io.StringIO()
+    assert schedule.run(policy, None, datetime(2023, 1, 1, tzinfo=UTC), as_json=True,
+                        out=out) == 0
+    assert out.getvalue() == ""  # JSON output stays empty, no sentence
+    out = io.StringIO()
+    schedule.run(policy, None, datetime(2023, 1, 1, tzinfo=UTC), as_json=False, out=out)
+    assert out.getvalue() == "no transitions in that period\n"

@@ -1,0 +1,113 @@
+"""`dnsfence serve` in process: the status it reports, where its config comes from, and
+refusing to start cleanly when something is missing."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from resolver import __version__
+from resolver.commands import serve
+from resolver.commands.exit_codes import EXIT_PROBLEMS
+from resolver.config.endpoints import Endpoint
+from resolver.config.load import defaults
+from resolver.config.settings import Config
+from resolver.lists.load import load_policy
+from resolver.pipeline import Pipeline, counter_names
+from resolver.policy.period import PolicyHolder
+from resolver.reload import PolicyReloader
+from tests.commands.cli_runner import STAGED, write_tree
+
+UPSTREAM = (Endpoint("192.0.2.1", 53),)
+
+
+@pytest.fixture(autouse=True)
+def logger_restored() -> Iterator[None]:
+    """`run` points the dnsfence logger at its stream; other tests get it back as it was."""
+    log = logging.getLogger("dnsfence")
+    saved = (log.handlers[:], log.level, log.propagate)
+    yield
+    log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
+
+
+def staged_config(root: Path) -> Config:
+    write_tree(root, {"blocklists/social.yaml": STAGED})
+    return defaults().with_overrides(blocklists=root / "blocklists",
+                                     **{"upstream.servers": UPSTREAM})
+
+
+def test_status_report_shape(tmp_path: Path) -> None:
+    config = staged_config(tmp_path)
+    loaded = load_policy(config.blocklists, config.timezone)
+    assert loaded.policy is not None
+    active = PolicyHolder(loaded.policy)
+    pipeline = Pipeline.from_config(config, active)
+    live = PolicyReloader(config, active, lambda: config, lambda _old, _new: None,
+                          downloads=False)
+    report = serve.status_report(live, pipeline, 1234.5)
+    assert set(report) == {"version", "pid", "started", "policy", "last_reload", "reloads",
+                           "failed_reloads", "counters", "workers", "upstreams"}
+    assert (report["version"], report["pid"], report["started"]) == (__version__, os.getpid(),
+                                                                     1234.5)
+    assert report["policy"]["lists"] == ["social"]
+    assert report["policy"]["entries"] == loaded.policy.size == 3
+    assert report["policy"]["loaded_at"] == live.loaded_at
+    assert report["last_reload"] is None
+    assert (report["reloads"], report["failed_reloads"]) == (0, 0)
+    assert list(report["counters"]) == list(counter_names())
+    assert report["workers"] == [{"pid": os.getpid(), "counters": pipeline.counters()}]
+    assert report["upstreams"] == ["192.0.2.1:53"]
+
+
+def test_config_reader_flags_win_over_the_file_and_resolv_conf_fills_upstreams(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_tree(tmp_path, {"dnsfence.yaml": "timezone: Asia/Kolkata\nupstream:\n"
+                                                  "  servers: [192.0.2.7]\n"}) / "dnsfence.yaml"
+    flags = {"blocklists": Path("/srv/lists"), "upstream.servers": None}
+    config = serve.config_reader(str(path), flags)()
+    assert (config.timezone, config.blocklists) == ("Asia/Kolkata", Path("/srv/lists"))
+    assert config.upstream.servers == (Endpoint("192.0.2.7", 53),)
+    flagged = serve.config_reader(str(path), {"upstream.servers": UPSTREAM})()
+    assert flagged.upstream.servers == UPSTREAM
+    excluded: list[tuple[Endpoint, ...]] = []
+
+    def resolv_conf(exclude: tuple[Endpoint, ...] = ()) -> tuple[Endpoint, ...]:
+        excluded.append(exclude)
+        return (Endpoint("192.0.2.9", 53),)
+
+    monkeypatch.setattr(serve, "resolv_conf_servers", resolv_conf)
+    fallback = serve.config_reader(None, {"server.listen": (Endpoint("127.0.0.1", 53),)})()
+    assert fallback.upstream.servers == (Endpoint("192.0.2.9", 53),)
+    assert excluded == [(Endpoint("127.0.0.1", 53),)]  # never forward to ourselves
+
+
+def test_a_config_with_errors_is_not_started(tmp_path: Path) -> None:
+    path = write_tree(tmp_path, {"dnsfence.yaml": "cache:\n  max_ttl: forever\n"})
+    err = io.StringIO()
+    assert serve.run(serve.config_reader(str(path / "dnsfence.yaml"), {}), err) == EXIT_PROBLEMS
+    lines = err.getvalue().splitlines()
+    assert "dnsfence.yaml:2:12: error: `cache.max_ttl`" in lines[0]
+    assert lines[-1] == "dnsfence: not started: the config file has errors"
+
+
+def test_blocklists_with_errors_are_not_started(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"lists/a.yaml": "effective: 2023-03-20\ndomains: [a..b]\n"})
+    config = defaults().with_overrides(blocklists=tmp_path / "lists",
+                                       **{"upstream.servers": UPSTREAM})
+    err = io.StringIO()
+    assert serve.run(lambda: config, err) == EXIT_PROBLEMS
+    assert err.getvalue().splitlines()[-1] == \
+        f"dnsfence: not started: 1 error(s) in the blocklists in {tmp_path / 'lists'}"
+
+
+def test_no_upstream_is_not_started(tmp_path: Path) -> None:
+    config = staged_config(tmp_path).with_overrides(**{"upstream.servers": ()})
+    err = io.StringIO()
+    assert serve.run(lambda: config, err) == EXIT_PROBLEMS
+    assert err.getvalue() == ("dnsfence: not started: no upstream resolver; give --upstream "
+                              "HOST[:PORT] or upstream.servers in the config\n")
