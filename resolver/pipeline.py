@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from resolver.dns import answers
+from resolver.dns.query import Query, classify, parse_query
 from resolver.dns.reply import fit, for_client
-from resolver.dns.ttl import cap_ttls
-from resolver.dns.wire import Query, classify, parse_query
+from resolver.dns.rewrite import cap_ttls
 from resolver.policy.period import PolicyHolder
 from resolver.stages.access import AccessControl
 from resolver.stages.blocking import BlockingStage

@@ -30,7 +30,7 @@ from resolver import pipeline as pipeline_module
 from resolver.cache import AnswerCache
 from resolver.commands.serve import reconfigure
 from resolver.config import defaults
-from resolver.dns.wire import parse_query
+from resolver.dns.query import parse_query
 from resolver.pipeline import Pending, Pipeline
 from resolver.policy.model import Policy
 from resolver.policy.period import PolicyHolder
@@ -39,7 +39,8 @@ from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.upstream import UpstreamStage
-from resolver.upstream import Forwarder, UpstreamServer
+from resolver.upstream.forwarder import Forwarder
+from resolver.upstream.servers import UpstreamServer
 from tests.policy.assertions import policy_of
 
 CHANGE = datetime(2030, 1, 1, tzinfo=UTC).timestamp()  # when later.example becomes blocked

@@ -32,7 +32,8 @@ from resolver.stages.cache import CacheStage
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.status import StatusStage
 from resolver.stages.upstream import UpstreamStage
-from resolver.upstream import Forwarder, UpstreamServer
+from resolver.upstream.forwarder import Forwarder
+from resolver.upstream.servers import UpstreamServer
 
 log = logging.getLogger("dnsfence")
 

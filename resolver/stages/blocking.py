@@ -9,7 +9,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
-from resolver.dns.wire import Query
+from resolver.dns.query import Query
 from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.period import PolicyHolder, PolicyPeriod

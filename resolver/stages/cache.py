@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from resolver.cache import AnswerCache
-from resolver.dns.wire import Query
+from resolver.dns.query import Query
 
 
 def cache_key(query: Query) -> tuple[str, int, int, bool, bool]:

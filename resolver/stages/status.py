@@ -14,7 +14,7 @@ from typing import Any
 from dnslib import CLASS, QTYPE, RR, TXT, DNSHeader, DNSQuestion, DNSRecord
 
 from resolver.dns import answers
-from resolver.dns.wire import Query
+from resolver.dns.query import Query
 from resolver.stages.access import client_ip
 
 STATUS_NAME = "status.dnsfence"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from resolver.dns.wire import Query
+from resolver.dns.query import Query
 from resolver.stages.cache import CacheStage
-from resolver.upstream import Done, Forwarder
+from resolver.upstream.forwarder import Done, Forwarder
 
 MAX_IN_FLIGHT = 4096
 """Upstream queries waiting at once; each holds a socket, so a flood of distinct names
