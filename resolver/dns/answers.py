@@ -32,6 +32,7 @@ from resolver.dns.message import (
     DEFAULT_UDP_SIZE,
     EDNS_DO,
     HEADER,
+    MAX_TTL,
     OPCODE_MASK,
     OPT_BEFORE_RDLENGTH,
     QR,
@@ -134,7 +135,7 @@ class BlockedTemplate:
     _opt_rdata: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not 0 <= self.negative_ttl <= 0x7FFFFFFF:
+        if not 0 <= self.negative_ttl <= MAX_TTL:
             raise ValueError(f"negative_ttl {self.negative_ttl} is outside 0..2147483647")
         soa = _soa_after_owner(self.negative_ttl)
         ede = ede_option(EdeCode.BLOCKED, self.ede_text)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from message_builders import A_IN, WWW_EXAMPLE, header
 
-from resolver.dns.names import name_to_wire
+from resolver.dns.message import MalformedMessage
+from resolver.dns.names import labels_text, labels_wire, name_to_wire, read_name, scan_name
 
 
 @pytest.mark.parametrize(
@@ -29,3 +31,36 @@ def test_name_to_wire(text: str, wire: bytes) -> None:
 def test_name_to_wire_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         name_to_wire(text)
+
+
+def test_read_name_follows_pointers_and_returns_the_offset_after_the_first() -> None:
+    wire = header() + WWW_EXAMPLE + A_IN + b"\x01a\xc0\x0c"
+    at = 12 + len(WWW_EXAMPLE) + 4
+    assert read_name(wire, at) == ([b"a", b"www", b"example", b"com"], len(wire))
+    assert read_name(wire, 12) == ([b"www", b"example", b"com"], 12 + len(WWW_EXAMPLE))
+
+
+@pytest.mark.parametrize(
+    "name",
+    [b"\xc0\x0c", b"\x01a\xc0\x0e\x01b\xc0\x0c"],  # a pointer to itself; two pointing at each other
+)
+def test_read_name_cuts_pointer_loops(name: bytes) -> None:
+    with pytest.raises(MalformedMessage, match="loop"):
+        read_name(header() + name, 12)
+
+
+def test_scan_name_says_where_the_pointer_is_without_following_it() -> None:
+    wire = header() + WWW_EXAMPLE + A_IN + b"\x01a\xc0\x0c"
+    at = 12 + len(WWW_EXAMPLE) + 4
+    assert scan_name(wire, 12) == (-1, 12 + len(WWW_EXAMPLE))
+    assert scan_name(wire, at) == (at + 2, len(wire))
+    with pytest.raises(MalformedMessage, match="points outside"):
+        scan_name(wire + b"\xc0\xff", len(wire))
+
+
+def test_labels_text_lowers_and_escapes_like_query_names() -> None:
+    assert labels_text([b"WwW", b"Ex-Am_ple"]) == "www.ex-am_ple"
+    assert labels_text([b"a.b", b"*", b" \x00"]) == r"a\046b.\042.\032\000"
+    assert labels_text([]) == ""
+    assert labels_wire([b"a", b"bc"]) == b"\x01a\x02bc\x00"
+    assert name_to_wire(labels_text([b"a.b", b"c"])) == labels_wire([b"a.b", b"c"])

@@ -11,6 +11,7 @@ import struct
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.rrset
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,7 +29,7 @@ from message_builders import (
 
 from resolver.dns import rewrite
 from resolver.dns.message import TC, MalformedMessage
-from resolver.dns.rewrite import edns_option, truncate, with_opt
+from resolver.dns.rewrite import cap_ttls, edns_option, truncate, with_opt
 
 
 def strip_opt(wire: bytes) -> bytes:
@@ -204,3 +205,95 @@ def test_truncate_then_strip_opt_round_trip(extra: int, edns: bool, limit: int) 
     else:
         assert after.flags & dns.flags.TC and not after.answer
     assert dns.message.from_wire(strip_opt(cut)).edns == -1
+
+
+# ------------------------------------------------------- strip_opt as the forwarder uses it
+
+
+def test_strip_opt_reports_the_extended_rcode_bits_of_the_opt() -> None:
+    query = dns.message.make_query("www.example.com", "A", use_edns=0)
+    response = dns.message.make_response(query)
+    response.set_rcode(dns.rcode.BADVERS)
+    wire = response.to_wire()
+    for keep_following in (True, False):
+        stripped, ext_rcode = rewrite.strip_opt(wire, 0, keep_following)
+        assert ext_rcode == 1
+        assert dns.message.from_wire(stripped).edns == -1
+    assert rewrite.strip_opt(response_with(edns=False).to_wire())[1] == 0
+
+
+def test_strip_opt_without_keep_following_drops_the_opt_and_what_follows() -> None:
+    answer = rr(b"\xc0\x0c", 1, b"\xc0\x00\x02\x01")
+    head = header(flags=0x8180, an=1, ar=3) + WWW_EXAMPLE + A_IN + answer
+    wire = head + rr(b"\xc0\x0c", 1, b"\xc0\x00\x02\x02") + opt_rr() + rr(b"\xc0\x0c", 1, b"\x01")
+    stripped, ext_rcode = rewrite.strip_opt(wire, 0, False)
+    assert ext_rcode == 0
+    after = dns.message.from_wire(stripped)
+    assert after.edns == -1
+    additional = [rrset.to_text() for rrset in after.additional]
+    assert additional == ["www.example.com. 300 IN A 192.0.2.2"]
+    assert len(after.answer) == 1
+    # what follows the OPT is not even read: here the last record's RDATA is not an address
+    assert stripped == head[:10] + b"\x00\x01" + head[12:] + rr(b"\xc0\x0c", 1, b"\xc0\x00\x02\x02")
+
+
+def test_strip_opt_with_the_question_end_given_reads_the_same() -> None:
+    wire = response_with(edns=True).to_wire()
+    question_end = 12 + len(WWW_EXAMPLE) + 4
+    for keep_following in (True, False):
+        assert rewrite.strip_opt(wire, question_end, keep_following) == rewrite.strip_opt(
+            wire, 0, keep_following
+        )
+
+
+def test_strip_opt_without_an_opt_returns_the_message_itself_either_way() -> None:
+    wire = response_with(edns=False).to_wire()
+    assert rewrite.strip_opt(wire, 0, False)[0] is wire
+    with pytest.raises(MalformedMessage):
+        rewrite.strip_opt(wire[:-1], 0, False)
+
+
+# ---------------------------------------------------------------- cap_ttls
+
+
+def negative_answer(soa_ttl: int, minimum: int) -> bytes:
+    query = dns.message.make_query("gone.example.com", "A", use_edns=0)
+    response = dns.message.make_response(query)
+    response.set_rcode(dns.rcode.NXDOMAIN)
+    response.authority.append(
+        dns.rrset.from_text(
+            "example.com.", soa_ttl, "IN", "SOA",
+            f"ns.example.com. h.example.com. 1 2 3 4 {minimum}",
+        )
+    )
+    return response.to_wire()
+
+
+def test_cap_ttls_lowers_every_ttl_above_the_cap_and_leaves_the_opt_alone() -> None:
+    original = response_with(edns=True, extra=1)
+    wire = with_opt(strip_opt(original.to_wire()), 1232, True)
+    capped = dns.message.from_wire(cap_ttls(wire, 100))
+    assert [rrset.ttl for rrset in capped.answer] == [100, 60]
+    assert [rrset.ttl for rrset in capped.authority + capped.additional] == [100, 100]
+    assert capped.edns == 0 and capped.payload == 1232 and capped.ednsflags & dns.flags.DO
+    assert len(cap_ttls(wire, 100)) == len(wire)
+
+
+def test_cap_ttls_caps_the_soa_minimum_too() -> None:
+    capped = dns.message.from_wire(cap_ttls(negative_answer(3600, 900), 30))
+    soa = capped.authority[0]
+    assert soa.ttl == 30 and soa[0].minimum == 30
+    kept = dns.message.from_wire(cap_ttls(negative_answer(20, 10), 30)).authority[0]
+    assert kept.ttl == 20 and kept[0].minimum == 10
+
+
+def test_cap_ttls_treats_a_negative_cap_as_zero() -> None:
+    capped = dns.message.from_wire(cap_ttls(response_with(edns=False).to_wire(), -5))
+    assert {rrset.ttl for rrset in capped.answer + capped.authority + capped.additional} == {0}
+
+
+@pytest.mark.parametrize("cut", [1, 5, 11])
+def test_cap_ttls_returns_a_message_it_cannot_walk_unchanged(cut: int) -> None:
+    wire = response_with(edns=True).to_wire()[:-cut]
+    assert cap_ttls(wire, 10) is wire
+    assert cap_ttls(b"\x00" * 5, 10) == b"\x00" * 5

@@ -4,11 +4,14 @@ through a Forwarder talking to fake servers on loopback and on UpstreamHealth al
 from __future__ import annotations
 
 import asyncio
+import time
 
 import dns.message
 import dns.rcode
 
 from resolver.upstream.forwarder import Forwarder
+from resolver.upstream.health import UpstreamHealth
+from resolver.upstream.servers import UpstreamServer
 
 from .fake_upstream import (
     FakeUpstream,
@@ -144,3 +147,51 @@ def test_server_that_comes_back_is_used_again() -> None:
             assert not forwarder.is_held_down(flaky.server)
 
     run(scenario())
+
+
+# --- UpstreamHealth alone -------------------------------------------------------------
+
+
+def three_servers() -> list[UpstreamServer]:
+    return [UpstreamServer("192.0.2.1"), UpstreamServer("192.0.2.2"), UpstreamServer("192.0.2.3")]
+
+
+def test_order_is_the_configured_one_and_is_kept_between_calls() -> None:
+    servers = three_servers()
+    health = UpstreamHealth(servers, failures_before_holddown=2, holddown=30)
+    first = health.order(time.monotonic())
+    assert first == servers
+    assert health.order(time.monotonic()) is first, "no new list per question"
+
+
+def test_enough_failures_in_a_row_hold_a_server_down_until_the_holddown_ends() -> None:
+    servers = three_servers()
+    health = UpstreamHealth(servers, failures_before_holddown=2, holddown=30)
+    health.failed(servers[0])
+    assert not health.is_held_down(servers[0])
+    assert health.order(time.monotonic()) == servers
+    health.failed(servers[0])
+    assert health.is_held_down(servers[0])
+    now = time.monotonic()
+    assert health.order(now) == servers[1:]
+    assert health.order(now + 31) == servers, "tried again once the holddown is over"
+
+
+def test_an_answer_ends_the_streak_and_the_holddown() -> None:
+    servers = three_servers()
+    health = UpstreamHealth(servers, failures_before_holddown=1, holddown=30)
+    health.failed(servers[1])
+    assert health.order(time.monotonic()) == [servers[0], servers[2]]
+    health.answered(servers[1], health.of[servers[1]])
+    assert health.of[servers[1]].failures == 0
+    assert not health.is_held_down(servers[1])
+    assert health.order(time.monotonic()) == servers
+
+
+def test_when_every_server_is_held_down_the_order_has_them_all() -> None:
+    servers = three_servers()
+    health = UpstreamHealth(servers, failures_before_holddown=1, holddown=30)
+    for server in servers:
+        health.failed(server)
+    assert all(health.is_held_down(server) for server in servers)
+    assert health.order(time.monotonic()) == servers

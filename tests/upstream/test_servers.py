@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from resolver.upstream.forwarder import Forwarder
-from resolver.upstream.servers import UpstreamServer
+from resolver.upstream.servers import UpstreamServer, address_family, same_host, socket_address
 
 from .fake_upstream import (
     LOOPBACK,
@@ -40,3 +40,21 @@ def test_ipv6_loopback_upstream() -> None:
             )
 
     run(scenario())
+
+
+def test_socket_addresses_and_families() -> None:
+    v4 = socket_address(UpstreamServer("192.0.2.1", 5353))
+    assert v4 == ("192.0.2.1", 5353)
+    assert address_family(v4) == socket.AF_INET
+    v6 = socket_address(UpstreamServer("2001:db8::1"))
+    assert v6[:2] == ("2001:db8::1", 53) and len(v6) == 4
+    assert address_family(v6) == socket.AF_INET6
+    assert str(UpstreamServer("2001:db8::1")) == "[2001:db8::1]:53"
+    assert str(UpstreamServer("192.0.2.1", 5353)) == "192.0.2.1:5353"
+
+
+def test_same_host_compares_addresses_not_spellings() -> None:
+    assert same_host("::1", "0:0:0:0:0:0:0:1")
+    assert same_host("192.0.2.1", "192.0.2.1")
+    assert not same_host("192.0.2.1", "192.0.2.2")
+    assert not same_host("not an address", "192.0.2.1")

@@ -12,6 +12,7 @@ import struct
 import types
 
 import dns.message
+import dns.rcode
 import pytest
 
 from resolver.upstream import transport
@@ -245,3 +246,24 @@ def test_running_out_of_sockets_is_not_blamed_on_the_server(
             assert_answer((await timed(forwarder))[0], "192.0.2.1")
 
     run(scenario())
+
+
+def test_answers_wants_our_id_qr_and_the_same_question() -> None:
+    query = dns.message.make_query("www.example.com", "A")
+    question = query.to_wire()[12:]
+    reply = reply_to(query)
+    assert transport.answers(reply, query.id, question)
+    assert transport.answers(reply[:12] + reply[12:20].upper() + reply[20:], query.id, question)
+    assert not transport.answers(reply, query.id ^ 1, question)
+    assert not transport.answers(query.to_wire(), query.id, question), "QR=0"
+    assert not transport.answers(reply[:12 + len(question) - 1], query.id, question)
+
+
+def test_checked_returns_the_answer_without_opt_and_the_full_rcode() -> None:
+    query = dns.message.make_query("www.example.com", "A", use_edns=0)
+    question = query.to_wire()[12 : 12 + len(query.question[0].name.to_wire() or b"") + 4]
+    answer, rcode = transport.checked(reply_to(query), question)
+    assert rcode == 0 and dns.message.from_wire(answer).edns == -1
+    response = dns.message.make_response(query)
+    response.set_rcode(dns.rcode.BADVERS)
+    assert transport.checked(response.to_wire(), question)[1] == dns.rcode.BADVERS
