@@ -137,22 +137,22 @@ def records(data: bytes, pos: int, count: int) -> list[Record]:
     unpack = RR_FIXED.unpack_from
     found: list[Record] = []
     append = found.append
-    for _ in range(count):
-        start = pos
-        if pos + 1 < size and data[pos] >= 0xC0:  # the usual owner: one pointer, no labels
-            if ((data[pos] & 0x3F) << 8 | data[pos + 1]) >= size:
-                raise MalformedMessage(f"compression pointer at offset {pos} points outside")
-            pos += 2
-        else:
-            pos = skip_name(data, pos)
-        if pos + 10 > size:
-            raise MalformedMessage(f"record header cut short at offset {pos}")
-        rtype, _, ttl, rdlength = unpack(data, pos)
-        rdata = pos + 10
-        pos = rdata + rdlength
-        if pos > size:
-            raise MalformedMessage(
-                f"record data runs past the end of the message at offset {rdata - 10}"
-            )
-        append((start, rtype, ttl, rdata, pos))
+    start = pos
+    try:
+        for _ in range(count):
+            start = pos
+            if data[pos] >= 0xC0:  # the usual owner: one pointer, no labels
+                if ((data[pos] & 0x3F) << 8 | data[pos + 1]) >= size:
+                    raise MalformedMessage(f"compression pointer at offset {pos} points outside")
+                pos += 2
+            else:
+                pos = skip_name(data, pos)
+            rtype, _, ttl, rdlength = unpack(data, pos)
+            rdata = pos + 10
+            pos = rdata + rdlength
+            if pos > size:
+                raise MalformedMessage(f"record data runs past the end of the message at {start}")
+            append((start, rtype, ttl, rdata, pos))
+    except (IndexError, struct.error):  # cheaper than checking bounds before each read
+        raise MalformedMessage(f"record cut short at offset {start}") from None
     return found

@@ -90,14 +90,18 @@ def strip_opt(
     pos = question_end or skip_questions(message, qdcount)
     before_additional = ancount + nscount
     if not keep_following:
-        found = records(message, pos, before_additional)
-        if found:
-            pos = found[-1][4]
-        for index in range(arcount):
-            ((start, rtype, ttl, _, pos),) = records(message, pos, 1)
-            if rtype == TYPE_OPT:
-                return message[:10] + U16.pack(index) + message[12:start], ttl >> 24
-        return message, 0
+        if not arcount:
+            records(message, pos, before_additional)  # an answer that cannot be framed is refused
+            return message, 0
+        # One walk to the first additional record: usually the OPT, and the last record.
+        index = 0
+        start, rtype, ttl, _, end = records(message, pos, before_additional + 1)[-1]
+        while rtype != TYPE_OPT:
+            index += 1
+            if index == arcount:
+                return message, 0
+            ((start, rtype, ttl, _, end),) = records(message, end, 1)
+        return message[:10] + U16.pack(index) + message[12:start], ttl >> 24
     found = records(message, pos, before_additional + arcount)
     end = found[-1][4] if found else pos
     removed: list[tuple[int, int]] = []
