@@ -33,15 +33,7 @@ from message_builders import (
 )
 
 from resolver.dns.names import name_to_wire
-from resolver.dns.query import (
-    Edns,
-    Query,
-    Reject,
-    Rejection,
-    classify,
-    parse_query,
-    read_question,
-)
+from resolver.dns.query import Edns, Query, Reject, Rejection, classify, parse_query, read_question
 
 
 def test_plain_query_is_read_by_the_fast_path() -> None:
