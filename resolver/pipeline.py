@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from resolver.config.settings import Config
 from resolver.dns import answers
 from resolver.dns.reply import for_client
-from resolver.dns.ttl import cap_ttls
+from resolver.dns.rewrite import cap_ttls
 from resolver.policy.period import PolicyHolder
 from resolver.stages.access import AccessStage
 from resolver.stages.blocking import BlockingStage

@@ -28,7 +28,7 @@ from resolver import pipeline as pipeline_module
 from resolver.config.endpoints import Endpoint
 from resolver.config.load import defaults
 from resolver.config.settings import Config
-from resolver.dns.wire import parse_query
+from resolver.dns.query import parse_query
 from resolver.pipeline import CHAIN, Pipeline, counter_names
 from resolver.policy.loaded import Policy
 from resolver.policy.period import PolicyHolder

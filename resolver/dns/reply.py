@@ -8,17 +8,10 @@ runs for every cached answer, so it is one join of slices, not a re-encode.
 
 from __future__ import annotations
 
-import struct
-from typing import Final
+from resolver.dns.message import AA, AD, MAX_TCP_MESSAGE, MAX_UDP_WITHOUT_EDNS, RD, TWO_U16, U16
+from resolver.dns.query import Query
+from resolver.dns.rewrite import opt_record, truncate
 
-from resolver.dns.wire import Query, opt_record, truncate
-
-_AA: Final = 0x0400
-_AD: Final = 0x0020
-_RD: Final = 0x0100
-_TCP_LIMIT: Final = 65_535
-_ID_FLAGS: Final = struct.Struct(">HH")
-_U16: Final = struct.Struct(">H")
 _OPTS: dict[tuple[int, bool], bytes] = {}
 
 
@@ -37,21 +30,22 @@ def for_client(message: bytes, query: Query, our_udp_size: int, tcp: bool) -> by
 
 def fit(flags_counts: bytes, rest: bytes, query: Query, our_udp_size: int, tcp: bool) -> bytes:
     """The answer from its parts: header bytes 2..12 and everything after the question."""
-    flags = (((flags_counts[0] << 8) | flags_counts[1]) & ~(_RD | _AA)) | (query.flags & _RD)
+    flags = (((flags_counts[0] << 8) | flags_counts[1]) & ~(RD | AA)) | (query.flags & RD)
     # A forwarder is not authoritative for what it relays (Unbound clears AA too), and
     # AD goes only to clients that asked for it (RFC 6840 5.8).
     edns = query.edns
-    if not (query.flags & _AD or (edns is not None and edns.do)):
-        flags &= ~_AD
+    if not (query.flags & AD or (edns is not None and edns.do)):
+        flags &= ~AD
     question = query.question
     if edns is None:
-        body = b"".join((_ID_FLAGS.pack(query.id, flags), flags_counts[2:], question, rest))
-        limit = _TCP_LIMIT if tcp else 512
+        body = b"".join((TWO_U16.pack(query.id, flags), flags_counts[2:], question, rest))
+        limit = MAX_TCP_MESSAGE if tcp else MAX_UDP_WITHOUT_EDNS
     else:
         arcount = ((flags_counts[8] << 8) | flags_counts[9]) + 1
-        body = b"".join((_ID_FLAGS.pack(query.id, flags), flags_counts[2:8],
-                         _U16.pack(arcount), question, rest, _opt(our_udp_size, edns.do)))
+        body = b"".join((TWO_U16.pack(query.id, flags), flags_counts[2:8],
+                         U16.pack(arcount), question, rest, _opt(our_udp_size, edns.do)))
         # the client's size capped by ours, never below 512 (RFC 6891 6.2.5)
-        limit = _TCP_LIMIT if tcp else max(512, min(edns.udp_size, our_udp_size))
+        limit = MAX_TCP_MESSAGE if tcp else max(MAX_UDP_WITHOUT_EDNS,
+                                                 min(edns.udp_size, our_udp_size))
     # keeps our OPT on a truncated answer (RFC 6891 7)
     return body if len(body) <= limit else truncate(body, limit)

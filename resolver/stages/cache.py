@@ -12,9 +12,9 @@ import time
 from resolver.cache import AnswerCache
 from resolver.config.cache import CacheConfig
 from resolver.config.settings import Config
+from resolver.dns.query import Query
 from resolver.dns.reply import fit
-from resolver.dns.ttl import cap_ttls
-from resolver.dns.wire import Query
+from resolver.dns.rewrite import cap_ttls
 from resolver.stages.contract import Done, Forward, Request, ResponseKind, Stage, StageSetup
 
 _CACHED = ResponseKind.CACHED  # a global: the enum class attribute costs more per query

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from resolver.config.settings import Config
 from resolver.dns.answers import EdeCode
-from resolver.dns.wire import Query
+from resolver.dns.query import Query
 from resolver.policy.period import PolicyHolder, PolicyPeriod
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from resolver.config.settings import Config
 from resolver.dns import answers
-from resolver.dns.wire import Query, classify, parse_query
+from resolver.dns.query import Query, classify, parse_query
 from resolver.stages.contract import DROP, Request, ResponseKind, Stage, StageSetup
 
 _REJECTED = ResponseKind.REJECTED  # a global: the enum class attribute costs more per query

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from resolver.config.settings import Config
 from resolver.stages.contract import Done, Forward, Request, Stage, StageSetup
-from resolver.upstream import Forwarder, UpstreamServer
+from resolver.upstream.forwarder import Forwarder
+from resolver.upstream.servers import UpstreamServer
 
 MAX_IN_FLIGHT = 4096
 """Upstream queries waiting at once; each holds a socket, so a flood of distinct names

@@ -30,7 +30,8 @@ from resolver.dns.answers import (
     rejection,
     servfail,
 )
-from resolver.dns.wire import Query, Reject, Rejection, classify, parse_query, truncate
+from resolver.dns.query import Query, Reject, Rejection, classify, parse_query
+from resolver.dns.rewrite import truncate
 
 # ---------------------------------------------------------------- helpers
 
@@ -363,7 +364,7 @@ def test_ede_option_layout() -> None:
 def test_named_template_answers_like_a_template_per_name(edns: bool, ttl_cap: int | None,
                                                          qname: str) -> None:
     from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
-    from resolver.dns.wire import Query, classify
+    from resolver.dns.query import Query, classify
 
     query = classify(dns.message.make_query(qname, "AAAA", use_edns=0 if edns else False)
                      .to_wire())

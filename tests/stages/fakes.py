@@ -27,7 +27,7 @@ import dns.rrset
 from resolver.config.endpoints import Endpoint
 from resolver.config.load import defaults
 from resolver.config.settings import Config
-from resolver.dns.wire import parse_query
+from resolver.dns.query import parse_query
 from resolver.policy.loaded import Policy
 from resolver.policy.period import PolicyHolder
 from resolver.stages.contract import Done, Request, ResponseKind, StageSetup

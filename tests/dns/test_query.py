@@ -1,4 +1,4 @@
-"""Tests for resolver.dns.wire: the fast and careful query readers and the message edits.
+"""Tests for resolver.dns.query: the fast and careful query readers.
 
 Messages are built with dnspython and results checked by meaning; the fast path is held to
 "None or exactly what the careful path says" everywhere, including on fuzz corpora.
@@ -6,139 +6,34 @@ Messages are built with dnspython and results checked by meaning; the fast path 
 
 from __future__ import annotations
 
-import contextlib
 import struct
-from collections.abc import Sequence
-from pathlib import Path
 
 import dns.edns
 import dns.flags
-import dns.message
 import dns.name
 import dns.opcode
-import dns.rcode
-import dns.rdataclass
 import dns.rdatatype
-import dns.rrset
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-
-from resolver.dns.wire import (
-    TC,
-    Edns,
-    MalformedMessage,
-    Query,
-    Reject,
-    Rejection,
-    classify,
-    edns_option,
-    name_to_wire,
-    parse_query,
-    read_question,
-    strip_opt,
-    truncate,
-    with_opt,
+from message_builders import (
+    A_IN,
+    WWW_EXAMPLE,
+    accepted,
+    corpus_messages,
+    expected_qname,
+    header,
+    make_query,
+    needs_corpora,
+    opt_rr,
+    read,
+    rejected,
+    rr,
+    wire_of,
 )
 
-CORPORA = Path("/work/shared/corpora/packets")
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def make_query(
-    name: str | dns.name.Name,
-    rdtype: int = dns.rdatatype.A,
-    rdclass: int = dns.rdataclass.IN,
-    *,
-    qid: int = 0x1234,
-    flags: int = dns.flags.RD,
-    edns: int = -1,
-    do: bool = False,
-    payload: int = 1232,
-    options: Sequence[dns.edns.Option] = (),
-) -> bytes:
-    qname = dns.name.from_text(name) if isinstance(name, str) else name
-    msg = dns.message.Message(id=qid)
-    msg.flags = flags
-    msg.find_rrset(
-        msg.question,
-        qname,
-        dns.rdataclass.RdataClass.make(rdclass),
-        dns.rdatatype.RdataType.make(rdtype),
-        create=True,
-        force_unique=True,
-    )
-    if edns >= 0:
-        msg.use_edns(edns, dns.flags.DO if do else 0, payload, options=list(options))
-    return msg.to_wire()
-
-
-def wire_of(name: dns.name.Name) -> bytes:
-    wire = name.to_wire()
-    assert wire is not None
-    return wire
-
-
-def read(data: bytes) -> Query | Rejection:
-    """classify(data), after checking that the fast path agrees wherever it answers."""
-    careful = classify(data)
-    fast = parse_query(data)
-    if fast is not None:
-        assert fast == careful
-    return careful
-
-
-def accepted(data: bytes) -> Query:
-    result = read(data)
-    assert isinstance(result, Query), result
-    return result
-
-
-def rejected(data: bytes, action: Reject) -> Rejection:
-    assert parse_query(data) is None
-    result = classify(data)
-    assert isinstance(result, Rejection), result
-    assert result.action is action, result
-    return result
-
-
-def expected_qname(name: dns.name.Name) -> str:
-    """Query.qname's spelling, written independently of the code under test."""
-    allowed = b"abcdefghijklmnopqrstuvwxyz0123456789-_"
-    out = []
-    for label in name.labels:
-        if not label:
-            continue
-        text = ""
-        for byte in label.lower():
-            text += chr(byte) if byte in allowed else f"\\{byte:03d}"
-        out.append(text)
-    return ".".join(out)
-
-
-def header(
-    qid: int = 1, flags: int = 0x0100, qd: int = 1, an: int = 0, ns: int = 0, ar: int = 0
-) -> bytes:
-    return struct.pack(">HHHHHH", qid, flags, qd, an, ns, ar)
-
-
-def opt_rr(
-    udp: int = 1232, version: int = 0, flags: int = 0, rdata: bytes = b"", owner: bytes = b"\0"
-) -> bytes:
-    return owner + struct.pack(">HHBBHH", 41, udp, 0, version, flags, len(rdata)) + rdata
-
-
-def rr(owner: bytes, rtype: int, rdata: bytes, ttl: int = 300) -> bytes:
-    return owner + struct.pack(">HHIH", rtype, 1, ttl, len(rdata)) + rdata
-
-
-WWW_EXAMPLE = b"\x03www\x07example\x03com\x00"
-A_IN = b"\x00\x01\x00\x01"
-
-
-# ---------------------------------------------------------------- accepted queries
+from resolver.dns.names import name_to_wire
+from resolver.dns.query import Edns, Query, Reject, Rejection, classify, parse_query, read_question
 
 
 def test_plain_query_is_read_by_the_fast_path() -> None:
@@ -262,9 +157,6 @@ def test_answer_records_in_a_query_are_tolerated() -> None:
     assert accepted(wire).qname == "www.example.com"
 
 
-# ---------------------------------------------------------------- rejected packets
-
-
 @pytest.mark.parametrize("size", range(12))
 def test_shorter_than_a_header_is_dropped(size: int) -> None:
     rejected(make_query("example.com")[:size], Reject.DROP)
@@ -385,10 +277,8 @@ def test_huge_label_chain_is_cut_off_quickly() -> None:
     assert parse_query(data) is None
     rejected(data, Reject.FORMERR)
 
-
-# ---------------------------------------------------------------- property tests
-
 LDH = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+
 labels = st.one_of(
     st.text(alphabet=LDH, min_size=1, max_size=63).map(str.encode),
     st.binary(min_size=1, max_size=63),
@@ -482,33 +372,6 @@ def test_mutated_queries_never_raise(
     read(bytes(data))
 
 
-# ---------------------------------------------------------------- corpora
-
-
-def corpus_messages() -> list[tuple[str, bytes]]:
-    """Every packet in the shared corpora: raw files, TCP streams split, hex lines decoded."""
-    found: list[tuple[str, bytes]] = []
-    for path in sorted(p for p in CORPORA.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        name = str(path.relative_to(CORPORA))
-        found.append((name, data))
-        if path.suffix == ".blob":  # dnsperf: 2-octet length, message, repeated
-            pos = 0
-            while pos + 2 <= len(data):
-                (length,) = struct.unpack_from(">H", data, pos)
-                found.append((f"{name}@{pos}", data[pos + 2 : pos + 2 + length]))
-                pos += 2 + length
-        if path.parent.name == "unbound-test_packets":  # hex text, one packet a line
-            for number, line in enumerate(data.decode("ascii", "replace").splitlines()):
-                line = line.strip()
-                if line and all(c in "0123456789abcdefABCDEF" for c in line) and len(line) % 2 == 0:
-                    found.append((f"{name}:{number + 1}", bytes.fromhex(line)))
-    return found
-
-
-needs_corpora = pytest.mark.skipif(not CORPORA.is_dir(), reason=f"{CORPORA} is absent")
-
-
 @needs_corpora
 def test_corpora_never_raise_and_fast_agrees_with_careful() -> None:
     messages = corpus_messages()
@@ -524,226 +387,6 @@ def test_corpora_never_raise_and_fast_agrees_with_careful() -> None:
     assert isinstance(ecs, Query) and ecs.edns == Edns(4096, 0, True)
     response = verdicts["pdns-raw-dns-packets/root-ns-answer.raw"]
     assert isinstance(response, Rejection) and response.action is Reject.DROP
-
-
-@needs_corpora
-def test_corpora_responses_survive_strip_opt_and_truncate() -> None:
-    checked = 0
-    for _name, data in corpus_messages():
-        try:
-            original = dns.message.from_wire(data)
-        except Exception:  # dnspython refuses most fuzz input: then only "no surprise" is required
-            for edit in (strip_opt, lambda d: truncate(d, 100)):
-                with contextlib.suppress(ValueError):
-                    edit(data)
-            continue
-        after = dns.message.from_wire(strip_opt(data))
-        assert after.edns == -1
-        assert after.answer == original.answer
-        assert after.authority == original.authority
-        assert after.additional == original.additional
-        cut = dns.message.from_wire(truncate(data, 100))
-        assert cut.question == original.question
-        if len(data) > 100:
-            assert cut.flags & dns.flags.TC and not cut.answer
-        checked += 1
-    assert checked > 3
-
-
-# ---------------------------------------------------------------- strip_opt, with_opt, truncate
-
-
-def response_with(*, edns: bool, extra: int = 2) -> dns.message.Message:
-    query = dns.message.from_wire(make_query("www.example.com", edns=0 if edns else -1))
-    response = dns.message.make_response(query)
-    response.answer.append(
-        dns.rrset.from_text("www.example.com.", 300, "IN", "CNAME", "web.example.net.")
-    )
-    response.answer.append(
-        dns.rrset.from_text("web.example.net.", 60, "IN", "A", "192.0.2.1", "192.0.2.2")
-    )
-    response.authority.append(
-        dns.rrset.from_text("example.net.", 300, "IN", "NS", "ns1.example.net.")
-    )
-    if extra:
-        response.additional.append(
-            dns.rrset.from_text(
-                "ns1.example.net.", 300, "IN", "A", *[f"192.0.2.{i}" for i in range(extra)]
-            )
-        )
-    return response
-
-
-def test_strip_opt_removes_the_opt_and_keeps_every_record() -> None:
-    original = response_with(edns=True)
-    wire = original.to_wire()
-    stripped = strip_opt(wire)
-    assert len(stripped) == len(wire) - 11
-    after = dns.message.from_wire(stripped)
-    assert after.edns == -1
-    assert (after.answer, after.authority, after.additional) == (
-        original.answer,
-        original.authority,
-        original.additional,
-    )
-
-
-def test_strip_opt_returns_message_without_opt_unchanged() -> None:
-    wire = response_with(edns=False).to_wire()
-    assert strip_opt(wire) is wire
-    bare = make_query("example.com")
-    assert strip_opt(bare) is bare
-
-
-def test_strip_opt_repoints_compression_after_a_mid_section_opt() -> None:
-    # Additional: OPT, A x.foo.test, AAAA (owner -> the A's owner), MX (exchange -> same).
-    head = header(flags=0x8180, ar=4) + WWW_EXAMPLE + A_IN
-    opt = opt_rr(rdata=edns_option(10, b"c" * 8))
-    a_at = len(head) + len(opt)
-    a = rr(b"\x01x\x03foo\x04test\x00", 1, b"\xc0\x00\x02\x01")
-    pointer = struct.pack(">H", 0xC000 | a_at)
-    aaaa = rr(pointer, 28, b"\x20\x01\x0d\xb8" + b"\x00" * 12)
-    mx = rr(b"\x03foo\x04test\x00", 15, b"\x00\x0a" + pointer)
-    wire = head + opt + a + aaaa + mx
-    assert dns.message.from_wire(wire).edns == 0
-    after = dns.message.from_wire(strip_opt(wire))
-    assert after.edns == -1
-    texts = sorted(rrset.to_text() for rrset in after.additional)
-    assert texts == [
-        "foo.test. 300 IN MX 10 x.foo.test.",
-        "x.foo.test. 300 IN A 192.0.2.1",
-        "x.foo.test. 300 IN AAAA 2001:db8::",
-    ]
-
-
-def test_strip_opt_removes_every_opt() -> None:
-    wire = header(flags=0x8180, ar=3) + WWW_EXAMPLE + A_IN + opt_rr() + opt_rr(udp=512)
-    wire += rr(b"\xc0\x0c", 1, b"\x01\x02\x03\x04")
-    # Count fixed up: only the A record is left.
-    stripped = strip_opt(wire)
-    assert struct.unpack_from(">H", stripped, 10)[0] == 1
-    after = dns.message.from_wire(stripped)
-    assert after.edns == -1 and len(after.additional) == 1
-
-
-@pytest.mark.parametrize(
-    "wire",
-    [
-        b"\x00" * 5,
-        header(ar=1) + WWW_EXAMPLE + A_IN + opt_rr()[:-1],
-        header(ar=1) + WWW_EXAMPLE + A_IN + opt_rr() + b"x",
-        header(ar=1, qd=2) + WWW_EXAMPLE + A_IN,
-    ],
-)
-def test_strip_opt_raises_value_error_on_malformed_input(wire: bytes) -> None:
-    with pytest.raises(ValueError):
-        strip_opt(wire)
-
-
-def test_strip_opt_refuses_a_pointer_into_the_opt() -> None:
-    head = header(flags=0x8180, ar=2) + WWW_EXAMPLE + A_IN
-    opt_at = len(head)
-    wire = head + opt_rr() + rr(struct.pack(">H", 0xC000 | opt_at), 1, b"\x01\x02\x03\x04")
-    with pytest.raises(MalformedMessage):
-        strip_opt(wire)
-
-
-def test_with_opt_adds_our_opt() -> None:
-    wire = strip_opt(response_with(edns=True).to_wire())
-    cookie = edns_option(10, b"\x01" * 8)
-    after = dns.message.from_wire(with_opt(wire, 1400, True, cookie))
-    assert after.edns == 0 and after.payload == 1400
-    assert after.ednsflags & dns.flags.DO
-    assert [(o.otype, o.to_wire()) for o in after.options] == [(10, b"\x01" * 8)]
-    assert len(after.answer) == 2 and len(after.additional) == 1
-
-
-def test_with_opt_extended_rcode_makes_badvers() -> None:
-    wire = header(flags=0x8180, qd=0)
-    after = dns.message.from_wire(with_opt(wire, 1232, False, ext_rcode=1))
-    assert after.rcode() == dns.rcode.BADVERS
-
-
-def test_with_opt_rejects_overflow_and_short_input() -> None:
-    with pytest.raises(ValueError):
-        with_opt(header(qd=0, ar=0xFFFF), 1232, False)
-    with pytest.raises(ValueError):
-        with_opt(b"\x00" * 3, 1232, False)
-
-
-def test_truncate_leaves_a_message_that_fits_alone() -> None:
-    wire = response_with(edns=False).to_wire()
-    assert truncate(wire, len(wire)) is wire
-
-
-def test_truncate_keeps_header_question_and_opt() -> None:
-    original = response_with(edns=False, extra=40)
-    wire = with_opt(original.to_wire(), 1232, True, edns_option(15, b"\x00\x0fblocked"))
-    assert len(wire) > 512
-    cut = truncate(wire, 512)
-    assert len(cut) <= 512
-    after = dns.message.from_wire(cut)
-    assert after.flags & dns.flags.TC and after.flags & dns.flags.QR
-    assert after.id == original.id and after.question == original.question
-    assert (after.answer, after.authority, after.additional) == ([], [], [])
-    assert after.edns == 0 and after.payload == 1232 and after.ednsflags & dns.flags.DO
-    assert [o.otype for o in after.options] == [15]
-
-
-def test_truncate_without_opt_has_none() -> None:
-    wire = response_with(edns=False, extra=40).to_wire()
-    cut = truncate(wire, 512)
-    after = dns.message.from_wire(cut)
-    assert after.edns == -1 and after.flags & dns.flags.TC
-    assert struct.unpack_from(">H", cut, 2)[0] & TC
-    assert len(cut) == 12 + len(WWW_EXAMPLE) + 4
-
-
-@settings(max_examples=200)
-@given(
-    st.integers(1, 60),
-    st.booleans(),
-    st.integers(12, 2000),
-)
-def test_truncate_then_strip_opt_round_trip(extra: int, edns: bool, limit: int) -> None:
-    original = response_with(edns=edns, extra=extra)
-    wire = original.to_wire()
-    cut = truncate(wire, limit)
-    after = dns.message.from_wire(cut)
-    assert after.question == original.question
-    assert after.edns == original.edns
-    if len(wire) <= limit:
-        assert cut == wire
-    else:
-        assert after.flags & dns.flags.TC and not after.answer
-    assert dns.message.from_wire(strip_opt(cut)).edns == -1
-
-
-# ---------------------------------------------------------------- names
-
-
-@pytest.mark.parametrize(
-    ("text", "wire"),
-    [
-        ("", b"\x00"),
-        (".", b"\x00"),
-        ("example.com", b"\x07example\x03com\x00"),
-        ("example.com.", b"\x07example\x03com\x00"),
-        (r"a\046b.c", b"\x03a.b\x01c\x00"),
-        (r"a\.b.c.", b"\x03a.b\x01c\x00"),
-        (r"\000", b"\x01\x00\x00"),
-    ],
-)
-def test_name_to_wire(text: str, wire: bytes) -> None:
-    assert name_to_wire(text) == wire
-
-
-@pytest.mark.parametrize(
-    "text", ["a..b", ".a", "a" * 64, ".".join(["a" * 63] * 4), "ä.com", "a\\", r"\256"]
-)
-def test_name_to_wire_rejects(text: str) -> None:
-    with pytest.raises(ValueError):
-        name_to_wire(text)
 
 
 def test_read_question() -> None:

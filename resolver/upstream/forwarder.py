@@ -1,0 +1,210 @@
+"""The per-question state machine: which server to try next, what a reply means, TCP retry.
+
+`Forwarder` extends the UDP transport with the decisions (failover, rounds, deadline,
+what counts as a failure) and asks `UpstreamHealth` for the order of the servers.
+`resolve` wraps the callback API for callers that prefer to await.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+from resolver.dns.message import (
+    CD,
+    DEFAULT_UDP_SIZE,
+    RD,
+    TC_IN_BYTE2,
+    TWO_U16,
+    MalformedMessage,
+    Rcode,
+)
+from resolver.dns.names import name_to_wire
+from resolver.dns.rewrite import opt_record
+from resolver.upstream.health import UpstreamHealth
+from resolver.upstream.servers import UpstreamServer
+from resolver.upstream.transport import Done, Exchange, UdpTransport, checked
+
+__all__ = ["Done", "Forwarder"]
+
+_SERVFAIL = int(Rcode.SERVFAIL)
+_ANSWER_RCODES = frozenset((int(Rcode.NOERROR), int(Rcode.NXDOMAIN), int(Rcode.YXDOMAIN)))
+_MAX_ROUNDS = 3  # passes over the server list within one deadline
+
+
+class Forwarder(UdpTransport):
+    """Sends questions to upstream resolvers in order, with failover and holddown.
+
+    Health: a try counts as a failure of its server when it times out, hits a socket
+    error (ICMP unreachable included), gets a malformed reply, or gets REFUSED, NOTIMP,
+    FORMERR or a non-zero extended RCODE; those say the server is unusable for us. A
+    SERVFAIL answer moves on to the next server but counts neither way: it usually
+    reflects the domain (broken delegation, DNSSEC bogus), and holding down a healthy
+    resolver because one domain is broken would hurt every other query. Any usable
+    answer resets the count. After `failures_before_holddown` failures in a row a
+    server is skipped for `holddown` seconds (see `UpstreamHealth`).
+
+    Each call makes up to three passes over the servers until `deadline`, so a single
+    lost datagram does not fail the query; each try waits at most `try_timeout` (less
+    when the deadline is nearer).
+
+    TCP: queries always go over UDP first, even for a client that came over TCP.
+    Clients mostly come over TCP after a truncated UDP answer from us, often because
+    their own buffer was small (512 bytes without EDNS) while we ask upstream with
+    `udp_size`, so the UDP answer usually fits and saves a TCP handshake per query.
+    When the UDP answer has TC=1 and `tcp=True`, the same server is asked again over
+    TCP (RFC 7766 length framing); with `tcp=False` the TC answer is returned as is and
+    the client retries over TCP. A failed TCP retry moves on to the next server
+    without counting against health, which tracks the UDP path every query uses.
+    """
+
+    def __init__(
+        self,
+        servers: Sequence[UpstreamServer],
+        try_timeout: float = 1.0,
+        deadline: float = 3.0,
+        udp_size: int = DEFAULT_UDP_SIZE,
+        failures_before_holddown: int = 3,
+        holddown: float = 30.0,
+    ) -> None:
+        if not servers:
+            raise ValueError("at least one upstream server is needed")
+        if try_timeout <= 0 or deadline <= 0:
+            raise ValueError("try_timeout and deadline must be positive")
+        if not 512 <= udp_size <= 65_535:
+            raise ValueError(f"udp_size {udp_size} is outside 512..65535")
+        if failures_before_holddown < 1:
+            raise ValueError("failures_before_holddown must be at least 1")
+        if holddown < 0:
+            raise ValueError("holddown must not be negative")
+        self.servers = tuple(servers)
+        self.deadline = deadline
+        self.udp_size = udp_size
+        self.failures_before_holddown = failures_before_holddown
+        self.holddown = holddown
+        health = UpstreamHealth(self.servers, failures_before_holddown, holddown)
+        super().__init__(self.servers, health, try_timeout)
+        self._server_health = health.of
+        self._order = health.order  # bound once: called for every question
+        self._opt = {do: opt_record(udp_size, do) for do in (False, True)}
+
+    def close(self) -> None:
+        """Refuse further queries; those in flight finish, then the epoll set is closed."""
+        self._closed = True
+        if not self._waiting and not self._over_tcp_now:
+            self._detach()
+
+    def is_held_down(self, server: UpstreamServer) -> bool:
+        """Whether `server` is currently being skipped."""
+        return self._health.is_held_down(server)
+
+    async def resolve(
+        self, qname: str, qtype: int, qclass: int, *, do: bool, cd: bool, tcp: bool = False
+    ) -> bytes | None:
+        """Returns the upstream's response wire (OPT removed, ID as the upstream sent it i.e.
+        our own random ID) or None when every try failed within the deadline (caller answers
+        SERVFAIL).
+
+        A returned answer has RCODE NOERROR, NXDOMAIN or YXDOMAIN, and may have TC=1
+        when `tcp` is False. Raises ValueError when `qname` is not a valid name.
+        """
+        future: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+
+        def settle(answer: bytes | None) -> None:
+            if not future.done():
+                future.set_result(answer)
+
+        self.start(qname, qtype, qclass, do=do, cd=cd, tcp=tcp, done=settle)
+        return await future
+
+    def start(self, qname: str, qtype: int, qclass: int, *, do: bool, cd: bool, tcp: bool,
+              done: Done) -> None:
+        """Like `resolve`, but calls `done(answer or None)` once, from the event loop (or
+        before returning, when no server can be tried at all)."""
+        question = name_to_wire(qname) + TWO_U16.pack(qtype, qclass)
+        self.start_question(question, do=do, cd=cd, tcp=tcp, done=done)
+
+    def start_question(self, question: bytes, *, do: bool, cd: bool, tcp: bool,
+                       done: Done) -> None:
+        """`start` for a question section already in wire form (uncompressed, as a parsed
+        `Query.question` is): the client's own bytes, so no re-encoding per query."""
+        if self._closed:
+            raise RuntimeError("Forwarder used after close()")
+        loop = self._attach()
+        exchange = Exchange(question, RD | (CD if cd else 0), self._opt[do], tcp,
+                            loop.time() + self.deadline, self._order(time.monotonic()), done)
+        self._next_try(exchange)
+
+    def _next_try(self, exchange: Exchange) -> None:
+        """Send to the next server in turn (up to three passes within the deadline)."""
+        loop = self._loop
+        assert loop is not None
+        while True:
+            if exchange.next >= len(exchange.order):
+                exchange.rounds += 1
+                if exchange.rounds >= _MAX_ROUNDS:
+                    self._finish(exchange, None)
+                    return
+                exchange.order = self._order(time.monotonic())
+                exchange.next = 0
+            server = exchange.order[exchange.next]
+            exchange.next += 1
+            left = exchange.deadline_at - loop.time()
+            if left <= 0:
+                self._finish(exchange, None)
+                return
+            if self._send(exchange, server, min(self.try_timeout, left)):
+                return
+
+    def _accept(self, exchange: Exchange, data: bytes) -> None:
+        """A reply to our query: the answer, or on to the next server."""
+        server = exchange.server
+        try:
+            answer, rcode = checked(data, exchange.question)
+        except MalformedMessage:
+            self._health.failed(server)
+            self._next_try(exchange)
+            return
+        if rcode == _SERVFAIL:
+            self._next_try(exchange)
+            return
+        if rcode not in _ANSWER_RCODES:
+            self._health.failed(server)
+            self._next_try(exchange)
+            return
+        health = self._server_health[server]
+        if health.failures:
+            self._health.answered(server, health)
+        if exchange.tcp and answer[2] & TC_IN_BYTE2:
+            loop = self._loop
+            assert loop is not None
+            loop.create_task(self._over_tcp(exchange, server))
+            return
+        self._finish(exchange, answer)
+
+    async def _over_tcp(self, exchange: Exchange, server: UpstreamServer) -> None:
+        """The same server again over TCP after a truncated UDP answer; on to the next
+        server if that fails (without counting against health, which tracks UDP)."""
+        loop = asyncio.get_running_loop()
+        timeout = min(self.try_timeout, exchange.deadline_at - loop.time())
+        self._over_tcp_now += 1
+        try:
+            if timeout > 0:
+                answer, rcode = await self._tcp_try(server, exchange.question, exchange.flags,
+                                                    exchange.opt, timeout)
+                if rcode in _ANSWER_RCODES:
+                    self._finish(exchange, answer)
+                    return
+        except (OSError, TimeoutError, MalformedMessage):
+            pass
+        finally:
+            self._over_tcp_now -= 1
+        self._next_try(exchange)
+
+    def _finish(self, exchange: Exchange, answer: bytes | None) -> None:
+        done, exchange.done = exchange.done, None
+        if self._closed and not self._waiting and not self._over_tcp_now:
+            self._detach()
+        if done is not None:
+            done(answer)

@@ -1,0 +1,299 @@
+"""Tests for resolver.dns.rewrite: OPT removal and addition, truncation, TTL capping.
+
+Results are read back with dnspython and checked by meaning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rrset
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from message_builders import (
+    A_IN,
+    WWW_EXAMPLE,
+    corpus_messages,
+    header,
+    make_query,
+    needs_corpora,
+    opt_rr,
+    response_with,
+    rr,
+)
+
+from resolver.dns import rewrite
+from resolver.dns.message import TC, MalformedMessage
+from resolver.dns.rewrite import cap_ttls, edns_option, truncate, with_opt
+
+
+def strip_opt(wire: bytes) -> bytes:
+    """The message `rewrite.strip_opt` leaves, records after an OPT kept (its extended-RCODE
+    bits and the forwarder's way, which drops what follows an OPT, are tested below)."""
+    return rewrite.strip_opt(wire)[0]
+
+
+@needs_corpora
+def test_corpora_responses_survive_strip_opt_and_truncate() -> None:
+    checked = 0
+    for _name, data in corpus_messages():
+        try:
+            original = dns.message.from_wire(data)
+        except Exception:  # dnspython refuses most fuzz input: then only "no surprise" is required
+            for edit in (strip_opt, lambda d: truncate(d, 100)):
+                with contextlib.suppress(ValueError):
+                    edit(data)
+            continue
+        after = dns.message.from_wire(strip_opt(data))
+        assert after.edns == -1
+        assert after.answer == original.answer
+        assert after.authority == original.authority
+        assert after.additional == original.additional
+        cut = dns.message.from_wire(truncate(data, 100))
+        assert cut.question == original.question
+        if len(data) > 100:
+            assert cut.flags & dns.flags.TC and not cut.answer
+        checked += 1
+    assert checked > 3
+
+
+def test_strip_opt_removes_the_opt_and_keeps_every_record() -> None:
+    original = response_with(edns=True)
+    wire = original.to_wire()
+    stripped = strip_opt(wire)
+    assert len(stripped) == len(wire) - 11
+    after = dns.message.from_wire(stripped)
+    assert after.edns == -1
+    assert (after.answer, after.authority, after.additional) == (
+        original.answer,
+        original.authority,
+        original.additional,
+    )
+
+
+def test_strip_opt_returns_message_without_opt_unchanged() -> None:
+    wire = response_with(edns=False).to_wire()
+    assert strip_opt(wire) is wire
+    bare = make_query("example.com")
+    assert strip_opt(bare) is bare
+
+
+def test_strip_opt_repoints_compression_after_a_mid_section_opt() -> None:
+    # Additional: OPT, A x.foo.test, AAAA (owner -> the A's owner), MX (exchange -> same).
+    head = header(flags=0x8180, ar=4) + WWW_EXAMPLE + A_IN
+    opt = opt_rr(rdata=edns_option(10, b"c" * 8))
+    a_at = len(head) + len(opt)
+    a = rr(b"\x01x\x03foo\x04test\x00", 1, b"\xc0\x00\x02\x01")
+    pointer = struct.pack(">H", 0xC000 | a_at)
+    aaaa = rr(pointer, 28, b"\x20\x01\x0d\xb8" + b"\x00" * 12)
+    mx = rr(b"\x03foo\x04test\x00", 15, b"\x00\x0a" + pointer)
+    wire = head + opt + a + aaaa + mx
+    assert dns.message.from_wire(wire).edns == 0
+    after = dns.message.from_wire(strip_opt(wire))
+    assert after.edns == -1
+    texts = sorted(rrset.to_text() for rrset in after.additional)
+    assert texts == [
+        "foo.test. 300 IN MX 10 x.foo.test.",
+        "x.foo.test. 300 IN A 192.0.2.1",
+        "x.foo.test. 300 IN AAAA 2001:db8::",
+    ]
+
+
+def test_strip_opt_removes_every_opt() -> None:
+    wire = header(flags=0x8180, ar=3) + WWW_EXAMPLE + A_IN + opt_rr() + opt_rr(udp=512)
+    wire += rr(b"\xc0\x0c", 1, b"\x01\x02\x03\x04")
+    # Count fixed up: only the A record is left.
+    stripped = strip_opt(wire)
+    assert struct.unpack_from(">H", stripped, 10)[0] == 1
+    after = dns.message.from_wire(stripped)
+    assert after.edns == -1 and len(after.additional) == 1
+
+
+@pytest.mark.parametrize(
+    "wire",
+    [
+        b"\x00" * 5,
+        header(ar=1) + WWW_EXAMPLE + A_IN + opt_rr()[:-1],
+        header(ar=1) + WWW_EXAMPLE + A_IN + opt_rr() + b"x",
+        header(ar=1, qd=2) + WWW_EXAMPLE + A_IN,
+    ],
+)
+def test_strip_opt_raises_value_error_on_malformed_input(wire: bytes) -> None:
+    with pytest.raises(ValueError):
+        strip_opt(wire)
+
+
+def test_strip_opt_refuses_a_pointer_into_the_opt() -> None:
+    head = header(flags=0x8180, ar=2) + WWW_EXAMPLE + A_IN
+    opt_at = len(head)
+    wire = head + opt_rr() + rr(struct.pack(">H", 0xC000 | opt_at), 1, b"\x01\x02\x03\x04")
+    with pytest.raises(MalformedMessage):
+        strip_opt(wire)
+
+
+def test_with_opt_adds_our_opt() -> None:
+    wire = strip_opt(response_with(edns=True).to_wire())
+    cookie = edns_option(10, b"\x01" * 8)
+    after = dns.message.from_wire(with_opt(wire, 1400, True, cookie))
+    assert after.edns == 0 and after.payload == 1400
+    assert after.ednsflags & dns.flags.DO
+    assert [(o.otype, o.to_wire()) for o in after.options] == [(10, b"\x01" * 8)]
+    assert len(after.answer) == 2 and len(after.additional) == 1
+
+
+def test_with_opt_extended_rcode_makes_badvers() -> None:
+    wire = header(flags=0x8180, qd=0)
+    after = dns.message.from_wire(with_opt(wire, 1232, False, ext_rcode=1))
+    assert after.rcode() == dns.rcode.BADVERS
+
+
+def test_with_opt_rejects_overflow_and_short_input() -> None:
+    with pytest.raises(ValueError):
+        with_opt(header(qd=0, ar=0xFFFF), 1232, False)
+    with pytest.raises(ValueError):
+        with_opt(b"\x00" * 3, 1232, False)
+
+
+def test_truncate_leaves_a_message_that_fits_alone() -> None:
+    wire = response_with(edns=False).to_wire()
+    assert truncate(wire, len(wire)) is wire
+
+
+def test_truncate_keeps_header_question_and_opt() -> None:
+    original = response_with(edns=False, extra=40)
+    wire = with_opt(original.to_wire(), 1232, True, edns_option(15, b"\x00\x0fblocked"))
+    assert len(wire) > 512
+    cut = truncate(wire, 512)
+    assert len(cut) <= 512
+    after = dns.message.from_wire(cut)
+    assert after.flags & dns.flags.TC and after.flags & dns.flags.QR
+    assert after.id == original.id and after.question == original.question
+    assert (after.answer, after.authority, after.additional) == ([], [], [])
+    assert after.edns == 0 and after.payload == 1232 and after.ednsflags & dns.flags.DO
+    assert [o.otype for o in after.options] == [15]
+
+
+def test_truncate_without_opt_has_none() -> None:
+    wire = response_with(edns=False, extra=40).to_wire()
+    cut = truncate(wire, 512)
+    after = dns.message.from_wire(cut)
+    assert after.edns == -1 and after.flags & dns.flags.TC
+    assert struct.unpack_from(">H", cut, 2)[0] & TC
+    assert len(cut) == 12 + len(WWW_EXAMPLE) + 4
+
+
+@settings(max_examples=200)
+@given(
+    st.integers(1, 60),
+    st.booleans(),
+    st.integers(12, 2000),
+)
+def test_truncate_then_strip_opt_round_trip(extra: int, edns: bool, limit: int) -> None:
+    original = response_with(edns=edns, extra=extra)
+    wire = original.to_wire()
+    cut = truncate(wire, limit)
+    after = dns.message.from_wire(cut)
+    assert after.question == original.question
+    assert after.edns == original.edns
+    if len(wire) <= limit:
+        assert cut == wire
+    else:
+        assert after.flags & dns.flags.TC and not after.answer
+    assert dns.message.from_wire(strip_opt(cut)).edns == -1
+
+
+# ------------------------------------------------------- strip_opt as the forwarder uses it
+
+
+def test_strip_opt_reports_the_extended_rcode_bits_of_the_opt() -> None:
+    query = dns.message.make_query("www.example.com", "A", use_edns=0)
+    response = dns.message.make_response(query)
+    response.set_rcode(dns.rcode.BADVERS)
+    wire = response.to_wire()
+    for keep_following in (True, False):
+        stripped, ext_rcode = rewrite.strip_opt(wire, 0, keep_following)
+        assert ext_rcode == 1
+        assert dns.message.from_wire(stripped).edns == -1
+    assert rewrite.strip_opt(response_with(edns=False).to_wire())[1] == 0
+
+
+def test_strip_opt_without_keep_following_drops_the_opt_and_what_follows() -> None:
+    answer = rr(b"\xc0\x0c", 1, b"\xc0\x00\x02\x01")
+    head = header(flags=0x8180, an=1, ar=3) + WWW_EXAMPLE + A_IN + answer
+    wire = head + rr(b"\xc0\x0c", 1, b"\xc0\x00\x02\x02") + opt_rr() + rr(b"\xc0\x0c", 1, b"\x01")
+    stripped, ext_rcode = rewrite.strip_opt(wire, 0, False)
+    assert ext_rcode == 0
+    after = dns.message.from_wire(stripped)
+    assert after.edns == -1
+    additional = [rrset.to_text() for rrset in after.additional]
+    assert additional == ["www.example.com. 300 IN A 192.0.2.2"]
+    assert len(after.answer) == 1
+    # what follows the OPT is not even read: here the last record's RDATA is not an address
+    assert stripped == head[:10] + b"\x00\x01" + head[12:] + rr(b"\xc0\x0c", 1, b"\xc0\x00\x02\x02")
+
+
+def test_strip_opt_with_the_question_end_given_reads_the_same() -> None:
+    wire = response_with(edns=True).to_wire()
+    question_end = 12 + len(WWW_EXAMPLE) + 4
+    for keep_following in (True, False):
+        assert rewrite.strip_opt(wire, question_end, keep_following) == rewrite.strip_opt(
+            wire, 0, keep_following
+        )
+
+
+def test_strip_opt_without_an_opt_returns_the_message_itself_either_way() -> None:
+    wire = response_with(edns=False).to_wire()
+    assert rewrite.strip_opt(wire, 0, False)[0] is wire
+    with pytest.raises(MalformedMessage):
+        rewrite.strip_opt(wire[:-1], 0, False)
+
+
+# ---------------------------------------------------------------- cap_ttls
+
+
+def negative_answer(soa_ttl: int, minimum: int) -> bytes:
+    query = dns.message.make_query("gone.example.com", "A", use_edns=0)
+    response = dns.message.make_response(query)
+    response.set_rcode(dns.rcode.NXDOMAIN)
+    response.authority.append(
+        dns.rrset.from_text(
+            "example.com.", soa_ttl, "IN", "SOA",
+            f"ns.example.com. h.example.com. 1 2 3 4 {minimum}",
+        )
+    )
+    return response.to_wire()
+
+
+def test_cap_ttls_lowers_every_ttl_above_the_cap_and_leaves_the_opt_alone() -> None:
+    original = response_with(edns=True, extra=1)
+    wire = with_opt(strip_opt(original.to_wire()), 1232, True)
+    capped = dns.message.from_wire(cap_ttls(wire, 100))
+    assert [rrset.ttl for rrset in capped.answer] == [100, 60]
+    assert [rrset.ttl for rrset in capped.authority + capped.additional] == [100, 100]
+    assert capped.edns == 0 and capped.payload == 1232 and capped.ednsflags & dns.flags.DO
+    assert len(cap_ttls(wire, 100)) == len(wire)
+
+
+def test_cap_ttls_caps_the_soa_minimum_too() -> None:
+    capped = dns.message.from_wire(cap_ttls(negative_answer(3600, 900), 30))
+    soa = capped.authority[0]
+    assert soa.ttl == 30 and soa[0].minimum == 30
+    kept = dns.message.from_wire(cap_ttls(negative_answer(20, 10), 30)).authority[0]
+    assert kept.ttl == 20 and kept[0].minimum == 10
+
+
+def test_cap_ttls_treats_a_negative_cap_as_zero() -> None:
+    capped = dns.message.from_wire(cap_ttls(response_with(edns=False).to_wire(), -5))
+    assert {rrset.ttl for rrset in capped.answer + capped.authority + capped.additional} == {0}
+
+
+@pytest.mark.parametrize("cut", [1, 5, 11])
+def test_cap_ttls_returns_a_message_it_cannot_walk_unchanged(cut: int) -> None:
+    wire = response_with(edns=True).to_wire()[:-cut]
+    assert cap_ttls(wire, 10) is wire
+    assert cap_ttls(b"\x00" * 5, 10) == b"\x00" * 5
