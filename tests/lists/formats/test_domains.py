@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from resolver.lists.formats import parse_source
+from resolver.lists.formats import domains, parse_source
 from resolver.lists.formats.lines import BLOCK as BLOCK_LINES
-from resolver.lists.formats.lines import check_name, plain_block, source_lines
-from resolver.lists.sources import Format
-from resolver.policy.names import InvalidName, normalise_pattern
+from resolver.lists.formats.parsed import ParsedSource
+from resolver.lists.sources import Format, Scope
+from resolver.policy.model import Action
 
 from .lists import BLOCK, EXACT, SUBTREE, only
 
@@ -104,54 +104,6 @@ def test_line_numbers_stay_right_across_blocks() -> None:
     assert parsed.taken == len(lines) - 1
 
 
-def test_source_lines_numbers_lines_by_position() -> None:
-    assert source_lines("a\n\nb\n") == ["a", "", "b"]
-    assert source_lines("a\r\nb") == ["a", "b"]
-    assert source_lines("") == []
-
-
-def test_plain_block_refuses_what_needs_a_careful_look() -> None:
-    for bad in (
-        ["a.example", "B.example"],
-        ["a.example", ""],
-        ["a.example."],
-        ["-a.example"],
-        ["a-.example"],
-        ["a..example"],
-        ["a" * 64],
-        [("a" * 60 + ".") * 5 + "com"],  # 308 octets
-        ["localhost"],
-        ["ip6-loopback"],
-        ["1.2.3.4"],
-        ["a.example # c"],
-        ["*.a.example"],
-    ):
-        assert not plain_block("\n".join(bad), bad), bad
-    good = ["a.example", "xn--bcher-kva.example", "_dmarc.x", "com", "a-b--c.example", "0.example"]
-    assert plain_block("\n".join(good), good)
-
-
-LABEL = st.text(
-    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFXYZ0123456789-_.*", min_size=1, max_size=70
-)
-
-
-@settings(max_examples=400)
-@given(st.one_of(LABEL, st.text(max_size=40)), st.booleans())
-def test_check_name_agrees_with_normalise_pattern(text: str, allow_glob: bool) -> None:
-    try:
-        expected = normalise_pattern(text, allow_glob=allow_glob)
-    except InvalidName:
-        expected = None
-    try:
-        got = check_name(text, allow_glob=allow_glob)
-    except InvalidName:
-        got = None
-    if got is not None and expected is None:
-        raise AssertionError(f"check_name accepted {text!r} as {got!r}")
-    assert got == expected
-
-
 NAMES = st.lists(
     st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?){0,3}\.[a-z]{2,6}",
                   fullmatch=True),
@@ -169,3 +121,12 @@ def test_fast_and_careful_paths_give_the_same_entries(names: list[str], at: int)
     careful = parse_source("\n".join(careful_lines), Format.DOMAINS)
     assert fast.names == careful.names
     assert fast.considered == careful.considered == len(names)
+
+
+def test_parse_fills_the_record_it_is_given() -> None:
+    out = ParsedSource(Format.DOMAINS)
+    domains.parse("a.example\n*.b.example\nbad name\n", out, Scope.EXACT)
+    assert out.names_for(Action.BLOCK, Scope.EXACT) == ["a.example"]
+    assert out.names_for(Action.BLOCK, Scope.SUBTREE) == ["*.b.example"]
+    assert [number for number, _ in out.invalid] == [3]
+    assert out.considered == 3

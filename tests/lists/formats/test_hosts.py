@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from resolver.lists.formats import parse_source
-from resolver.lists.sources import Format
+from resolver.lists.formats import hosts, parse_source
+from resolver.lists.formats.parsed import ParsedSource
+from resolver.lists.sources import Format, Scope
+from resolver.policy.model import Action
 
 from .lists import BLOCK, EXACT, SUBTREE, only
 
@@ -100,3 +102,13 @@ def test_fast_block_and_careful_lines_agree() -> None:
     careful = parse_source("\n".join(f"0.0.0.0\t{n}" for n in names), Format.HOSTS)
     assert fast.names == careful.names
     assert fast.considered == careful.considered == 5000
+
+
+def test_parse_fills_the_record_it_is_given() -> None:
+    out = ParsedSource(Format.HOSTS)
+    hosts.parse("0.0.0.0 a.example b.example # two\n127.0.0.1 localhost\n"
+                "0.0.0.0\nnot-an-ip c.example\n", out, Scope.EXACT)
+    assert out.names_for(Action.BLOCK, Scope.EXACT) == ["a.example", "b.example"]
+    assert out.skipped["localhost entry"] == 1
+    assert [number for number, _ in out.invalid] == [3, 4]
+    assert out.considered == 4

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from resolver.lists.formats import parse_source
+from resolver.lists.formats import parse_source, regex
+from resolver.lists.formats.parsed import ParsedSource
 from resolver.lists.sources import Format
+from resolver.policy.model import Action
 from resolver.policy.regexes import compile_pattern
 
 from .lists import BLOCK, list_text
@@ -62,3 +64,18 @@ def test_mmotti_list_reads_as_pihole_matches_it() -> None:
     assert first.search("ads.example.com")
     assert first.search("tracker.adserver.example.com") is None
     assert first.search("x.ad-x.example")
+
+
+def test_parse_fills_the_record_it_is_given() -> None:
+    out = ParsedSource(Format.REGEX)
+    regex.parse("# c\n/ads\\./\n^track;querytype=A\n(unclosed\n", out)
+    assert out.regexes == [(Action.BLOCK, "ads\\.", 2)]
+    assert out.skipped == {"Pi-hole option ;querytype": 1}
+    assert [number for number, _ in out.invalid] == [4]
+    assert out.considered == 3
+
+
+def test_option_reason_names_the_pihole_option() -> None:
+    assert regex.option_reason("^ads;invert") == "Pi-hole option ;invert"
+    assert regex.option_reason("^ads;reply=nx") == "Pi-hole option ;reply"
+    assert regex.option_reason("^a;b") is None
