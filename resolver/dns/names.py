@@ -75,31 +75,6 @@ def read_name(data: bytes, pos: int) -> tuple[list[bytes], int]:
         pos += 1 + length
 
 
-def scan_name(data: bytes, pos: int) -> tuple[int, int]:
-    """(offset of the name's compression pointer or -1, offset after the name).
-
-    `message.skip_name` with the pointer's place, for rewriting pointers; the pointer's
-    target is bounds-checked, not followed.
-    """
-    size = len(data)
-    while True:
-        if pos >= size:
-            raise MalformedMessage(f"name runs past the end of the message at offset {pos}")
-        length = data[pos]
-        if length == 0:
-            return -1, pos + 1
-        kind = length & 0xC0
-        if kind == 0xC0:
-            if pos + 1 >= size:
-                raise MalformedMessage(f"compression pointer cut short at offset {pos}")
-            if (((length & 0x3F) << 8) | data[pos + 1]) >= size:
-                raise MalformedMessage(f"compression pointer at offset {pos} points outside")
-            return pos, pos + 2
-        if kind:
-            raise MalformedMessage(f"label type 0x{kind:02x} at offset {pos} is not supported")
-        pos += 1 + length
-
-
 def name_to_wire(name: str) -> bytes:
     """Encode a name written as `Query.qname` spells it (\\DDD and \\X escapes allowed).
 

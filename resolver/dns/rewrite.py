@@ -9,7 +9,6 @@ keeps them past the change. Each edit frames records with `message.records`.
 from __future__ import annotations
 
 import struct
-from typing import Final
 
 from resolver.dns.message import (
     COUNTS,
@@ -24,11 +23,10 @@ from resolver.dns.message import (
     U16,
     U32,
     MalformedMessage,
-    Record,
     records,
     skip_questions,
 )
-from resolver.dns.names import labels_wire, read_name, scan_name
+from resolver.dns.names import labels_wire, read_name
 
 
 def edns_option(code: int, data: bytes = b"") -> bytes:
@@ -66,139 +64,34 @@ def with_opt(
     )
 
 
-def strip_opt(
-    message: bytes, question_end: int = 0, keep_following: bool = True
-) -> tuple[bytes, int]:
-    """The message without its OPT RR(s), ARCOUNT lowered to match, and the first OPT's upper
-    8 extended-RCODE bits (0 without an OPT); the message itself if it has no OPT.
+def strip_opt(message: bytes, question_end: int = 0) -> tuple[bytes, int]:
+    """The message without its OPT RR and what follows it, ARCOUNT lowered to match, and the
+    OPT's upper 8 extended-RCODE bits (0 without an OPT); the message itself if it has none.
 
-    Only OPTs in the additional section count. `question_end`, when the caller already
-    knows where the question ends, saves reading it again.
-
-    What follows an OPT is rare (a TSIG, or a sloppy server). With `keep_following`, every
-    OPT is cut out and the compression pointers of later records into the moved bytes are
-    rewritten; like every decoder, this assumes pointers point backwards (RFC 1035 4.1.4,
-    "a prior occurrence"), and bytes after the last record or a pointer into an OPT raise
-    ValueError. Without it (the forwarder), everything from the first OPT on is dropped
-    unread: removing bytes from the middle is not worth it for optional additional data,
-    and a TSIG for us must not reach a client anyway. Raises ValueError if the records up
-    to there cannot be framed.
+    Only an OPT in the additional section counts. What follows an OPT is rare (a TSIG, or a
+    sloppy server) and is dropped unread: cutting bytes from the middle of a message would
+    move the targets of later compression pointers, additional data is optional, and a TSIG
+    meant for us must not reach a client anyway. `question_end`, when the caller already
+    knows where the question ends, saves reading it again. Raises ValueError if the records
+    up to the OPT (or all of them, without one) cannot be framed.
     """
     if len(message) < 12:
         raise MalformedMessage("message shorter than a DNS header")
     qdcount, ancount, nscount, arcount = COUNTS.unpack_from(message, 4)
     pos = question_end or skip_questions(message, qdcount)
     before_additional = ancount + nscount
-    if not keep_following:
-        if not arcount:
-            records(message, pos, before_additional)  # an answer that cannot be framed is refused
-            return message, 0
-        # One walk to the first additional record: usually the OPT, and the last record.
-        index = 0
-        start, rtype, ttl, _, end = records(message, pos, before_additional + 1)[-1]
-        while rtype != TYPE_OPT:
-            index += 1
-            if index == arcount:
-                return message, 0
-            ((start, rtype, ttl, _, end),) = records(message, end, 1)
-        return message[:10] + U16.pack(index) + message[12:start], ttl >> 24
-    found = records(message, pos, before_additional + arcount)
-    end = found[-1][4] if found else pos
-    removed: list[tuple[int, int]] = []
-    kept_after: list[Record] = []
-    ext_rcode = 0
-    for record in found[before_additional:]:
-        if record[1] == TYPE_OPT:
-            if not removed:
-                ext_rcode = record[2] >> 24
-            removed.append((record[0], record[4]))
-        elif removed:
-            kept_after.append(record)
-    if end != len(message):
-        raise MalformedMessage(f"{len(message) - end} bytes after the last record")
-    if not removed:
+    if not arcount:
+        records(message, pos, before_additional)  # an answer that cannot be framed is refused
         return message, 0
-    header = message[:10] + U16.pack(arcount - len(removed))
-    if not kept_after:
-        return header + message[12 : removed[0][0]], ext_rcode
-    return header + _cut_and_repoint(message, removed, kept_after), ext_rcode
-
-
-# Where compressed names sit inside RDATA, for the types whose names may be compressed
-# (RFC 1035 3.3, RFC 3597 4): a name "n", a character-string "s", or a fixed number of octets.
-_RDATA_NAMES: Final[dict[int, tuple[int | str, ...]]] = {
-    2: ("n",),  # NS
-    3: ("n",),  # MD
-    4: ("n",),  # MF
-    5: ("n",),  # CNAME
-    6: ("n", "n"),  # SOA (the 20 octets after the names hold no names)
-    7: ("n",),  # MB
-    8: ("n",),  # MG
-    9: ("n",),  # MR
-    12: ("n",),  # PTR
-    14: ("n", "n"),  # MINFO
-    15: (2, "n"),  # MX
-    17: ("n", "n"),  # RP
-    18: (2, "n"),  # AFSDB
-    21: (2, "n"),  # RT
-    26: (2, "n", "n"),  # PX
-    33: (6, "n"),  # SRV
-    35: (4, "s", "s", "s", "n"),  # NAPTR
-    36: (2, "n"),  # KX
-    39: ("n",),  # DNAME
-}
-
-
-def _record_pointers(data: bytes, record: Record) -> list[int]:
-    """Offsets of every compression pointer inside `record`."""
-    start, rtype, _, rdata, end = record
-    found = []
-    pointer, _ = scan_name(data, start)
-    if pointer >= 0:
-        found.append(pointer)
-    pos = rdata
-    for field in _RDATA_NAMES.get(rtype, ()):
-        if isinstance(field, int):
-            pos += field
-        elif field == "s":
-            if pos >= end:
-                raise MalformedMessage(f"character-string runs past its record at offset {pos}")
-            pos += 1 + data[pos]
-        else:
-            pointer, pos = scan_name(data, pos)
-            if pointer >= 0:
-                found.append(pointer)
-        if pos > end:
-            raise MalformedMessage(f"RDATA field runs past its record at offset {pos}")
-    return found
-
-
-def _cut_and_repoint(
-    data: bytes, removed: list[tuple[int, int]], kept_after: list[Record]
-) -> bytes:
-    """data[12:] with the `removed` spans cut out and pointers in `kept_after` moved to match."""
-
-    def new_target(target: int) -> int:
-        shift = 0
-        for start, end in removed:
-            if start <= target < end:
-                raise MalformedMessage(f"compression pointer into an OPT record at {target}")
-            if end <= target:
-                shift += end - start
-        return target - shift
-
-    body = bytearray(data)
-    for record in kept_after:
-        for pointer in _record_pointers(data, record):
-            target = ((data[pointer] & 0x3F) << 8) | data[pointer + 1]
-            body[pointer : pointer + 2] = U16.pack(0xC000 | new_target(target))
-    pieces = []
-    pos = 12
-    for start, end in removed:
-        pieces.append(body[pos:start])
-        pos = end
-    pieces.append(body[pos:])
-    return b"".join(pieces)
+    # One walk to the first additional record: usually the OPT, and the last record.
+    index = 0
+    start, rtype, ttl, _, end = records(message, pos, before_additional + 1)[-1]
+    while rtype != TYPE_OPT:
+        index += 1
+        if index == arcount:
+            return message, 0
+        ((start, rtype, ttl, _, end),) = records(message, end, 1)
+    return message[:10] + U16.pack(index) + message[12:start], ttl >> 24
 
 
 def truncate(message: bytes, limit: int) -> bytes:

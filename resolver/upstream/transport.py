@@ -316,7 +316,7 @@ def answers(data: bytes, query_id: int, question: bytes) -> bool:
 def checked(reply: bytes, question: bytes) -> tuple[bytes, int]:
     """The reply without OPT (and whatever follows it), and its full RCODE (extended bits
     from the OPT included)."""
-    answer, extended = strip_opt(reply, 12 + len(question), False)
+    answer, extended = strip_opt(reply, 12 + len(question))
     return answer, extended << 4 | (reply[3] & RCODE_MASK)
 
 

@@ -6,7 +6,7 @@ import pytest
 from message_builders import A_IN, WWW_EXAMPLE, header
 
 from resolver.dns.message import MalformedMessage
-from resolver.dns.names import labels_text, labels_wire, name_to_wire, read_name, scan_name
+from resolver.dns.names import labels_text, labels_wire, name_to_wire, read_name
 
 
 @pytest.mark.parametrize(
@@ -47,15 +47,6 @@ def test_read_name_follows_pointers_and_returns_the_offset_after_the_first() -> 
 def test_read_name_cuts_pointer_loops(name: bytes) -> None:
     with pytest.raises(MalformedMessage, match="loop"):
         read_name(header() + name, 12)
-
-
-def test_scan_name_says_where_the_pointer_is_without_following_it() -> None:
-    wire = header() + WWW_EXAMPLE + A_IN + b"\x01a\xc0\x0c"
-    at = 12 + len(WWW_EXAMPLE) + 4
-    assert scan_name(wire, 12) == (-1, 12 + len(WWW_EXAMPLE))
-    assert scan_name(wire, at) == (at + 2, len(wire))
-    with pytest.raises(MalformedMessage, match="points outside"):
-        scan_name(wire + b"\xc0\xff", len(wire))
 
 
 def test_labels_text_lowers_and_escapes_like_query_names() -> None:
