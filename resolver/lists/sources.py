@@ -22,8 +22,6 @@ class Format(enum.Enum):
     AUTO = "auto"
 
 
-__all__ = ["Format", "Scope", "SourceSpec"]
-
 
 @dataclass(frozen=True, slots=True)
 class SourceSpec:

@@ -16,7 +16,8 @@ from resolver.lists.formats import regex as regex
 from resolver.lists.formats import rpz as rpz
 from resolver.lists.formats.detect import detect_format
 from resolver.lists.formats.parsed import ParsedSource
-from resolver.lists.sources import Format, Scope
+from resolver.lists.sources import Format
+from resolver.policy.model import Scope
 
 
 def parse_source(text: str, fmt: Format, *, match: Scope | None = None) -> ParsedSource:

@@ -65,8 +65,7 @@ from resolver.lists.formats.lines import (
     source_lines,
 )
 from resolver.lists.formats.regex import add_regex
-from resolver.lists.sources import Scope
-from resolver.policy.model import Action
+from resolver.policy.model import Action, Scope
 from resolver.policy.names import InvalidName
 
 if TYPE_CHECKING:

@@ -30,8 +30,7 @@ from resolver.lists.formats.lines import (
     plain_block,
     source_lines,
 )
-from resolver.lists.sources import Scope
-from resolver.policy.model import Action
+from resolver.policy.model import Action, Scope
 from resolver.policy.names import InvalidName
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass, field
 
-from resolver.lists.sources import Format, Scope
-from resolver.policy.model import Action
+from resolver.lists.sources import Format
+from resolver.policy.model import Action, Scope
 
 
 @dataclass(slots=True)

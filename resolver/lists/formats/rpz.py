@@ -35,8 +35,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from resolver.lists.formats.lines import check_name, source_lines
-from resolver.lists.sources import Scope
-from resolver.policy.model import Action
+from resolver.policy.model import Action, Scope
 from resolver.policy.names import InvalidName
 
 if TYPE_CHECKING:
