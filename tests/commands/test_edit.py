@@ -2,70 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
 import re
-import signal
-import stat
-import subprocess
-import sys
 import textwrap
-import threading
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from resolver.commands.edit import relative
-from tests.commands.edit_runner import REPO, Run, in_process, shipped_site, tiktok
+from tests.commands.edit_runner import (
+    dnsfence,
+    in_process,
+    lint,
+    new_lines,
+    shipped_site,
+    tiktok,
+)
 
 
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     return shipped_site(tmp_path)
-
-
-def stand_in(prelude: str = "") -> list[str]:
-    """`dnsfence` as a program of its own, after `prelude` (e.g. a sabotaged os.replace)."""
-    script = ("from __future__ import annotations\nimport os, signal, sys\n"
-              + textwrap.dedent(prelude)
-              + "from resolver.cli import main\nsys.exit(main(sys.argv[1:]))\n")
-    return [sys.executable, "-c", script]
-
-
-PROGRAM = [sys.executable, "-m", "resolver"]
-
-
-def dnsfence(*args: str, cwd: Path, program: Sequence[str] = ()) -> Run:
-    """`dnsfence ARGS` in a subprocess, from `cwd`."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([*(program or PROGRAM), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=30, check=False)
-    return Run(done.returncode, done.stdout, done.stderr)
-
-
-def lint(cwd: Path, *args: str) -> Run:
-    """`dnsfence lint --strict` (the real one, in this process: it is not under test here)."""
-    from resolver.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    before = Path.cwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = main(["lint", "--strict", *args])
-    finally:
-        os.chdir(before)
-    return Run(status, out.getvalue(), err.getvalue())
-
-
-def new_lines(before: bytes, after: bytes) -> list[str]:
-    """The lines `after` adds to `before`, which it must otherwise keep byte for byte."""
-    old, new = before.decode().splitlines(True), after.decode().splitlines(True)
-    assert new[:len(old)] == old
-    return [line.rstrip("\n") for line in new[len(old):]]
 
 
 AGO = r"\(\d+ years? ago\)"
@@ -284,133 +241,12 @@ def test_config_gives_the_directory_and_the_default_time_zone(tmp_path: Path) ->
 
 # --- atomic writes -----------------------------------------------------------------------------
 
-def test_the_file_keeps_its_permissions(site: Path) -> None:
-    path = site / "blocklists" / "tiktok.yaml"
-    path.chmod(0o640)
-    assert dnsfence("block", "add", "x.example", "--list", "tiktok", cwd=site).status == 0
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
-
-
-def test_a_failed_rename_leaves_the_old_file_and_no_temporary_file(
-        site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    before = tiktok(site)
-
-    def fail(*_: object) -> None:
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(os, "replace", fail)
-    run = in_process(site, "block", "add", "x.example", "--list", "tiktok")
-    assert run.status == 1
-    assert "dnsfence: cannot write blocklists/tiktok.yaml: No space left on device; nothing " \
-           "was changed" in run.err
-    assert tiktok(site) == before
-    assert sorted(p.name for p in (site / "blocklists").iterdir()) == ["tiktok.yaml"]
-
-
-def test_an_interrupt_before_the_rename_leaves_the_old_file_and_no_temporary_file(
-        site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    before = tiktok(site)
-
-    def interrupted(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "replace", interrupted)
-    run = in_process(site, "block", "add", "x.example", "--list", "tiktok")
-    assert run.status == 130  # dnsfence turns Ctrl-C into the shell's 128 + SIGINT
-    assert tiktok(site) == before
-    assert sorted(p.name for p in (site / "blocklists").iterdir()) == ["tiktok.yaml"]
-
-
-KILLED = """
-    def killed(source, target):
-        assert open(source, "rb").read().endswith(b"x.example\\n")  # written and flushed
-        os.kill(os.getpid(), signal.SIGKILL)
-    os.replace = killed
-"""
-
-
-def test_a_kill_between_write_and_rename_leaves_the_old_file_in_force(site: Path) -> None:
-    before = tiktok(site)
-    run = dnsfence("block", "add", "x.example", "--list", "tiktok", cwd=site,
-                   program=stand_in(KILLED))
-    assert run.status == -signal.SIGKILL
-    assert tiktok(site) == before
-    # What a kill leaves is a hidden temporary file, which no loader reads.
-    leftovers = [p.name for p in (site / "blocklists").iterdir() if p.name != "tiktok.yaml"]
-    assert all(name.startswith(".tiktok.yaml.") for name in leftovers)
-    run = lint(site)
-    assert run.status == 0
-    assert "1 list(s), 42 entries" in run.out
-
-
-def test_a_file_changed_during_the_edit_is_not_overwritten(
-        site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from resolver.edit import checks
-    from resolver.edit.checks import load_policy_with as real
-
-    path = site / "blocklists" / "tiktok.yaml"
-
-    def meanwhile(*args: object, **kwargs: object) -> object:
-        path.write_bytes(path.read_bytes() + b"  - someone.else\n")
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(checks, "load_policy_with", meanwhile)
-    run = in_process(site, "block", "add", "x.example", "--list", "tiktok")
-    assert run.status == 1
-    assert "changed while it was being edited; nothing was changed" in run.err
-    assert path.read_bytes().endswith(b"  - someone.else\n")
-
-
-def test_readers_see_the_old_file_or_the_new_one_never_a_mix(site: Path) -> None:
-    from resolver.commands.edit import run_add, run_remove
-    from resolver.config.load import defaults
-    from resolver.policy.model import Action
-
-    config = defaults().with_overrides(blocklists=site / "blocklists")
-    path = site / "blocklists" / "tiktok.yaml"
-    old = path.read_bytes()
-    seen: set[bytes] = set()
-    done = threading.Event()
-
-    def read() -> None:
-        while not done.is_set():
-            seen.add(path.read_bytes())
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    sink = io.StringIO()
-    try:
-        for _ in range(3):
-            assert run_add(config, "tiktok", ["x.example"], Action.BLOCK, out=sink,
-                           err=sink) == 0
-            assert run_remove(config, "tiktok", ["x.example"], Action.BLOCK, out=sink,
-                              err=sink) == 0
-    finally:
-        done.set()
-        reader.join()
-    assert path.read_bytes() == old
-    assert seen <= {old, old + b"  - x.example\n"}
-
-
 def test_relative_times() -> None:
     now = datetime(2026, 11, 28, 12, tzinfo=UTC)
     assert relative(datetime(2023, 3, 19, 23, tzinfo=UTC), now) == "3 years ago"
     assert relative(datetime(2026, 12, 1, 12, tzinfo=UTC), now) == "in 3 days"
     assert relative(datetime(2026, 11, 28, 13, tzinfo=UTC), now) == "in 1 hour"
     assert relative(now, now) == "now"
-
-
-def test_a_symbolic_link_stays_a_link_to_the_edited_file(site: Path) -> None:
-    real = site / "kept" / "tiktok.yaml"
-    real.parent.mkdir()
-    link = site / "blocklists" / "tiktok.yaml"
-    link.replace(real)
-    link.symlink_to(real)
-    before = real.read_bytes()
-    run = in_process(site, "block", "add", "x.example", "--list", "tiktok")
-    assert run.status == 0, run.err
-    assert link.is_symlink()
-    assert new_lines(before, real.read_bytes()) == ["  - x.example"]
 
 
 def test_a_list_is_found_by_its_name_not_its_file_name(site: Path) -> None:
