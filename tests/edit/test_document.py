@@ -16,7 +16,8 @@ from resolver.edit.document import (
     read_document,
     section_items,
 )
-from resolver.policy.model import Action
+from resolver.lists.problems import Problem
+from resolver.policy.model import Action, Location
 
 TEXT = """\
 name: social
@@ -81,5 +82,6 @@ def test_an_entry_is_dated_when_it_has_either_date() -> None:
     assert not Entry("a.example").dated
     assert Entry("a.example", effective="2023-01-01").dated
     assert Entry("a.example", expires="2023-01-01").dated
-    error = EditError("no", ["p"])  # type: ignore[list-item]
-    assert (str(error), error.problems) == ("no", ("p",))
+    problem = Problem(Location("a.yaml", 1), "bad")
+    error = EditError("no", [problem])
+    assert (str(error), error.problems) == ("no", (problem,))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from resolver.lists.sources import Format, Scope, SourceSpec
-from resolver.policy.model import Action, Location
+from resolver.lists.sources import Format, SourceSpec
+from resolver.policy.model import Action, Location, Scope
 
 
 def test_the_formats() -> None:

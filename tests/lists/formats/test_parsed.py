@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from resolver.lists.formats.parsed import ParsedSource
-from resolver.lists.sources import Format, Scope
-from resolver.policy.model import Action
+from resolver.lists.sources import Format
+from resolver.policy.model import Action, Scope
 
 
 def test_an_empty_record() -> None:
