@@ -8,10 +8,8 @@ which is not sent).
 from __future__ import annotations
 
 import functools
-import ipaddress
 import tempfile
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import dns.edns
@@ -25,9 +23,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver import pipeline as pipeline_module
-from resolver.config.endpoints import Endpoint
-from resolver.config.load import defaults
-from resolver.config.settings import Config
 from resolver.dns.query import parse_query
 from resolver.pipeline import CHAIN, Pipeline, counter_names
 from resolver.policy.loaded import Policy
@@ -37,9 +32,8 @@ from resolver.stages.contract import Done, Request, Stage
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.upstream import UpstreamStage
 from tests.policy.assertions import policy_of
+from tests.stages.fakes import CHANGE, OFFICE, STRANGER, T0, office_config
 
-CHANGE = datetime(2030, 1, 1, tzinfo=UTC).timestamp()  # when later.example becomes blocked
-T0 = CHANGE - 100.25
 LISTS = """
     name: office
     effective: 2023-03-20
@@ -50,20 +44,6 @@ LISTS = """
         effective: 2030-01-01
 """
 CACHED_NAMES = ("www.example.com", "mail.example.com", "www.later.example", "cdn.example.net")
-OFFICE = "127.0.0.1"
-STRANGER = "192.0.2.7"
-
-
-def office_config() -> Config:
-    """The settings the chain below was written for (one small cache, one dead upstream)."""
-    return defaults().with_overrides(**{
-        "server.allow_clients": (ipaddress.ip_network("127.0.0.0/8"),),
-        "server.edns_udp_size": 1232,
-        "blocking.negative_ttl": 60,
-        "cache.max_entries": 1000, "cache.min_ttl": 0, "cache.max_ttl": 86_400,
-        "cache.max_negative_ttl": 3_600,
-        "upstream.servers": (Endpoint("127.0.0.1", 9),),
-    })
 
 
 def build(policy: Policy, *, repeat: bool, chain: tuple[type[Stage], ...] = CHAIN) -> Pipeline:

@@ -14,7 +14,7 @@ from resolver.policy.period import PolicyHolder
 from resolver.stages.access import AccessStage
 from resolver.stages.contract import Request, Stage
 from tests.policy.assertions import policy_of
-from tests.test_pipeline import LISTS, T0, office_config
+from tests.stages.fakes import LISTS, T0, office_config
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON_BLOCK = re.compile(r"^```python\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)

@@ -7,11 +7,14 @@ Every wait is bounded so that the tests run in seconds.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Literal
+
+import pytest
 
 from resolver.fetch.http_download import FetchPolicy
 from resolver.fetch.remote import FetchResult, fetch
@@ -159,3 +162,19 @@ def assert_cache_holds(cache: RemoteCache, url: str, text: str, *, fetched_at: f
     assert copy.read_text() == text
     assert copy.entry_count == count(text)
     assert copy.fetched_at == fetched_at
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
+    """A local HTTP server on 127.0.0.1, with proxies out of the way."""
+    for variable in PROXY_VARIABLES:  # requests must go straight to 127.0.0.1
+        monkeypatch.delenv(variable, raising=False)
+    local = LocalServer()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> RemoteCache:
+    """An empty store of last good copies."""
+    return RemoteCache(tmp_path / "cache")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from resolver.lists.remote_cache import CachedCopy, RemoteCache, entries, is_due
 from tests.fetch.local_http import (
     HOUR,
     LIST,
-    PROXY_VARIABLES,
     T0,
     LocalServer,
     Reply,
@@ -21,20 +19,6 @@ from tests.fetch.local_http import (
     names,
     seeded,
 )
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalServer]:
-    for variable in PROXY_VARIABLES:  # requests must go straight to 127.0.0.1
-        monkeypatch.delenv(variable, raising=False)
-    local = LocalServer()
-    yield local
-    local.stop()
-
-
-@pytest.fixture
-def cache(tmp_path: Path) -> RemoteCache:
-    return RemoteCache(tmp_path / "cache")
 
 
 def test_due_honours_the_refresh_interval(server: LocalServer, cache: RemoteCache) -> None:
