@@ -1,0 +1,142 @@
+"""This checkout against an earlier one, interleaved: both servers up, cases taken in turns.
+
+    python -m bench.ab --baseline DIR [--rounds 6] [--seconds 3] [--work DIR]
+
+`make bench --baseline` measures the earlier checkout right after this one; on a shared
+machine a case moves ±10 % between two minutes, which is more than the difference a
+refactoring is allowed. Here both servers run at once, pinned to the same CPU (only the one
+being asked works), and each round asks the four workloads of the shipped lists of one
+server and then of the other, the order swapped every round (ABBA), so a slow minute lands
+on both. Forwarded and mixed queries are new names in every round for every server, so no
+round warms the cache for another. Reports each server's median queries per server
+CPU-second and the paired ratio per round; writes bench/results/ab-*.json. Only 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import machine, servers, suite, workloads
+from bench.baseline import inspect
+from bench.corpus import REPO
+from bench.figures import BASELINE, WORKLOADS
+from bench.servers import NOERROR, Process
+
+ONCE_SIZE = 150_000  # names per once-only file: more than a case of a few seconds asks
+
+
+def _once_files(directory: Path, server: str, rounds: int, variant: Any, names: Any
+                ) -> dict[tuple[str, int], Path]:
+    """A forwarded and a mixed file of never-asked names per server and round."""
+    files = {}
+    for number in range(1, rounds + 1):
+        tag = f"{'a' if server == 'dnsfence' else 'b'}{number}"
+        rng = random.Random(f"ab-{tag}")
+        forwarded = workloads.distinct(f"f{tag}x", names.zones, ONCE_SIZE, rng)
+        misses = workloads.distinct(f"m{tag}x", names.zones, ONCE_SIZE // 10, rng)
+        mixed = workloads.mixed_names(rng, list(names.hot), variant.plain, misses, ONCE_SIZE)
+        for kind, listed in (("forwarded", forwarded), ("mixed", mixed)):
+            path = directory / f"{kind}-{tag}.txt"
+            path.write_text("".join(f"{name} A\n" for name in listed))
+            files[(kind, number)] = path
+    return files
+
+
+def run(baseline_dir: Path, rounds: int, seconds: float, work: Path) -> dict[str, Any]:
+    checkout = inspect(baseline_dir, sys.executable)
+    suite.log(f"baseline {checkout.label}: imports {checkout.resolver_file}")
+    settings = suite.Settings("ab", runs=1, seconds=seconds, latency_seconds=0,
+                              once_size=ONCE_SIZE, budget=0, start_timeout=90)
+    variants = workloads.blocklist_variants(work)
+    shipped = variants[0]
+    names = workloads.allowed(variants)
+    files = workloads.query_files(work / "queries", shipped, names, size=1_000)
+    upstream = servers.upstream(work / "upstream", names.zones).start()
+    upstream.wait_answering(f"bench-probe.{names.zones[0]}", NOERROR, 60)
+    processes: dict[str, Process] = {}
+    once: dict[str, dict[tuple[str, int], Path]] = {}
+    figures: dict[str, dict[str, list[float]]] = {}
+    try:
+        for name in ("dnsfence", BASELINE):
+            processes[name] = suite.start(name, shipped, work, upstream.port, settings,
+                                          checkout=checkout if name == BASELINE else None)
+            suite.warm(processes[name], files)
+            once[name] = _once_files(work / "queries", name, rounds, shipped, names)
+            figures[name] = {workload: [] for workload in WORKLOADS}
+        for number in range(1, rounds + 1):
+            order = ("dnsfence", BASELINE) if number % 2 else (BASELINE, "dnsfence")
+            suite.log(f"--- round {number}: {order[0]} first ---")
+            for name in order:
+                process = processes[name]
+                for workload in WORKLOADS:
+                    queries = once[name].get((workload, number)) or getattr(files, workload)
+                    record = suite.measure(process, workload, queries, seconds=seconds,
+                                           once=workload in ("forwarded", "mixed"))
+                    if record["lost"] or record["unexpected_rcodes"]:
+                        raise RuntimeError(f"{name} {workload}: lost {record['lost']}, "
+                                           f"unexpected {record['unexpected_rcodes']}")
+                    figures[name][workload].append(float(record["qps_per_cpu"] or 0))
+    finally:
+        for process in processes.values():
+            process.stop()
+        upstream.stop()
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "rounds": rounds,
+            "seconds": seconds, "baseline": checkout.as_json(),
+            "commit": machine.describe()["commit"], "per_cpu": figures}
+
+
+def summary(results: dict[str, Any]) -> str:
+    label, this = results["baseline"]["label"], results["commit"]
+    lines = [f"### dnsfence {this} ÷ {label}, interleaved ({results['rounds']} rounds of "
+             f"{results['seconds']:g} s cases, {results['date']})", "",
+             "| workload | dnsfence, median | baseline, median | ratio of medians | "
+             "paired ratios, per round | geometric mean |", "| --- | --- | --- | --- | --- | --- |"]
+    for workload in WORKLOADS:
+        ours = results["per_cpu"]["dnsfence"][workload]
+        theirs = results["per_cpu"][BASELINE][workload]
+        pairs = [a / b for a, b in zip(ours, theirs, strict=True) if a and b]
+        geometric = statistics.geometric_mean(pairs) if pairs else 0.0
+        lines.append(f"| {workload} | {statistics.median(ours):,.0f} | "
+                     f"{statistics.median(theirs):,.0f} | "
+                     f"{statistics.median(ours) / statistics.median(theirs):.2f}× | "
+                     f"{' '.join(f'{p:.2f}' for p in pairs)} | {geometric:.2f}× |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ab", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", type=Path, required=True, metavar="DIR",
+                        help="a checkout (git worktree) of the earlier commit")
+    parser.add_argument("--rounds", type=int, default=6, choices=range(2, 21))
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--work", type=Path, help="scratch directory (default: a new one)")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="dnsfence-ab.") as scratch:
+        try:
+            results = run(args.baseline, args.rounds, args.seconds, args.work or Path(scratch))
+        finally:
+            servers.stop_all()
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = results["date"].replace(":", "").replace("-", "")[:15]
+    (out / f"ab-{stamp}.json").write_text(json.dumps(results, indent=1) + "\n")
+    text = summary(results)
+    (out / "latest-ab.md").write_text(text)
+    print(text)
+    suite.log(f"done in {time.monotonic() - started:.0f} s; bench/results/ab-{stamp}.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
