@@ -99,7 +99,7 @@ class Pipeline:
         current = self._policy.current
         # One Request is reused from packet to packet until one leaves for the upstream:
         # filling in slots costs less than making an object per packet (docs/BENCHMARKS.md).
-        scratch = [Request(b"", "", 0.0, False, current(0.0))]
+        scratch = [Request(b"", "", 0.0, False, self._policy.period)]
 
         def handle(data: bytes, client: str, now: float, tcp: bool = False
                    ) -> bytes | Request | None:

@@ -267,3 +267,12 @@ def test_every_stage_of_the_chain_and_the_contract_have_their_own_test_module() 
     missing = [module for module in modules
                if not (stage_tests / f"test_{module.rsplit('.', 1)[-1]}.py").is_file()]
     assert not missing, f"no tests/stages/test_<name>.py for {missing}"
+
+
+def test_building_or_reconfiguring_the_chain_leaves_the_policy_period_alone(
+        tmp_path: Path) -> None:
+    holder = PolicyHolder(policy_of(tmp_path, LISTS), clock=lambda: T0)
+    before = holder.period
+    pipeline = Pipeline.from_config(office_config(), holder)
+    pipeline.reconfigure(office_config(**{"blocking.negative_ttl": 30}))
+    assert holder.period is before  # no period of another instant was made (and logged)
