@@ -2,7 +2,7 @@
 
 Transitions are the instants at which a list or a single entry starts or ends;
 between two transitions the set of active rules is constant, which is what
-lets the server index a snapshot and sleep until the next instant.
+lets the server decide from one policy period and sleep until the next instant.
 """
 
 from __future__ import annotations
