@@ -235,10 +235,18 @@ STANDIN = textwrap.dedent(
         print("error: blocklist broken.yaml:3: 'effective' is required", file=sys.stderr)
         sys.exit(2)
     host, port = args[args.index("--listen") + 1].rsplit(":", 1)
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind((host, int(port)))
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.bind((host, udp.getsockname()[1]))
+    for attempt in range(20):  # port 0: the UDP port may be taken for TCP; pick another
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind((host, int(port)))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind((host, udp.getsockname()[1]))
+            break
+        except OSError:
+            udp.close()
+            tcp.close()
+            if int(port) or attempt == 19:
+                raise
     tcp.listen()
     signal.signal(signal.SIGHUP, lambda *_: print("reloaded 1 list", file=sys.stderr))
     print("upstream", args[args.index("--upstream") + 1], file=sys.stderr)
