@@ -57,9 +57,7 @@ def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int) ->
     negative_ttl: int | None = None
     authority_end = ancount + nscount
     start = question_end
-    index = -1
-    for _, rtype, ttl, rdata, end in found:
-        index += 1
+    for index, (_, rtype, ttl, rdata, end) in enumerate(found):
         if rtype == TYPE_OPT:  # its TTL field holds EDNS flags, not a TTL
             continue
         if ttl > MAX_TTL:

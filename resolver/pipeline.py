@@ -24,11 +24,12 @@ from resolver.stages.access import AccessStage
 from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
 from resolver.stages.contract import (
+    FORWARDED,
+    SERVFAIL,
     AnswersLater,
     AnswersNow,
     RemembersAnswers,
     Request,
-    ResponseKind,
     Stage,
     StageSetup,
 )
@@ -150,10 +151,10 @@ class Pipeline:
     def _for_client(self, request: Request, response: bytes | None) -> bytes:
         query = request.query
         if response is None:
-            request.kind = ResponseKind.SERVFAIL
-            return answers.servfail(query, ResponseKind.SERVFAIL.ede,
+            request.kind = SERVFAIL
+            return answers.servfail(query, SERVFAIL.ede,
                                     "no upstream answered in time", udp_size=self._udp_size)
-        request.kind = ResponseKind.FORWARDED
+        request.kind = FORWARDED
         now = time.time()
         ttl_cap = self._policy.current(now).ttl_cap(query.qname, now)
         if ttl_cap is not None:

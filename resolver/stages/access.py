@@ -8,9 +8,7 @@ from collections.abc import Sequence
 from resolver.config.server import IPNetwork
 from resolver.config.settings import Config
 from resolver.dns import answers
-from resolver.stages.contract import Request, ResponseKind, Stage, StageSetup
-
-_REFUSED = ResponseKind.REFUSED  # a global: the enum class attribute costs more per query
+from resolver.stages.contract import REFUSED, Request, Stage, StageSetup
 
 _MEMO_LIMIT = 65_536
 
@@ -57,7 +55,7 @@ class AccessStage(Stage):
 
     __slots__ = ("_clients", "_refused", "_udp_size")
 
-    COUNTERS = (ResponseKind.REFUSED.counter,)
+    COUNTERS = (REFUSED.counter,)
 
     def __init__(self, setup: StageSetup) -> None:
         self._refused = 0
@@ -67,11 +65,11 @@ class AccessStage(Stage):
         if self._clients.allows(request.client):
             return None
         self._refused += 1
-        request.kind = _REFUSED
-        return answers.refused(request.query, ResponseKind.REFUSED.ede, udp_size=self._udp_size)
+        request.kind = REFUSED
+        return answers.refused(request.query, REFUSED.ede, udp_size=self._udp_size)
 
     def counters(self) -> dict[str, int]:
-        return {ResponseKind.REFUSED.counter: self._refused}
+        return {REFUSED.counter: self._refused}
 
     def reconfigure(self, config: Config) -> None:
         self._clients = ClientNetworks(config.server.allow_clients)

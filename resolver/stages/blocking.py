@@ -13,9 +13,7 @@ from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
 from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.period import PolicyPeriod
-from resolver.stages.contract import Request, ResponseKind, Stage, StageSetup
-
-_BLOCKED = ResponseKind.BLOCKED  # a global: the enum class attribute costs more per query
+from resolver.stages.contract import BLOCKED, Request, Stage, StageSetup
 
 _TEMPLATES_MAX = 10_000
 _DECIDED_MAX = 4_096
@@ -68,7 +66,7 @@ class BlockingStage(Stage):
     __slots__ = ("_blocked", "_decided", "_decided_in", "_ede", "_groups", "_holder",
                  "_negative_ttl", "_policy", "_templates", "_udp_size")
 
-    COUNTERS = (ResponseKind.BLOCKED.counter,)
+    COUNTERS = (BLOCKED.counter,)
 
     def __init__(self, setup: StageSetup) -> None:
         self._holder = setup.policy
@@ -110,7 +108,7 @@ class BlockingStage(Stage):
         if rule.action is not Action.BLOCK:
             return None
         self._blocked += 1
-        request.kind = _BLOCKED
+        request.kind = BLOCKED
         if seen_before and ttl_cap is None:
             request.same_until = period.until
         if isinstance(rule, SourceRules):
@@ -123,7 +121,7 @@ class BlockingStage(Stage):
         return template.render(query, self._udp_size, ttl_cap)
 
     def counters(self) -> dict[str, int]:
-        return {ResponseKind.BLOCKED.counter: self._blocked}
+        return {BLOCKED.counter: self._blocked}
 
     def reconfigure(self, config: Config) -> None:
         self._negative_ttl = config.blocking.negative_ttl

@@ -15,9 +15,7 @@ from resolver.config.settings import Config
 from resolver.dns.query import Query
 from resolver.dns.reply import fit
 from resolver.dns.rewrite import cap_ttls
-from resolver.stages.contract import Done, Forward, Request, ResponseKind, Stage, StageSetup
-
-_CACHED = ResponseKind.CACHED  # a global: the enum class attribute costs more per query
+from resolver.stages.contract import CACHED, Done, Forward, Request, Stage, StageSetup
 
 CacheKey = tuple[str, int, int, bool, bool]
 
@@ -38,7 +36,7 @@ class CacheStage(Stage):
 
     __slots__ = ("_cache", "_settings", "_udp_size", "next")
 
-    COUNTERS = (ResponseKind.CACHED.counter, "cache_misses", "cache_entries", "cache_bytes")
+    COUNTERS = (CACHED.counter, "cache_misses", "cache_entries", "cache_bytes")
 
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None
@@ -51,11 +49,11 @@ class CacheStage(Stage):
         if cache is None:
             return None
         query = request.query
-        key = (query.qname, query.qtype, query.qclass, query.do, query.cd)
+        key = cache_key(query)
         parts = cache.parts(key, len(query.question), request.now)
         if parts is None:
             return None
-        request.kind = _CACHED
+        request.kind = CACHED
         answer = fit(parts[0], parts[1], query, self._udp_size, request.tcp)
         ttl_cap = request.ttl_cap
         if ttl_cap is not None:
@@ -89,7 +87,7 @@ class CacheStage(Stage):
         if cache is None:
             return dict.fromkeys(self.COUNTERS, 0)
         # cache_hits counts hits made here; the repeat stage adds the hits it repeated
-        return {ResponseKind.CACHED.counter: cache.hits, "cache_misses": cache.misses,
+        return {CACHED.counter: cache.hits, "cache_misses": cache.misses,
                 "cache_entries": len(cache), "cache_bytes": cache.bytes}
 
     def reconfigure(self, config: Config) -> None:

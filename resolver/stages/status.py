@@ -17,7 +17,7 @@ from dnslib import CLASS, QTYPE, RR, TXT, DNSHeader, DNSQuestion, DNSRecord
 from resolver.config.settings import Config
 from resolver.dns import answers
 from resolver.stages.access import client_ip
-from resolver.stages.contract import Request, ResponseKind, Stage, StageSetup
+from resolver.stages.contract import LOCAL, REFUSED, Request, Stage, StageSetup
 
 STATUS_NAME = "status.dnsfence"
 CLASS_CHAOS = 3
@@ -58,9 +58,9 @@ class StatusStage(Stage):
         if query.qclass != CLASS_CHAOS or self._report is None:
             return None
         if query.qname != STATUS_NAME or query.qtype != _TXT or not _loopback(request.client):
-            request.kind = ResponseKind.REFUSED
-            return answers.refused(query, ResponseKind.REFUSED.ede, udp_size=self._udp_size)
-        request.kind = ResponseKind.LOCAL
+            request.kind = REFUSED
+            return answers.refused(query, REFUSED.ede, udp_size=self._udp_size)
+        request.kind = LOCAL
         header = DNSHeader(id=query.id, qr=1, aa=1, ra=1, rd=query.rd)
         reply = DNSRecord(header, q=DNSQuestion(STATUS_NAME, QTYPE.TXT, CLASS.CH))
         reply.add_answer(RR(STATUS_NAME, QTYPE.TXT, CLASS.CH, 0,
