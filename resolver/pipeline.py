@@ -21,6 +21,7 @@ from resolver.dns.reply import for_client
 from resolver.dns.rewrite import cap_ttls
 from resolver.policy.period import PolicyHolder
 from resolver.stages.access import AccessStage
+from resolver.stages.answer_counts import AnswerCountsStage
 from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
 from resolver.stages.contract import (
@@ -28,8 +29,10 @@ from resolver.stages.contract import (
     SERVFAIL,
     AnswersLater,
     AnswersNow,
+    ObservesAnswers,
     RemembersAnswers,
     Request,
+    Series,
     Stage,
     StageSetup,
 )
@@ -48,6 +51,7 @@ CHAIN: tuple[type[Stage], ...] = (
     BlockingStage,  # above the cache, so a block applies at once and is never served from cache
     CacheStage,     # wraps the upstream: hits answer now, upstream answers are stored coming back
     UpstreamStage,  # the tail, the only stage that waits
+    AnswerCountsStage,  # observes every answer (now or later): answers nothing, so last
 )
 """The order of the chain. Why each stage sits where it does is said on its line."""
 
@@ -59,6 +63,16 @@ def counter_names(chain: Iterable[type[Stage]] = CHAIN) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for stage in chain for name in stage.COUNTERS))
 
 
+def series_labels(chain: Iterable[type[Stage]] = CHAIN) -> dict[str, tuple[str, ...]]:
+    """Every labelled family the chain's stages report, with its label names."""
+    found: dict[str, tuple[str, ...]] = {}
+    for stage in chain:
+        for family, labels in stage.SERIES.items():
+            if found.setdefault(family, labels) != labels:
+                raise ValueError(f"{family}: two stages declare different labels")
+    return found
+
+
 class Handle(Protocol):
     def __call__(self, data: bytes, client: str, now: float, tcp: bool = False
                  ) -> bytes | Request | None: ...
@@ -67,7 +81,7 @@ class Handle(Protocol):
 class Pipeline:
     """Turns one packet into an answer now (bytes), a `Request` to forward, or nothing."""
 
-    __slots__ = ("_forward", "_policy", "_stages", "_udp_size", "handle")
+    __slots__ = ("_forward", "_observers", "_policy", "_stages", "_udp_size", "handle")
 
     handle: Handle
     """handle(data, client, now, tcp=False): bound once per chain (see `_bind`)."""
@@ -90,6 +104,8 @@ class Pipeline:
         """Bind the stages' methods once, so a query walks a tuple of bound methods."""
         handlers = tuple(s.handle for s in self._stages if isinstance(s, AnswersNow))
         rememberers = tuple(s.remember for s in self._stages if isinstance(s, RemembersAnswers))
+        observers = self._observers = tuple(
+            s.observe for s in self._stages if isinstance(s, ObservesAnswers))
         later = [s for s in self._stages if isinstance(s, AnswersLater)]
         if not later:
             raise ValueError("the chain needs a stage that answers later (the upstream)")
@@ -118,6 +134,8 @@ class Pipeline:
                     if request.same_until:
                         for remember in rememberers:
                             remember(request, answer)
+                    for observe in observers:
+                        observe(request, answer)
                     return answer or None  # DROP (b"") is no answer at all
             scratch[0] = Request(b"", "", 0.0, False, request.period)  # this one goes upstream
             return request
@@ -133,6 +151,8 @@ class Pipeline:
         def done(response: bytes | None) -> None:
             try:
                 answer = self._for_client(request, response)
+                for observe in self._observers:
+                    observe(request, answer)
             except Exception:
                 log.exception("dnsfence: internal error while answering a forwarded query")
                 # still answer, so that no client (nor a TCP connection) waits for nothing
@@ -174,6 +194,16 @@ class Pipeline:
         for stage in self._stages:
             for name, value in stage.counters().items():
                 total[name] = total.get(name, 0) + value
+        return total
+
+    def series(self) -> dict[str, Series]:
+        """This worker's labelled counters: each stage's, equal families and labels added."""
+        total: dict[str, Series] = {}
+        for stage in self._stages:
+            for family, values in stage.series().items():
+                into = total.setdefault(family, {})
+                for labels, value in values.items():
+                    into[labels] = into.get(labels, 0) + value
         return total
 
     def stage(self, kind: type[S]) -> S:

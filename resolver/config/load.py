@@ -35,7 +35,11 @@ def _build(values: dict[tuple[str, str], Any], source: Path | None) -> Config:
     cache_dir = sections["lists"].cache_dir
     if source is not None and not cache_dir.is_absolute():
         sections["lists"] = replace(sections["lists"], cache_dir=source.parent / cache_dir)
-    return Config(blocklists, values.get(("", "timezone"), "UTC"), source=source, **sections)
+    state_dir = values.get(("", "state_dir"), Path(".dnsfence-state"))
+    if source is not None and not state_dir.is_absolute():
+        state_dir = source.parent / state_dir
+    return Config(blocklists, values.get(("", "timezone"), "UTC"), source=source,
+                  state_dir=state_dir, **sections)
 
 
 def defaults() -> Config:

@@ -7,10 +7,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from resolver.config import blocking, cache, lists, reload, server, upstream
+from resolver.config import blocking, cache, http, lists, log, querylog, reload, server, upstream
 from resolver.config.blocking import BlockingConfig
 from resolver.config.cache import CacheConfig
+from resolver.config.http import HttpConfig
 from resolver.config.lists import ListsConfig
+from resolver.config.log import LogConfig
+from resolver.config.querylog import QueryLogConfig
 from resolver.config.reload import ReloadConfig
 from resolver.config.server import ServerConfig
 from resolver.config.setting import Setting, directory_path, timezone_name
@@ -24,18 +27,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("", "timezone", "UTC",
             "Organisation's IANA time zone: dates without a zone are local midnight here.",
             timezone_name, "Europe/Brussels"),
+    Setting("", "state_dir", Path(".dnsfence-state"),
+            "Directory for what the server writes and keeps: the query log and its hash key; "
+            "relative to the config file.", directory_path, "/var/lib/dnsfence"),
     *server.SETTINGS,
     *upstream.SETTINGS,
     *cache.SETTINGS,
     *blocking.SETTINGS,
     *lists.SETTINGS,
     *reload.SETTINGS,
+    *querylog.SETTINGS,
+    *http.SETTINGS,
+    *log.SETTINGS,
 )
 
 SECTIONS: dict[str, type] = {
     "server": ServerConfig, "upstream": UpstreamConfig,
     "cache": CacheConfig, "blocking": BlockingConfig, "lists": ListsConfig,
-    "reload": ReloadConfig,
+    "reload": ReloadConfig, "querylog": QueryLogConfig, "http": HttpConfig, "log": LogConfig,
 }
 
 # (smaller, larger, why): keys of one section whose values must be in this order.
@@ -52,6 +61,10 @@ class Config:
     blocking: BlockingConfig
     lists: ListsConfig
     reload: ReloadConfig
+    querylog: QueryLogConfig
+    http: HttpConfig
+    log: LogConfig
+    state_dir: Path = Path(".dnsfence-state")
     source: Path | None = field(default=None, compare=False)
 
     def with_overrides(self, **changes: Any) -> Config:

@@ -59,6 +59,16 @@ class Rcode(enum.IntEnum):
     BADVERS = 16
 
 
+def rcode_name(rcode: int) -> str:
+    """The mnemonic of an RCODE (RFC 6895's registry), or RCODE<n> for one not listed."""
+    return _RCODE_NAMES.get(rcode) or f"RCODE{rcode}"
+
+
+_RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP",
+                5: "REFUSED", 6: "YXDOMAIN", 7: "YXRRSET", 8: "NXRRSET", 9: "NOTAUTH",
+                10: "NOTZONE", 16: "BADVERS"}
+
+
 class MalformedMessage(ValueError):
     """A message that cannot be read; the text says where it goes wrong."""
 

@@ -109,6 +109,7 @@ class BlockingStage(Stage):
             return None
         self._blocked += 1
         request.kind = BLOCKED
+        request.found = found
         if seen_before and ttl_cap is None:
             request.same_until = period.until
         if isinstance(rule, SourceRules):

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from resolver.config.settings import Config
 from resolver.dns.answers import EdeCode
 from resolver.dns.query import Query
+from resolver.policy.index import Found
 from resolver.policy.period import PolicyHolder, PolicyPeriod
 
 
@@ -43,6 +44,9 @@ class ResponseKind(enum.Enum):
     def __init__(self, counter: str, ede: EdeCode | None) -> None:
         self.counter = counter
         self.ede = ede
+        self.index = len(self.__class__.__members__)
+        """0, 1, ... in declaration order: a list index, where an enum key would cost a
+        Python-level hash per query."""
 
     @property
     def verdict(self) -> str:
@@ -72,14 +76,18 @@ class Request:
     it past `handle` (copy what it needs); a Request given to `forward` is the query's own.
     """
 
-    __slots__ = ("client", "data", "kind", "now", "period", "query", "same_until", "tcp",
-                 "ttl_cap")
+    __slots__ = ("client", "data", "found", "kind", "ms", "now", "period", "query",
+                 "same_until", "tcp", "ttl_cap", "upstream")
 
     query: Query
-    """Set by the parse stage; stages after it may rely on it."""
+    """Set by the parse stage; stages after it may rely on it (not when `kind` is
+    REJECTED: the packet had no usable question)."""
     ttl_cap: int | None
     """Set by the blocking stage: seconds until this name's policy may change, or None.
     No answer may outlive that change (a ban starts at its instant, not a TTL later)."""
+    found: Found | None
+    """Set with `kind` BLOCKED: the deciding rule and the pattern it matched (the query
+    log's `list` and `rule`)."""
 
     def __init__(self, data: bytes, client: str, now: float, tcp: bool,
                  period: PolicyPeriod) -> None:
@@ -92,6 +100,11 @@ class Request:
         self.same_until = 0.0
         """Set by the stage that answered when its answer bytes stay the same for the same
         query bytes until then (within `period`); 0 when they may not."""
+        self.found = None
+        self.upstream = ""
+        """Set on the way back from the upstream: the server that answered ("" if none)."""
+        self.ms = 0.0
+        """Set on the way back from the upstream: milliseconds the upstream took."""
 
 
 Done = Callable[[bytes | None], None]
@@ -121,6 +134,19 @@ class RemembersAnswers(Protocol):
         until `request.same_until`, whichever stage made it."""
 
 
+@runtime_checkable
+class ObservesAnswers(Protocol):
+    def observe(self, request: Request, answer: bytes) -> None:
+        """Called once for every answer, made now or later (`DROP` included), after the
+        stage that made it set `request.kind`. It runs on the query path: it must be
+        cheap, must not block, and must copy what it keeps."""
+
+
+Series = dict[tuple[str, ...], float]
+"""One labelled metric family's values, by label values in the order the stage's
+`SERIES` declares the label names."""
+
+
 @dataclass(frozen=True, slots=True)
 class StageSetup:
     """What a stage is built from."""
@@ -139,12 +165,18 @@ class Stage:
     COUNTERS: ClassVar[tuple[str, ...]] = ()
     """The names `counters` reports, declared so the workers' shared counters can be laid
     out before the stages exist."""
+    SERIES: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """The labelled families `series` reports: family name -> its label names."""
 
     def __init__(self, setup: StageSetup) -> None:
         """Every stage is built from the config and the policy holder alone."""
 
     def counters(self) -> dict[str, int]:
         """This stage's counters by name; the pipeline adds up equal names."""
+        return {}
+
+    def series(self) -> dict[str, Series]:
+        """This stage's labelled counters (see `SERIES`); the pipeline adds up equal ones."""
         return {}
 
     def reconfigure(self, config: Config) -> None:

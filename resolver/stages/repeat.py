@@ -13,18 +13,21 @@ decides client access itself, so a refused client never gets a repeat.
 from __future__ import annotations
 
 from resolver.config.settings import Config
+from resolver.dns.query import Query
+from resolver.policy.index import Found
 from resolver.policy.period import PolicyPeriod
 from resolver.stages.access import ClientNetworks
-from resolver.stages.contract import Request, ResponseKind, Stage, StageSetup
+from resolver.stages.contract import BLOCKED, Request, ResponseKind, Stage, StageSetup
 
 _LIMIT = 20_000
 """Entries at most; when full the stage starts again empty (a flood of distinct names
 cannot grow it, and the hot set is back within a second)."""
 
-Entry = tuple[bytes, float, ResponseKind, PolicyPeriod, list[int]]
+Entry = tuple[bytes, float, ResponseKind, PolicyPeriod, list[int], Query, Found | None]
 """(answer from byte 2 on, valid until, its kind, the policy period it belongs to, the
 counter of that kind's repeats: a list cell, since an enum-keyed dict costs a Python-level
-hash per query)"""
+hash per query; then the parsed query and the deciding rule, for those who observe
+answers: the query log and the metrics)"""
 
 
 class RepeatStage(Stage):
@@ -48,6 +51,8 @@ class RepeatStage(Stage):
                 or not self._clients.allows(request.client):
             return None
         request.kind = entry[2]
+        request.query = entry[5]  # the same question; only its ID differs
+        request.found = entry[6]
         entry[4][0] += 1
         return data[:2] + entry[0]
 
@@ -58,7 +63,8 @@ class RepeatStage(Stage):
                 entries.clear()
             kind = request.kind
             entries[request.data[2:]] = (answer[2:], request.same_until, kind, request.period,
-                                         self._repeats[kind])
+                                         self._repeats[kind], request.query,
+                                         request.found if kind is BLOCKED else None)
 
     def counters(self) -> dict[str, int]:
         """Repeats in all, and each kind's repeats under that kind's own counter."""

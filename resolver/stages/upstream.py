@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import time
+from bisect import bisect_left
+from typing import ClassVar
+
 from resolver.config.settings import Config
-from resolver.stages.contract import Done, Forward, Request, Stage, StageSetup
+from resolver.dns.message import rcode_name
+from resolver.stages.contract import Done, Forward, Request, Series, Stage, StageSetup
 from resolver.upstream.forwarder import Forwarder
 from resolver.upstream.servers import UpstreamServer
+
+DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+"""Upper bounds, in seconds, of the upstream time histogram (+Inf is implied): from a
+cache hit in the next room to a resolver at the end of the deadline."""
 
 MAX_IN_FLIGHT = 4096
 """Upstream queries waiting at once; each holds a socket, so a flood of distinct names
@@ -22,10 +31,13 @@ def _forwarder(config: Config) -> Forwarder:
 class UpstreamStage(Stage):
     """Forwards a question; `done(None)` means every upstream failed (SERVFAIL)."""
 
-    __slots__ = ("_config", "_failures", "_forwarded", "_forwarder", "in_flight", "next",
-                 "shed")
+    __slots__ = ("_config", "_durations", "_failures", "_forwarded", "_forwarder",
+                 "_responses", "_seconds", "in_flight", "next", "shed")
 
     COUNTERS = ("forwarded", "upstream_failures")
+    SERIES: ClassVar[dict[str, tuple[str, ...]]] = {"upstream_responses": ("upstream", "rcode"),
+              "upstream_duration_bucket": ("le",),
+              "upstream_duration_sum": (), "upstream_duration_count": ()}
 
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None  # always None: nothing lies below
@@ -35,6 +47,10 @@ class UpstreamStage(Stage):
         self._failures = 0
         self.in_flight = 0
         self.shed = 0
+        # one cell per bucket and one for +Inf: counts of answers, not cumulative
+        self._durations = [0] * (len(DURATION_BUCKETS) + 1)
+        self._seconds = 0.0
+        self._responses: dict[tuple[str, int], int] = {}  # of forwarders replaced since
 
     def forward(self, request: Request, done: Done) -> None:
         if self.in_flight >= MAX_IN_FLIGHT:
@@ -43,26 +59,54 @@ class UpstreamStage(Stage):
             return
         self._forwarded += 1
         self.in_flight += 1
+        forwarder = self._forwarder
+        started = time.monotonic()
 
         def finished(response: bytes | None) -> None:
             self.in_flight -= 1
-            if response is None:
+            seconds = time.monotonic() - started
+            request.ms = seconds * 1000.0
+            server = forwarder.answered_by
+            if response is None or server is None:
                 self._failures += 1
+            else:
+                request.upstream = str(server)
+                self._durations[bisect_left(DURATION_BUCKETS, seconds)] += 1
+                self._seconds += seconds
             done(response)
 
         query = request.query
         # the question as the client sent it: parsed, so already valid and uncompressed
-        self._forwarder.start_question(query.question, do=query.do, cd=query.cd,
-                                       tcp=request.tcp, done=finished)
+        forwarder.start_question(query.question, do=query.do, cd=query.cd,
+                                 tcp=request.tcp, done=finished)
 
     def counters(self) -> dict[str, int]:
         return {"forwarded": self._forwarded, "upstream_failures": self._failures}
+
+    def series(self) -> dict[str, Series]:
+        responses = dict(self._responses)
+        for (server, rcode), count in self._forwarder.responses.items():
+            key = (str(server), rcode)
+            responses[key] = responses.get(key, 0) + count
+        buckets = [str(bound) for bound in DURATION_BUCKETS] + ["+Inf"]
+        return {
+            "upstream_responses": {(server, rcode_name(rcode)): float(count)
+                                   for (server, rcode), count in responses.items()},
+            "upstream_duration_bucket": {(bound,): float(count) for bound, count
+                                         in zip(buckets, self._durations, strict=True)},
+            "upstream_duration_sum": {(): self._seconds},
+            "upstream_duration_count": {(): float(sum(self._durations))},
+        }
 
     def reconfigure(self, config: Config) -> None:
         old, self._config = self._config, config
         if config.upstream != old.upstream \
                 or config.server.edns_udp_size != old.server.edns_udp_size:
             previous, self._forwarder = self._forwarder, _forwarder(config)
+            for (server, rcode), count in previous.responses.items():
+                key = (str(server), rcode)  # counters never go back (Prometheus)
+                self._responses[key] = self._responses.get(key, 0) + count
+            previous.responses = {}  # its late answers are lost to the counts: rare
             previous.close()  # queries in flight there still finish
 
     def close(self) -> None:

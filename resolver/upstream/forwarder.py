@@ -85,6 +85,11 @@ class Forwarder(UdpTransport):
         self._server_health = health.of
         self._order = health.order  # bound once: called for every question
         self._opt = {do: opt_record(udp_size, do) for do in (False, True)}
+        self.responses: dict[tuple[UpstreamServer, int], int] = {}
+        """Replies received, by server and RCODE (malformed ones are not counted)."""
+        self.answered_by: UpstreamServer | None = None
+        """The server whose answer the latest `done` call carries (None: no answer); read
+        it inside `done`, before the next question finishes."""
 
     def close(self) -> None:
         """Refuse further queries; those in flight finish, then the epoll set is closed."""
@@ -163,6 +168,9 @@ class Forwarder(UdpTransport):
             self._health.failed(server)
             self._next_try(exchange)
             return
+        key = (server, rcode)
+        responses = self.responses
+        responses[key] = responses.get(key, 0) + 1
         if rcode == _SERVFAIL:
             self._next_try(exchange)
             return
@@ -190,6 +198,8 @@ class Forwarder(UdpTransport):
             if timeout > 0:
                 answer, rcode = await self._tcp_try(server, exchange.question, exchange.flags,
                                                     exchange.opt, timeout)
+                key = (server, rcode)
+                self.responses[key] = self.responses.get(key, 0) + 1
                 if rcode in _ANSWER_RCODES:
                     self._finish(exchange, answer)
                     return
@@ -204,4 +214,5 @@ class Forwarder(UdpTransport):
         if self._closed and not self._waiting and not self._over_tcp_now:
             self._detach()
         if done is not None:
+            self.answered_by = None if answer is None else exchange.server
             done(answer)

@@ -27,9 +27,15 @@ def test_the_example_config_loads_with_the_documented_production_values(tmp_path
         assert getattr(section, setting.key) == expected, setting.key
     # and each key is explained in a comment just above it
     lines = example_config().splitlines()
+    sections = []  # the section each line is in ("" at the top level)
+    for line in lines:
+        top = line and not line.startswith((" ", "#"))
+        sections.append(line[:-1] if top and line.endswith(":") else
+                        ("" if top else (sections[-1] if sections else "")))
     for setting in SETTINGS:
         (line_no,) = [i for i, line in enumerate(lines)
-                      if line.strip().startswith(f"{setting.key}:")]
+                      if line.strip().startswith(f"{setting.key}:")
+                      and sections[i] == setting.section]
         assert lines[line_no - 1].strip().startswith(f"# {setting.help}"), setting.key
 
 

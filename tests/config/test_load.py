@@ -33,7 +33,8 @@ def test_defaults() -> None:
 def test_an_empty_file_means_the_defaults_relative_to_the_file(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, ""))
     assert config == defaults().with_overrides(
-        blocklists=tmp_path / "blocklists", **{"lists.cache_dir": tmp_path / ".dnsfence-cache"})
+        blocklists=tmp_path / "blocklists", state_dir=tmp_path / ".dnsfence-state",
+        **{"lists.cache_dir": tmp_path / ".dnsfence-cache"})
     assert config.source == tmp_path / "dnsfence.yaml"
 
 

@@ -11,6 +11,7 @@ from resolver.stages.contract import (
     DROP,
     AnswersLater,
     AnswersNow,
+    ObservesAnswers,
     ResponseKind,
     Stage,
     StageSetup,
@@ -76,7 +77,9 @@ def test_every_chain_stage_is_a_stage_and_declares_its_counters(
         assert reported <= set(stage_class.COUNTERS), \
             f"{stage_class.__name__} reports {sorted(reported - set(stage_class.COUNTERS))}" \
             " without declaring them"
-        assert isinstance(stage, AnswersNow | AnswersLater)
+        assert set(stage.series()) <= set(stage_class.SERIES), \
+            f"{stage_class.__name__} reports series it does not declare"
+        assert isinstance(stage, AnswersNow | AnswersLater | ObservesAnswers)
     finally:
         stage.close()
 
@@ -85,8 +88,12 @@ def test_the_chains_last_stage_answers_later_and_only_later() -> None:
     stages = [cls(setup_of()) for cls in CHAIN]
     try:
         later = [s for s in stages if isinstance(s, AnswersLater)]
-        assert later and later[-1] is stages[-1]
-        assert not isinstance(stages[-1], AnswersNow)
+        answering = [s for s in stages if isinstance(s, AnswersNow | AnswersLater)]
+        assert later and later[-1] is answering[-1]
+        assert not isinstance(answering[-1], AnswersNow)
+        # what follows the tail only observes
+        for stage in stages[stages.index(later[-1]) + 1:]:
+            assert isinstance(stage, ObservesAnswers)
     finally:
         for stage in stages:
             stage.close()

@@ -1,0 +1,69 @@
+"""`querylog:`: which answers are logged, how client addresses are kept, and for how long.
+
+Client addresses are personal data (GDPR): the default logs only blocked queries and keeps
+clients truncated to their /24 (IPv4) or /48 (IPv6) network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from resolver.config.setting import Setting, number
+
+MODES = ("off", "blocked", "all")
+CLIENT_MODES = ("full", "truncate", "hash", "none")
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    """A parser for one word out of `choices`."""
+    def parse(value: Any) -> str:
+        # YAML reads a bare `off` as false: take it as the word the admin wrote
+        if value is False and "off" in choices:
+            return "off"
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+    return parse
+
+
+def log_path(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a file path, or - for standard output")
+    return value
+
+
+SETTINGS = (
+    Setting("querylog", "mode", "blocked",
+            "Which answers are logged: off, blocked (what compliance needs) or all.",
+            one_of(MODES)),
+    Setting("querylog", "clients", "truncate",
+            "How client addresses are logged: full, truncate (IPv4 /24, IPv6 /48), hash "
+            "(keyed, the key in state_dir) or none.", one_of(CLIENT_MODES)),
+    Setting("querylog", "path", "querylog.jsonl",
+            "Log file, one JSON object per line; relative to state_dir; - = standard output.",
+            log_path, "querylog.jsonl"),
+    Setting("querylog", "rotate_mb", 100,
+            "The file is rotated when it reaches this size, in MiB.", number(int, 1, 100_000)),
+    Setting("querylog", "keep", 10,
+            "Rotated files kept at most (querylog.jsonl.1 is the newest).",
+            number(int, 0, 10_000)),
+    Setting("querylog", "retention_days", 90,
+            "Rotated files last written longer ago than this are deleted, and the live file "
+            "is rotated once its first record is this old.", number(int, 1, 36_500)),
+    Setting("querylog", "queue", 65_536,
+            "Records waiting for the writer at most; beyond it records are dropped and "
+            "counted (answers never wait for the log).", number(int, 16, 10_000_000)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLogConfig:
+    mode: str
+    clients: str
+    path: str
+    rotate_mb: int
+    keep: int
+    retention_days: int
+    queue: int

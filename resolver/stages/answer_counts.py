@@ -1,0 +1,59 @@
+"""Answer counts: every answer by verdict and transport, and blocked answers by list.
+
+These are the figures an admin is asked for ("how many attempts on TikTok since the
+ban?"): the metrics endpoint and `dnsfence status` show them. The stage only observes,
+so its place in the chain does not matter; it counts answers repeated by the repeat
+stage too, since the query log and the metrics must agree.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from resolver.stages.contract import BLOCKED, Request, ResponseKind, Series, Stage, StageSetup
+
+_KINDS = tuple(ResponseKind)
+
+
+class AnswerCountsStage(Stage):
+    """Counts each answer once, whichever stage made it and whenever it was made."""
+
+    __slots__ = ("_by_list", "_cells")
+
+    SERIES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "queries": ("verdict", "proto"), "blocked": ("list",)}
+
+    def __init__(self, setup: StageSetup) -> None:
+        # UDP cells first, then TCP: cell = kind.index + len(kinds) * tcp
+        self._cells = [0] * (2 * len(_KINDS))
+        self._by_list: dict[str, int] = {}
+
+    def observe(self, request: Request, answer: bytes) -> None:
+        kind = request.kind
+        if kind is None:
+            return
+        self._cells[kind.index + 8 * request.tcp] += 1
+        if kind is BLOCKED:
+            found = request.found
+            if found is not None:
+                name = found[0].list_name
+                by_list = self._by_list
+                by_list[name] = by_list.get(name, 0) + 1
+
+    def series(self) -> dict[str, Series]:
+        cells = self._cells
+        count = len(_KINDS)
+        queries: Series = {}
+        for kind in _KINDS:
+            queries[(kind.verdict, "udp")] = float(cells[kind.index])
+            queries[(kind.verdict, "tcp")] = float(cells[kind.index + count])
+        return {"queries": queries,
+                "blocked": {(name, ): float(n) for name, n in self._by_list.items()}}
+
+    def blocked_by_list(self) -> dict[str, int]:
+        """Blocked answers per list, for `dnsfence status`."""
+        return dict(self._by_list)
+
+
+if len(_KINDS) != 8:  # the 8 in `observe`: a literal, not a global lookup per query
+    raise AssertionError("AnswerCountsStage.observe assumes 8 response kinds")
