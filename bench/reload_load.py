@@ -63,7 +63,8 @@ def main() -> None:
             f"sources:\n  - path: {source}\n    format: domains\n")
         server = subprocess.Popen(
             [sys.executable, "-m", "resolver", "serve", "--listen", "127.0.0.1:0",
-             "--upstream", upstream.address, "--blocklists", str(lists)],
+             "--upstream", upstream.address, "--blocklists", str(lists),
+             "--http-listen", ""],
             cwd=REPO, stderr=subprocess.PIPE, text=True, bufsize=1)
         log: list[tuple[float, str]] = []
         port = 0

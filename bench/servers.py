@@ -226,13 +226,20 @@ server:
 
 def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: int = 1,
              cpu: str | None = SERVER_CPU, checkout: Path | None = None,
-             name: str = "dnsfence") -> Process:
+             name: str = "dnsfence", querylog: str = "") -> Process:
     """dnsfence from this repository, or with `checkout` from that one (same flags; run
-    in it with PYTHONPATH set to it, so that it imports its own `resolver`)."""
+    in it with PYTHONPATH set to it, so that it imports its own `resolver`).
+
+    `querylog` is the YAML of a `querylog:` section (empty: the default, mode blocked);
+    the log and its state go to `workdir`. No HTTP listener: servers run side by side.
+    """
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "dnsfence.yaml"
-    config.write_text(BENCH_CONFIG)
+    text = BENCH_CONFIG
+    if (checkout or REPO).joinpath("resolver/config/http.py").exists():
+        text += f"state_dir: {workdir / 'state'}\nhttp:\n  listen: ''\n{querylog}"
+    config.write_text(text)
     env = [] if checkout is None else ["env", f"PYTHONPATH={checkout}"]
     command = _pinned(cpu, [
         *env, sys.executable, "-m", "resolver", "serve", "--config", str(config),

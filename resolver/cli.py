@@ -81,8 +81,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_worker_count, metavar="N|auto",
                        help="worker processes sharing the port (default from config: auto, "
                             "one per CPU)")
+    serve.add_argument("--http-listen", type=_optional_endpoint(9153), metavar="HOST:PORT",
+                       help="address for /metrics and /healthz (default from config: "
+                            "127.0.0.1:9153; empty = none)")
     add_edit_commands(commands, _common)
     return parser
+
+
+def _optional_endpoint(default_port: int) -> Callable[[str], Endpoint | str]:
+    """An endpoint, or "" for none at all."""
+    parse = _endpoint(default_port)
+
+    def parse_or_none(text: str) -> Endpoint | str:
+        return "" if not text.strip() else parse(text)
+    return parse_or_none
 
 
 def _worker_count(text: str) -> int | str:
@@ -127,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides = {"blocklists": Path(args.blocklists) if args.blocklists else None,
                          "server.listen": tuple(args.listen) if args.listen else None,
                          "upstream.servers": tuple(args.upstream) if args.upstream else None,
-                         "server.workers": args.workers}
+                         "server.workers": args.workers,
+                         "http.listen": args.http_listen}
             return serve.run(serve.config_reader(args.config, overrides), err=err)
     except CommandFailed as failed:
         return failed.status

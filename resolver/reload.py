@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from resolver.config.load import ConfigError
 from resolver.config.settings import Config
@@ -91,6 +92,30 @@ class PolicyReloader:
     """The files as they were when the running policy was read (changes after it count)."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _reload_requested: bool = False
+
+    def state(self) -> dict[str, Any]:
+        """The policy and reload state as JSON values, for the metrics and /healthz."""
+        policy = self.active.policy
+        period = self.active.period
+        last = self.last
+        return {
+            "policy": {
+                "loaded_at": self.loaded_at,
+                "lists": {blocklist.name: blocklist.size for blocklist in policy.lists},
+                "entries": policy.size,
+                "active_entries": period.active,
+                "next_change": None if math.isinf(period.until) else period.until,
+            },
+            "reload": {
+                "ok": self.reloads,
+                "failed": self.failed_reloads,
+                # the first load counts: the policy in force was loaded then
+                "last_success": self.loaded_at,
+                "last": None if last is None else {
+                    "at": last.at, "ok": last.ok, "reason": last.reason,
+                    "problems": list(last.problems[:20])},
+            },
+        }
 
     def request_reload(self) -> None:
         """Called from the SIGHUP handler."""

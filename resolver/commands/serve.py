@@ -12,17 +12,26 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from resolver import __version__
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
-from resolver.config.endpoints import resolv_conf_servers
+from resolver.commands.worker_report import (
+    fresh_reports,
+    publish_every_second,
+    publisher,
+    status_report,
+)
+from resolver.config.endpoints import Endpoint, resolv_conf_servers
 from resolver.config.load import ConfigError, defaults, load_config
 from resolver.config.settings import Config
-from resolver.counters import PUBLISH_INTERVAL, SharedCounters, totals
+from resolver.counters import SharedCounters, WorkerCounters
 from resolver.fetch.updates import update_sources
+from resolver.health import Health, health, probe_dns
+from resolver.http_server import HttpListener
 from resolver.lists.load import load_policy
+from resolver.metrics import registry as metrics_registry
 from resolver.pipeline import Pipeline, counter_names
 from resolver.policy.period import PolicyHolder
 from resolver.reload import Fingerprint, PolicyReloader, fingerprint, watched_paths
@@ -39,9 +48,16 @@ def config_reader(config_file: str | None, overrides: dict[str, Any]) -> ConfigR
     Called at start-up and again on every reload, so flags keep winning over the file.
     Raises ConfigError.
     """
+    given = dict(overrides)
+    http_off = given.get("http.listen") == ""  # `--http-listen ''`: no HTTP at all
+    if http_off:
+        del given["http.listen"]
+
     def read() -> Config:
         config = load_config(Path(config_file)) if config_file else defaults()
-        config = config.with_overrides(**overrides)
+        config = config.with_overrides(**given)
+        if http_off:
+            config = replace(config, http=replace(config.http, listen=None))
         if not config.upstream.servers:
             found = resolv_conf_servers(exclude=config.server.listen)
             config = config.with_overrides(**{"upstream.servers": found or None})
@@ -70,44 +86,6 @@ def _raise_file_limit() -> None:
     if soft != resource.RLIM_INFINITY and soft < wanted:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-
-
-def status_report(live: PolicyReloader, pipeline: Pipeline, started: float,
-                  shared: SharedCounters | None = None) -> dict[str, Any]:
-    """What `dnsfence status` shows: policy state, last reload, counters.
-
-    Policy and reload state are this worker's (every worker loads the same files);
-    counters are the sum over all workers, the others' as of their last copy (≤ 1 s).
-    """
-    period = live.active.period
-    last = live.last
-    pid = os.getpid()
-    own = pipeline.counters()
-    others = shared.read() if shared is not None else []
-    workers = [{"pid": pid, "counters": own}]
-    workers += [{"pid": w.pid, "counters": w.counters, "published_at": w.published_at}
-                for w in others if w.pid != pid]
-    return {
-        "version": __version__,
-        "pid": pid,
-        "started": started,
-        "policy": {
-            "loaded_at": live.loaded_at,
-            "lists": [b.name for b in live.active.policy.lists],
-            "entries": live.active.policy.size,
-            "active_entries": period.active,
-            "next_change": None if period.until == float("inf") else period.until,
-        },
-        "last_reload": None if last is None else {
-            "at": last.at, "ok": last.ok, "reason": last.reason,
-            "problems": list(last.problems[:50]), "restart_needed": list(last.restart_needed),
-        },
-        "reloads": live.reloads,
-        "failed_reloads": live.failed_reloads,
-        "counters": totals(pid, own, others, counter_names()),
-        "workers": workers,
-        "upstreams": [str(e) for e in live.config.upstream.servers],
-    }
 
 
 def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
@@ -142,6 +120,19 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
             if exc.errno == 13 else ""
         log.error("dnsfence: not started: cannot listen: %s%s", exc.strerror, hint)
         return EXIT_PROBLEMS
+    http: HttpListener | None = None
+    if config.http.listen is not None:
+        try:
+            http = HttpListener(config.http.listen)
+        except OSError as exc:
+            log.error("dnsfence: not started: cannot serve HTTP on %s: %s; set http.listen to "
+                      "another address, or to empty to turn /metrics and /healthz off",
+                      config.http.listen, exc.strerror or exc)
+            for listener in listeners:
+                listener.udp.close()
+                listener.tcp.close()
+            return EXIT_PROBLEMS
+        log.info("dnsfence: http on %s (/metrics, /healthz)", http.endpoint)
     active = PolicyHolder(result.policy)
     seen = fingerprint(watched_paths(config, result.policy))
     signal.pthread_sigmask(signal.SIG_BLOCK, CONTROL_SIGNALS)
@@ -151,42 +142,57 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
              ", ".join(str(item.endpoint) for item in listeners), lists, "s" * (lists != 1),
              active.period.active, result.policy.size,
              ", ".join(str(e) for e in config.upstream.servers), workers, "s" * (workers != 1))
+    shared = SharedCounters(workers, counter_names())
     if workers == 1:
-        asyncio.run(_serve_worker(config, read_config, active, listeners, seen))
+        try:
+            asyncio.run(_serve_worker(config, read_config, active, listeners, seen, shared,
+                                      http=http))
+        finally:
+            if http is not None:
+                http.close()
         return EXIT_OK
-    return _run_workers(config, read_config, active, listeners, workers, seen)
+    return _run_workers(config, read_config, active, listeners, workers, seen, shared, http)
 
 
 async def _serve_worker(config: Config, read_config: ConfigReader, active: PolicyHolder,
-                        listeners: list[Listener], seen: Fingerprint,
-                        shared: SharedCounters | None = None, index: int = 0) -> None:
+                        listeners: list[Listener], seen: Fingerprint, shared: SharedCounters,
+                        index: int = 0, http: HttpListener | None = None) -> None:
+    """One worker; `http` is given to the only worker of a single-process server."""
     started = time.time()
     pipeline = Pipeline.from_config(
         config, active, status_report=lambda: status_report(live, pipeline, started, shared))
     live = PolicyReloader(config, active, read_config,
                           lambda _old, new: pipeline.reconfigure(new), seen=seen,
                           downloads=index == 0)
-    background = [live.run()]
-    if shared is not None:
-        background.append(_publish_counters(pipeline, shared, index))
+    publish = publisher(pipeline, live, shared, index)
+    if http is not None:
+        reports = fresh_reports(asyncio.get_running_loop(), publish, shared)
+        _serve_http(http, reports, lambda: [os.getpid()], 1, listeners[0].endpoint)
     await serve(listeners, pipeline, config.server.tcp_idle_timeout,
-                config.server.tcp_max_connections, background=background,
+                config.server.tcp_max_connections,
+                background=[live.run(), publish_every_second(publish)],
                 on_reload=live.request_reload)
 
 
-async def _publish_counters(pipeline: Pipeline, shared: SharedCounters, index: int) -> None:
-    """Copy this worker's counters to its shared slot every second, for the others' status."""
-    pid = os.getpid()
-    while True:
-        shared.publish(index, pid, time.time(), pipeline.counters())
-        await asyncio.sleep(PUBLISH_INTERVAL)
+def _serve_http(http: HttpListener, reports: Callable[[], list[WorkerCounters]],
+                pids: Callable[[], list[int]], workers: int, dns: Endpoint) -> None:
+    """Serve /metrics and /healthz from this process; `dns` is the port the probe asks."""
+
+    def healthz() -> Health:
+        return health(reports(), workers, time.time(), lambda: probe_dns(dns))
+
+    http.start(metrics_registry(reports, pids), healthz)
 
 
 def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder,
-                 first: list[Listener], workers: int, seen: Fingerprint) -> int:
-    """Fork workers sharing each port with SO_REUSEPORT; nothing mutable is shared."""
+                 first: list[Listener], workers: int, seen: Fingerprint,
+                 shared: SharedCounters, http: HttpListener | None) -> int:
+    """Fork workers sharing each port with SO_REUSEPORT; nothing mutable is shared.
+
+    The first process keeps `/metrics` and `/healthz` (from the workers' shared reports),
+    so a scrape sees every worker and a dead one shows in `/healthz`.
+    """
     sets = [first] + [[bind_again(item) for item in first] for _ in range(workers - 1)]
-    shared = SharedCounters(workers, counter_names())
     gc.collect()
     gc.freeze()  # the loaded policy stays in shared copy-on-write pages
     children: list[int] = []
@@ -196,6 +202,8 @@ def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder
             status = 1
             _tag_log_lines(f"[worker {index + 1}/{workers}] ")
             try:
+                if http is not None:
+                    http.close()  # the parent's, not this worker's
                 for other in sets:
                     if other is not mine:
                         for item in other:
@@ -220,10 +228,16 @@ def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder
 
     for sig in CONTROL_SIGNALS:
         signal.signal(sig, forward)
+    if http is not None:  # a thread: started after the forks, so no worker inherits it
+        _serve_http(http, shared.read, lambda: list(children), workers, first[0].endpoint)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, CONTROL_SIGNALS)
     status = EXIT_OK
-    for pid in children:
-        _, code = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(code) not in (0, -signal.SIGTERM):
-            status = EXIT_PROBLEMS
+    try:
+        for pid in children:
+            _, code = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(code) not in (0, -signal.SIGTERM):
+                status = EXIT_PROBLEMS
+    finally:
+        if http is not None:
+            http.close()
     return status

@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from resolver import __version__
 from resolver.commands import serve
 from resolver.commands.exit_codes import EXIT_PROBLEMS
 from resolver.config.endpoints import Endpoint
 from resolver.config.load import defaults
 from resolver.config.settings import Config
-from resolver.lists.load import load_policy
-from resolver.pipeline import Pipeline, counter_names
-from resolver.policy.period import PolicyHolder
-from resolver.reload import PolicyReloader
 from tests.commands.cli_runner import STAGED, write_tree
 
 UPSTREAM = (Endpoint("192.0.2.1", 53),)
@@ -39,29 +33,6 @@ def staged_config(root: Path) -> Config:
     write_tree(root, {"blocklists/social.yaml": STAGED})
     return defaults().with_overrides(blocklists=root / "blocklists",
                                      **{"upstream.servers": UPSTREAM})
-
-
-def test_status_report_shape(tmp_path: Path) -> None:
-    config = staged_config(tmp_path)
-    loaded = load_policy(config.blocklists, config.timezone)
-    assert loaded.policy is not None
-    active = PolicyHolder(loaded.policy)
-    pipeline = Pipeline.from_config(config, active)
-    live = PolicyReloader(config, active, lambda: config, lambda _old, _new: None,
-                          downloads=False)
-    report = serve.status_report(live, pipeline, 1234.5)
-    assert set(report) == {"version", "pid", "started", "policy", "last_reload", "reloads",
-                           "failed_reloads", "counters", "workers", "upstreams"}
-    assert (report["version"], report["pid"], report["started"]) == (__version__, os.getpid(),
-                                                                     1234.5)
-    assert report["policy"]["lists"] == ["social"]
-    assert report["policy"]["entries"] == loaded.policy.size == 3
-    assert report["policy"]["loaded_at"] == live.loaded_at
-    assert report["last_reload"] is None
-    assert (report["reloads"], report["failed_reloads"]) == (0, 0)
-    assert list(report["counters"]) == list(counter_names())
-    assert report["workers"] == [{"pid": os.getpid(), "counters": pipeline.counters()}]
-    assert report["upstreams"] == ["192.0.2.1:53"]
 
 
 def test_config_reader_flags_win_over_the_file_and_resolv_conf_fills_upstreams(

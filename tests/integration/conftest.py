@@ -92,6 +92,7 @@ def dnsfence_factory(
         ready_timeout: float = 10.0,
         program: Sequence[str] = DNSFENCE_PROGRAM,
         workers: str | None = "1",
+        http: str | None = "127.0.0.1:0",
     ) -> Dnsfence:
         upstream_address: str | None
         if isinstance(upstream, Unset):
@@ -108,6 +109,7 @@ def dnsfence_factory(
             ready_timeout=ready_timeout,
             program=program,
             workers=workers,
+            http=http,
         )
         started.append(server)
         return server.start()

@@ -501,6 +501,7 @@ class Unbound:
 # dnsfence serve
 # --------------------------------------------------------------------------------------------
 
+HTTP_RE = re.compile(r"http on (?P<addr>\S+) \(/metrics")
 SERVING_RE = re.compile(r"serving on (?P<addrs>\S+(?:, \S+)*) \(udp\+tcp\)")
 DNSFENCE_PROGRAM: tuple[str, ...] = (sys.executable, "-m", "resolver")
 
@@ -534,7 +535,9 @@ class Dnsfence:
     pass None to leave one out (e.g. when `extra` holds ``--config``). `workers` becomes
     ``--workers`` unless `extra` gives it; it defaults to 1 because most tests ask one
     process several things in turn (a cache hit, a counter), while the server's own default
-    is one worker per CPU. None leaves it to the config file and that default.
+    is one worker per CPU. None leaves it to the config file and that default. `http`
+    becomes ``--http-listen`` (an ephemeral loopback port, so servers never collide on
+    9153) unless `extra` gives it; None leaves it to the config.
     """
 
     def __init__(
@@ -549,6 +552,7 @@ class Dnsfence:
         ready_timeout: float = 10.0,
         program: Sequence[str] = DNSFENCE_PROGRAM,
         workers: str | None = "1",
+        http: str | None = "127.0.0.1:0",
     ) -> None:
         argv = [*program, "serve"]
         if workers is not None and "--workers" not in extra:
@@ -559,11 +563,15 @@ class Dnsfence:
             argv += ["--upstream", upstream]
         if blocklists is not None:
             argv += ["--blocklists", os.fspath(blocklists)]
+        if http is not None and "--http-listen" not in extra:
+            argv += ["--http-listen", http]
         self.argv: list[str] = [*argv, *extra]
         self.env = child_env(env)
         self.cwd = cwd
         self.ready_timeout = ready_timeout
         self.addresses: list[tuple[str, int]] = []
+        self.http_address: tuple[str, int] | None = None
+        """Where /metrics and /healthz are served (from the ``http on`` line), if anywhere."""
         self._proc: subprocess.Popen[str] | None = None
         self._stderr: _LineCollector | None = None
         self._stdout: _LineCollector | None = None
@@ -607,6 +615,10 @@ class Dnsfence:
                 + "\n".join(self.stdout_lines())
             )
         self.addresses = [parse_address(part) for part in match["addrs"].split(", ")]
+        for line in self._stderr.lines():  # announced before the "serving on" line
+            found = HTTP_RE.search(line)
+            if found:
+                self.http_address = parse_address(found["addr"])
         return self
 
     @property
@@ -879,4 +891,5 @@ class DnsfenceFactory(Protocol):
         ready_timeout: float = 10.0,
         program: Sequence[str] = DNSFENCE_PROGRAM,
         workers: str | None = "1",
+        http: str | None = "127.0.0.1:0",
     ) -> Dnsfence: ...

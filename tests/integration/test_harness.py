@@ -303,6 +303,8 @@ def test_dnsfence_wrapper_reports_port_and_captures_output(
         "127.0.0.1:5300",
         "--blocklists",
         str(blocklists_dir.path),
+        "--http-listen",
+        "127.0.0.1:0",
     ]
     with server:
         assert server.host == "127.0.0.1"
@@ -381,6 +383,8 @@ def test_dnsfence_factory_defaults_to_session_unbound_and_test_blocklists(
         unbound.address,
         "--blocklists",
         str(blocklists_dir.path),
+        "--http-listen",
+        "127.0.0.1:0",
         "--log-level",
         "debug",
     ]

@@ -1,0 +1,119 @@
+"""What a worker reports: `dnsfence status`'s document, and its shared copy for the other
+workers and for /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from pathlib import Path
+
+from resolver import __version__
+from resolver.commands.worker_report import (
+    fresh_reports,
+    publisher,
+    status_report,
+)
+from resolver.config.endpoints import Endpoint
+from resolver.config.load import defaults
+from resolver.config.settings import Config
+from resolver.counters import SharedCounters
+from resolver.lists.load import load_policy
+from resolver.pipeline import Pipeline, counter_names
+from resolver.policy.period import PolicyHolder
+from resolver.reload import PolicyReloader
+from tests.commands.cli_runner import STAGED, write_tree
+
+UPSTREAM = (Endpoint("192.0.2.1", 53),)
+
+
+def staged_config(root: Path) -> Config:
+    write_tree(root, {"blocklists/social.yaml": STAGED})
+    return defaults().with_overrides(blocklists=root / "blocklists",
+                                     **{"upstream.servers": UPSTREAM})
+
+
+def staged(root: Path) -> tuple[Pipeline, PolicyReloader]:
+    config = staged_config(root)
+    loaded = load_policy(config.blocklists, config.timezone)
+    assert loaded.policy is not None
+    active = PolicyHolder(loaded.policy)
+    live = PolicyReloader(config, active, lambda: config, lambda _old, _new: None,
+                          downloads=False)
+    return Pipeline.from_config(config, active), live
+
+
+def test_status_report_shape(tmp_path: Path) -> None:
+    config = staged_config(tmp_path)
+    loaded = load_policy(config.blocklists, config.timezone)
+    assert loaded.policy is not None
+    active = PolicyHolder(loaded.policy)
+    pipeline = Pipeline.from_config(config, active)
+    live = PolicyReloader(config, active, lambda: config, lambda _old, _new: None,
+                          downloads=False)
+    report = status_report(live, pipeline, 1234.5)
+    assert set(report) == {"version", "pid", "started", "policy", "last_reload", "reloads",
+                           "failed_reloads", "counters", "blocked_by_list", "workers",
+                           "upstreams"}
+    assert (report["version"], report["pid"], report["started"]) == (__version__, os.getpid(),
+                                                                     1234.5)
+    assert report["policy"]["lists"] == ["social"]
+    assert report["policy"]["entries"] == loaded.policy.size == 3
+    assert report["policy"]["loaded_at"] == live.loaded_at
+    assert report["last_reload"] is None
+    assert (report["reloads"], report["failed_reloads"]) == (0, 0)
+    assert list(report["counters"]) == list(counter_names())
+    assert report["workers"] == [{"pid": os.getpid(), "counters": pipeline.counters()}]
+    assert report["upstreams"] == ["192.0.2.1:53"]
+    assert report["blocked_by_list"] == {}
+
+
+def blocked_query(name: str, qid: int) -> bytes:
+    flags = (0x0100).to_bytes(2, "big")
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
+    return qid.to_bytes(2, "big") + flags + b"\x00\x01\x00\x00\x00\x00\x00\x00" \
+        + labels + b"\x00\x00\x01\x00\x01"
+
+
+def test_the_shared_copy_carries_counters_series_and_state(tmp_path: Path) -> None:
+    pipeline, live = staged(tmp_path)
+    shared = SharedCounters(2, counter_names())
+    publish = publisher(pipeline, live, shared, 1)
+    for qid in (1, 2):
+        pipeline.handle(blocked_query("www.tiktok.com", qid), "127.0.0.1", time.time())
+    publish()
+    [copy] = shared.read()
+    assert copy.pid == os.getpid()
+    assert copy.counters["blocked"] == 2
+    assert copy.series["blocked"] == {("social",): 2.0}
+    assert copy.series["queries"][("blocked", "udp")] == 2.0
+    assert copy.state == live.state()
+    assert copy.state["policy"]["lists"] == {"social": 3}
+    assert copy.state["reload"] == {"ok": 0, "failed": 0, "last_success": live.loaded_at,
+                                    "last": None}
+    report = status_report(live, pipeline, 0.0, shared)
+    assert report["blocked_by_list"] == {"social": 2}  # own live counts, not twice
+
+
+def test_a_scrape_from_another_thread_gets_a_copy_made_on_the_event_loop(
+        tmp_path: Path) -> None:
+    pipeline, live = staged(tmp_path)
+    shared = SharedCounters(1, counter_names())
+    copied_on: list[threading.Thread] = []
+    publish = publisher(pipeline, live, shared, 0)
+
+    def tracked() -> None:
+        copied_on.append(threading.current_thread())
+        publish()
+
+    async def scrape() -> list[object]:
+        reports = fresh_reports(asyncio.get_running_loop(), tracked, shared)
+        started = time.monotonic()
+        result = await asyncio.to_thread(reports)
+        assert time.monotonic() - started < 1.0  # did not wait for the timeout
+        return list(result)
+
+    found = asyncio.run(scrape())
+    assert len(found) == 1
+    assert copied_on == [threading.main_thread()]

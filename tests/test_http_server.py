@@ -1,0 +1,93 @@
+"""The HTTP listener: /metrics and /healthz over a real socket, read-only."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.parser import text_string_to_metric_families
+
+from resolver.config.endpoints import Endpoint
+from resolver.health import Health
+from resolver.http_server import HttpListener
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[HttpListener, list[Health]]]:
+    metrics = CollectorRegistry()
+    Counter("dnsfence_example", "An example.", registry=metrics).inc(3)
+    verdicts = [Health(True, "ok: 1 worker(s) answering DNS")]
+    http = HttpListener(Endpoint("127.0.0.1", 0))
+    http.start(metrics, lambda: verdicts[-1])
+    yield http, verdicts
+    http.close()
+
+
+def get(http: HttpListener, path: str, method: str = "GET") -> tuple[int, str, str]:
+    url = f"http://{http.endpoint.host}:{http.endpoint.port}{path}"
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.headers["Content-Type"], response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers["Content-Type"], error.read().decode()
+
+
+def test_port_zero_is_replaced_by_the_bound_port(
+        listener: tuple[HttpListener, list[Health]]) -> None:
+    http, _ = listener
+    assert http.endpoint.host == "127.0.0.1" and http.endpoint.port > 0
+
+
+def test_metrics_are_in_the_prometheus_text_format(
+        listener: tuple[HttpListener, list[Health]]) -> None:
+    status, content_type, body = get(listener[0], "/metrics")
+    assert status == 200 and content_type.startswith("text/plain; version=")
+    samples = {s.name: s.value for f in text_string_to_metric_families(body) for s in f.samples}
+    assert samples["dnsfence_example_total"] == 3
+
+
+def test_openmetrics_is_served_to_a_scraper_that_asks_for_it(
+        listener: tuple[HttpListener, list[Health]]) -> None:
+    http = listener[0]
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{http.endpoint.port}/metrics",
+        headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+        assert response.read().decode().rstrip().endswith("# EOF")
+
+
+def test_healthz_follows_the_verdict(listener: tuple[HttpListener, list[Health]]) -> None:
+    http, verdicts = listener
+    assert get(http, "/healthz")[::2] == (200, "ok: 1 worker(s) answering DNS\n")
+    verdicts.append(Health(False, "unhealthy: the policy failed to load"))
+    assert get(http, "/healthz")[::2] == (503, "unhealthy: the policy failed to load\n")
+
+
+def test_anything_else_is_not_found_and_writes_are_refused(
+        listener: tuple[HttpListener, list[Health]]) -> None:
+    http, _ = listener
+    assert get(http, "/")[0] == 404
+    assert get(http, "/metrics", method="POST")[0] == 405
+    assert get(http, "/healthz", method="HEAD")[0] == 200
+
+
+def test_a_taken_port_is_an_error_at_bind_time(
+        listener: tuple[HttpListener, list[Health]]) -> None:
+    with pytest.raises(OSError):
+        HttpListener(listener[0].endpoint)
+
+
+def test_ipv6_loopback_works() -> None:
+    http = HttpListener(Endpoint("::1", 0))
+    try:
+        http.start(CollectorRegistry(), lambda: Health(True, "ok"))
+        url = f"http://[::1]:{http.endpoint.port}/healthz"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.status == 200
+    finally:
+        http.close()
