@@ -14,6 +14,7 @@ from resolver.commands.effective_config import settings
 from resolver.commands.exit_codes import EXIT_USAGE, CommandFailed
 from resolver.commands.instant_option import instant_or_fail
 from resolver.config.endpoints import Endpoint, parse_endpoint
+from resolver.config.log import FORMATS, LEVELS
 from resolver.config.server import parse_workers
 
 
@@ -84,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-listen", type=_optional_endpoint(9153), metavar="HOST:PORT",
                        help="address for /metrics and /healthz (default from config: "
                             "127.0.0.1:9153; empty = none)")
+    serve.add_argument("--log-level", choices=LEVELS,
+                       help="least severe server log level written (default from config: info)")
+    serve.add_argument("--log-format", choices=FORMATS,
+                       help="server log lines as text or JSON, one object per line "
+                            "(default from config: text)")
     add_edit_commands(commands, _common)
     return parser
 
@@ -108,6 +114,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out, err = sys.stdout, sys.stderr
     try:
+        if args.command == "serve":  # reads its own config: its errors are server log lines
+            from resolver.commands import serve
+            overrides = {"blocklists": Path(args.blocklists) if args.blocklists else None,
+                         "server.listen": tuple(args.listen) if args.listen else None,
+                         "upstream.servers": tuple(args.upstream) if args.upstream else None,
+                         "server.workers": args.workers,
+                         "http.listen": args.http_listen,
+                         "log.level": args.log_level, "log.format": args.log_format}
+            return serve.run(serve.config_reader(args.config, overrides), err=err,
+                             log_level=args.log_level or "info",
+                             log_format=args.log_format or "text")
         config = settings(args.config, args.blocklists, err)
         edited = dispatch_edit(args, config, out, err)
         if edited is not None:
@@ -134,14 +151,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             from resolver.commands import status
             return status.run(config, args.server, as_json=args.json, out=out, err=err)
-        if args.command == "serve":
-            from resolver.commands import serve
-            overrides = {"blocklists": Path(args.blocklists) if args.blocklists else None,
-                         "server.listen": tuple(args.listen) if args.listen else None,
-                         "upstream.servers": tuple(args.upstream) if args.upstream else None,
-                         "server.workers": args.workers,
-                         "http.listen": args.http_listen}
-            return serve.run(serve.config_reader(args.config, overrides), err=err)
     except CommandFailed as failed:
         return failed.status
     except KeyboardInterrupt:

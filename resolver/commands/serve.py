@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from resolver import server_log
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.commands.worker_report import (
     fresh_reports,
@@ -65,20 +66,6 @@ def config_reader(config_file: str | None, overrides: dict[str, Any]) -> ConfigR
     return read
 
 
-def _configure_logging(err: TextIO) -> None:
-    handler = logging.StreamHandler(err)  # StreamHandler flushes after every record
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log.handlers[:] = [handler]
-    log.setLevel(logging.INFO)
-    log.propagate = False
-
-
-def _tag_log_lines(prefix: str) -> None:
-    """Each worker logs its own reloads and warnings: say which one wrote a line."""
-    for handler in log.handlers:
-        handler.setFormatter(logging.Formatter(prefix + "%(message)s"))
-
-
 def _raise_file_limit() -> None:
     """Each upstream query in flight holds a socket: allow as many as the hard limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -88,8 +75,10 @@ def _raise_file_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
-    _configure_logging(err)
+def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "info",
+        log_format: str = "text") -> int:
+    """log_level/log_format: the flags' values, for what is logged before the config is read."""
+    server_log.configure(err, log_level, log_format)
     _raise_file_limit()
     try:
         config = read_config()
@@ -98,6 +87,7 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr) -> int:
             log.error("%s", problem)
         log.error("dnsfence: not started: the config file has errors")
         return EXIT_PROBLEMS
+    server_log.reconfigure(config.log.level, config.log.format)
     # first start: no copy yet
     for item in update_sources(config.fetch_settings(), only_missing=True):
         (log.info if item.changed else log.warning)("dnsfence: %s", item.describe())
@@ -161,8 +151,12 @@ async def _serve_worker(config: Config, read_config: ConfigReader, active: Polic
     started = time.time()
     pipeline = Pipeline.from_config(
         config, active, status_report=lambda: status_report(live, pipeline, started, shared))
-    live = PolicyReloader(config, active, read_config,
-                          lambda _old, new: pipeline.reconfigure(new), seen=seen,
+
+    def apply_config(_old: Config, new: Config) -> None:
+        pipeline.reconfigure(new)
+        server_log.reconfigure(new.log.level, new.log.format)
+
+    live = PolicyReloader(config, active, read_config, apply_config, seen=seen,
                           downloads=index == 0)
     publish = publisher(pipeline, live, shared, index)
     if http is not None:
@@ -200,7 +194,7 @@ def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder
         pid = os.fork()
         if pid == 0:
             status = 1
-            _tag_log_lines(f"[worker {index + 1}/{workers}] ")
+            server_log.tag_worker(index, workers)
             try:
                 if http is not None:
                     http.close()  # the parent's, not this worker's

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,13 +21,25 @@ from tests.commands.cli_runner import STAGED, write_tree
 UPSTREAM = (Endpoint("192.0.2.1", 53),)
 
 
+LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) (.*)")
+
+
 @pytest.fixture(autouse=True)
 def logger_restored() -> Iterator[None]:
-    """`run` points the dnsfence logger at its stream; other tests get it back as it was."""
-    log = logging.getLogger("dnsfence")
-    saved = (log.handlers[:], log.level, log.propagate)
+    """`run` points the dnsfence (and asyncio) logger at its stream; other tests get them
+    back as they were."""
+    loggers = [logging.getLogger(name) for name in ("dnsfence", "asyncio")]
+    saved = [(log.handlers[:], log.level, log.propagate) for log in loggers]
     yield
-    log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
+    for log, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        log.handlers[:], log.level, log.propagate = handlers, level, propagate
+
+
+def logged(text: str) -> list[tuple[str, str]]:
+    """(level, message) of each log line; every line must carry a timestamp and a level."""
+    lines = [LINE.fullmatch(line) for line in text.splitlines()]
+    assert all(lines), text
+    return [(m[1], m[2]) for m in lines if m]
 
 
 def staged_config(root: Path) -> Config:
@@ -61,9 +74,9 @@ def test_a_config_with_errors_is_not_started(tmp_path: Path) -> None:
     path = write_tree(tmp_path, {"dnsfence.yaml": "cache:\n  max_ttl: forever\n"})
     err = io.StringIO()
     assert serve.run(serve.config_reader(str(path / "dnsfence.yaml"), {}), err) == EXIT_PROBLEMS
-    lines = err.getvalue().splitlines()
-    assert "dnsfence.yaml:2:12: error: `cache.max_ttl`" in lines[0]
-    assert lines[-1] == "dnsfence: not started: the config file has errors"
+    lines = logged(err.getvalue())
+    assert lines[0][0] == "ERROR" and "dnsfence.yaml:2:12: error: `cache.max_ttl`" in lines[0][1]
+    assert lines[-1] == ("ERROR", "dnsfence: not started: the config file has errors")
 
 
 def test_blocklists_with_errors_are_not_started(tmp_path: Path) -> None:
@@ -72,13 +85,14 @@ def test_blocklists_with_errors_are_not_started(tmp_path: Path) -> None:
                                        **{"upstream.servers": UPSTREAM})
     err = io.StringIO()
     assert serve.run(lambda: config, err) == EXIT_PROBLEMS
-    assert err.getvalue().splitlines()[-1] == \
-        f"dnsfence: not started: 1 error(s) in the blocklists in {tmp_path / 'lists'}"
+    assert logged(err.getvalue())[-1] == \
+        ("ERROR", f"dnsfence: not started: 1 error(s) in the blocklists in {tmp_path / 'lists'}")
 
 
 def test_no_upstream_is_not_started(tmp_path: Path) -> None:
     config = staged_config(tmp_path).with_overrides(**{"upstream.servers": ()})
     err = io.StringIO()
     assert serve.run(lambda: config, err) == EXIT_PROBLEMS
-    assert err.getvalue() == ("dnsfence: not started: no upstream resolver; give --upstream "
-                              "HOST[:PORT] or upstream.servers in the config\n")
+    assert logged(err.getvalue()) == [("ERROR", "dnsfence: not started: no upstream resolver; "
+                                                "give --upstream HOST[:PORT] or upstream.servers "
+                                                "in the config")]

@@ -95,7 +95,7 @@ def test_sighup_reloads_every_worker(dnsfence_factory: DnsfenceFactory, lists: B
     server = dnsfence_factory("--config", str(config), "--workers", "2")
     lists.write("tiktok", domains=["tiktok.com", "example.com"], effective="2023-03-20")
     server.send_signal(signal.SIGHUP)
-    lines = [server.wait_for_stderr(r"^\[worker (\d)/2\] dnsfence: reloaded \(SIGHUP\)",
+    lines = [server.wait_for_stderr(r"^\S+Z INFO \[worker (\d)/2\] dnsfence: reloaded \(SIGHUP\)",
                                     timeout=5) for _ in range(2)]
     assert sorted(line[1] for line in lines) == ["1", "2"]  # each worker says it is itself
     for _ in range(20):  # from many source ports, so both workers are asked
