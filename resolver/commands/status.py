@@ -74,6 +74,10 @@ def render(status: dict[str, Any]) -> str:
         f"counters (sum of {len(workers)} workers, pids " \
         f"{', '.join(str(w['pid']) for w in workers)}; others' as of their last second)"
     lines.append(f"{label}: " + ", ".join(f"{k} {v}" for k, v in counters.items()))
+    by_list = status.get("blocked_by_list")
+    if by_list is not None:  # a server older than this command does not send it
+        lines.append("blocked by list: " + (", ".join(f"{name} {count}" for name, count
+                                                      in by_list.items()) or "none yet"))
     lines.append(f"upstreams: {', '.join(status['upstreams'])}")
     return "\n".join(lines)
 

@@ -102,6 +102,18 @@ def test_run_shows_the_status_and_exits_0(server: StatusServer) -> None:
     assert json.loads(out.getvalue()) == STATUS
 
 
+def test_blocked_answers_are_shown_per_list(server: StatusServer) -> None:
+    server.status = {**STATUS, "blocked_by_list": {"ads": 1, "tiktok": 12}}
+    out = io.StringIO()
+    assert status.run(defaults(), server.endpoint, as_json=False, out=out,
+                      err=io.StringIO()) == EXIT_OK
+    assert "blocked by list: ads 1, tiktok 12" in out.getvalue().splitlines()
+    server.status = {**STATUS, "blocked_by_list": {}}
+    out = io.StringIO()
+    status.run(defaults(), server.endpoint, as_json=False, out=out, err=io.StringIO())
+    assert "blocked by list: none yet" in out.getvalue().splitlines()
+
+
 def test_a_failed_last_reload_is_shown_with_its_problems_and_exits_1(
         server: StatusServer) -> None:
     server.status = {**STATUS, "workers": [{"pid": 42}, {"pid": 43}], "last_reload": {

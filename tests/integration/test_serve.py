@@ -604,7 +604,9 @@ def test_status_sums_the_counters_of_every_worker(dnsfence_factory: DnsfenceFact
         assert len(workers) == 2
         assert sum(w["counters"]["blocked"] for w in workers) == 30
         assert all(w["counters"]["blocked"] > 0 for w in workers), workers  # both answered
+        assert status["blocked_by_list"] == {"tiktok": 30}
     shown = run_dnsfence("status", "--server", server.address, timeout=10)
     assert shown.returncode == 0, shown.stderr
     assert "counters (sum of 2 workers, pids " in shown.stdout
     assert "blocked 30," in shown.stdout
+    assert "blocked by list: tiktok 30" in shown.stdout.splitlines()
