@@ -188,7 +188,10 @@ class PolicyReloader:
         if after is not before:
             log.info("dnsfence: policy changed at %s: %d of %d entries active; next change %s",
                      _iso(before.until), after.active, self.active.policy.size,
-                     "never" if math.isinf(after.until) else _iso(after.until))
+                     "never" if math.isinf(after.until) else _iso(after.until),
+                     extra={"event": "policy_changed", "active_entries": after.active,
+                            "next_change": None if math.isinf(after.until)
+                            else _iso(after.until)})
 
     async def reload(self, reason: str) -> ReloadReport:
         """Read everything again; swap on success, keep the last good policy on failure."""
@@ -218,7 +221,11 @@ class PolicyReloader:
         period = self.active.period
         log.info("dnsfence: reloaded (%s) in %.2fs: %d lists, %d of %d entries active",
                  reason, self.loaded_at - started, len(result.policy.lists), period.active,
-                 result.policy.size)
+                 result.policy.size,
+                 extra={"event": "reloaded", "reason": reason,
+                        "seconds": round(self.loaded_at - started, 3),
+                        "lists": len(result.policy.lists), "active_entries": period.active,
+                        "entries": result.policy.size})
         for problem in result.warnings:
             log.warning("%s", problem)
         for key in restart:
@@ -242,7 +249,9 @@ class PolicyReloader:
         for problem in problems:
             log.error("%s", problem)
         log.error("dnsfence: reload (%s) failed with %d error(s); still serving the policy "
-                  "loaded at %s", reason, len(problems), _iso(self.loaded_at))
+                  "loaded at %s", reason, len(problems), _iso(self.loaded_at),
+                  extra={"event": "reload_failed", "reason": reason, "errors": len(problems),
+                         "problems": problems[:20], "serving_since": _iso(self.loaded_at)})
         self.last = ReloadReport(started, False, reason, tuple(problems))
         return self.last
 

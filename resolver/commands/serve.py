@@ -122,7 +122,8 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
                 listener.udp.close()
                 listener.tcp.close()
             return EXIT_PROBLEMS
-        log.info("dnsfence: http on %s (/metrics, /healthz)", http.endpoint)
+        log.info("dnsfence: http on %s (/metrics, /healthz)", http.endpoint,
+                 extra={"event": "http_listening", "address": str(http.endpoint)})
     active = PolicyHolder(result.policy)
     seen = fingerprint(watched_paths(config, result.policy))
     signal.pthread_sigmask(signal.SIG_BLOCK, CONTROL_SIGNALS)
@@ -131,7 +132,11 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
              "upstreams %s; %d worker%s",
              ", ".join(str(item.endpoint) for item in listeners), lists, "s" * (lists != 1),
              active.period.active, result.policy.size,
-             ", ".join(str(e) for e in config.upstream.servers), workers, "s" * (workers != 1))
+             ", ".join(str(e) for e in config.upstream.servers), workers, "s" * (workers != 1),
+             extra={"event": "serving", "listen": [str(item.endpoint) for item in listeners],
+                    "lists": lists, "active_entries": active.period.active,
+                    "entries": result.policy.size, "workers": workers,
+                    "upstreams": [str(e) for e in config.upstream.servers]})
     shared = SharedCounters(workers, counter_names())
     if workers == 1:
         try:

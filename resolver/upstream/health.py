@@ -74,14 +74,17 @@ class UpstreamHealth:
             now = time.monotonic()
             if health.held_until <= now and health.failures == self.failures_before_holddown:
                 log.warning("dnsfence: upstream %s failed %d times in a row; skipping it for "
-                            "%gs", server, health.failures, self.holddown)
+                            "%gs", server, health.failures, self.holddown,
+                            extra={"event": "upstream_held_down", "upstream": str(server),
+                                   "failures": health.failures, "seconds": self.holddown})
             health.held_until = now + self.holddown
             self._ready = None
 
     def answered(self, server: UpstreamServer, health: ServerHealth) -> None:
         """A usable answer from `server`, whose `health` shows failures: its streak ends."""
         if health.failures >= self.failures_before_holddown:
-            log.warning("dnsfence: upstream %s answers again", server)
+            log.warning("dnsfence: upstream %s answers again", server,
+                        extra={"event": "upstream_back", "upstream": str(server)})
         health.failures = 0
         if health.held_until:
             health.held_until = 0.0
