@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from resolver.querylog.record import KEYS, RecordFormatter, RawRecord, type_name
+from resolver.querylog.record import KEYS, RawRecord, RecordFormatter, type_name
 from resolver.stages.contract import BLOCKED, FORWARDED, REJECTED
 
 NOW = datetime(2026, 12, 4, 22, 31, 5, 123_000, tzinfo=UTC).timestamp()

@@ -35,7 +35,7 @@ def raw(n: int, client: str = "192.0.2.7", now: float | None = None) -> RawRecor
 
 def read_lines(paths: list[Path]) -> list[dict[str, object]]:
     """Every line of the files, each parsed (a torn line fails here)."""
-    lines = []
+    lines: list[dict[str, object]] = []
     for path in paths:
         data = path.read_bytes()
         assert not data or data.endswith(b"\n"), f"{path} ends inside a line"
@@ -43,8 +43,8 @@ def read_lines(paths: list[Path]) -> list[dict[str, object]]:
     return lines
 
 
-def names(lines: list[dict[str, object]]) -> list[object]:
-    return [line["name"] for line in lines]
+def names(lines: list[dict[str, object]]) -> list[str]:
+    return [str(line["name"]) for line in lines]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -245,7 +245,7 @@ def test_two_processes_share_one_log_and_every_record_arrives_whole(tmp_path: Pa
     files = LogFiles(path, keep=1000, retention_days=90)
     assert len(files.rotated_indexes()) >= 10  # rotated often
     mixed = [path for path in files.all_paths()
-             if {str(n).split("-")[0] for n in names(read_lines([path]))} == {"w1", "w2"}]
+             if {n.split("-")[0] for n in names(read_lines([path]))} == {"w1", "w2"}]
     assert len(mixed) >= 2, "the two processes did not write at the same time"
     logged = names(read_lines(files.all_paths()))
     expected = [f"w{w}-{n}.example" for w in (1, 2) for n in range(count)]
