@@ -18,9 +18,6 @@ from pathlib import Path
 KEY_FILE = "querylog.key"
 KEY_BYTES = 32
 TOKEN_CHARS = 16
-_MEMO_LIMIT = 65_536
-"""Addresses remembered at most; beyond it the memo starts again empty (a flood of
-spoofed sources cannot grow it)."""
 
 
 def load_key(state_dir: Path) -> bytes:
@@ -31,7 +28,7 @@ def load_key(state_dir: Path) -> bytes:
     """
     path = state_dir / KEY_FILE
     if not path.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(mode=0o750, parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=state_dir, prefix=f".{KEY_FILE}.")
         try:
             os.fchmod(handle, 0o600)
@@ -72,9 +69,10 @@ def truncated(address: str) -> str:
 
 
 class ClientAnonymiser:
-    """address -> logged form, for one `clients` mode; each address computed once."""
+    """address -> logged form, for one `clients` mode (its user memoises the results:
+    the query-log formatter keeps them quoted for JSON)."""
 
-    __slots__ = ("_key", "_memo", "mode")
+    __slots__ = ("_key", "mode")
 
     def __init__(self, mode: str, key: bytes = b"") -> None:
         if mode not in ("full", "truncate", "hash", "none"):
@@ -83,17 +81,8 @@ class ClientAnonymiser:
             raise ValueError("mode hash needs a key")
         self.mode = mode
         self._key = key
-        self._memo: dict[str, str] = {}
 
     def __call__(self, address: str) -> str:
-        logged = self._memo.get(address)
-        if logged is None:
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            logged = self._memo[address] = self._compute(address)
-        return logged
-
-    def _compute(self, address: str) -> str:
         mode = self.mode
         if mode == "truncate":
             return truncated(address)

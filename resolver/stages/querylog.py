@@ -66,24 +66,20 @@ class QueryLogStage(Stage):
             return
         kind = request.kind
         if kind is BLOCKED:
-            rule, pattern = request.found or _NOT_FOUND
-            query = request.query
-            submit((request.now, request.client, "", query.qname, query.qtype, kind,
-                    answer[3] & 0x0F if answer else -1, rule.list_name, pattern, "", None,
-                    request.tcp))
+            submit((request.now, request.client, "", request.query, kind,
+                    answer[3] & 0x0F if answer else -1, request.found, "", None, request.tcp))
         elif not self._all or kind is None:
             return
-        elif kind is REJECTED:
-            submit((request.now, request.client, "", "", -1, kind,
-                    answer[3] & 0x0F if answer else -1, "", "", "", None, request.tcp))
+        elif kind is REJECTED:  # `request.query` is another packet's, or unset
+            submit((request.now, request.client, "", None, kind,
+                    answer[3] & 0x0F if answer else -1, None, "", None, request.tcp))
+        elif kind is FORWARDED or kind is SERVFAIL:
+            submit((request.now, request.client, "", request.query, kind,
+                    answer[3] & 0x0F if answer else -1, None, request.upstream, request.ms,
+                    request.tcp))
         else:
-            query = request.query
-            if kind is FORWARDED or kind is SERVFAIL:
-                upstream, ms = request.upstream, request.ms
-            else:
-                upstream, ms = "", None
-            submit((request.now, request.client, "", query.qname, query.qtype, kind,
-                    answer[3] & 0x0F if answer else -1, "", "", upstream, ms, request.tcp))
+            submit((request.now, request.client, "", request.query, kind,
+                    answer[3] & 0x0F if answer else -1, None, "", None, request.tcp))
 
     def counters(self) -> dict[str, int]:
         writer = self._writer
@@ -113,11 +109,3 @@ class QueryLogStage(Stage):
         self._written += writer.written
         self._dropped += writer.dropped
         self._errors += writer.errors
-
-
-class _NoRule:
-    list_name = ""
-
-
-_NOT_FOUND = (_NoRule(), "")
-"""What a blocked answer without a deciding rule logs (no stage makes one today)."""

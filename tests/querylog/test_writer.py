@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from resolver.dns.query import Query
 from resolver.querylog.anonymise import KEY_FILE
 from resolver.querylog.files import DAY, LogFiles
 from resolver.querylog.record import RawRecord, RecordFormatter
@@ -28,9 +29,11 @@ NEVER = 3600.0
 """A batch interval the tests never reach: only close() writes."""
 
 
-def raw(n: int, client: str = "192.0.2.7", now: float | None = None) -> RawRecord:
-    return (time.time() if now is None else now, client, "", f"n{n}.example", 1, BLOCKED, 3,
-            "office", "example", "", None, False)
+def raw(n: int, client: str = "192.0.2.7", now: float | None = None,
+        name: str = "") -> RawRecord:
+    query = Query(n & 0xFFFF, 0x0100, name or f"n{n}.example", 1, 1, b"", None)
+    return (time.time() if now is None else now, client, "", query, BLOCKED, 3, None, "",
+            None, False)
 
 
 def read_lines(paths: list[Path]) -> list[dict[str, object]]:
@@ -113,7 +116,7 @@ def test_retention_applies_to_rotated_and_live_files(tmp_path: Path) -> None:
     old = time.time() - 100 * DAY
     QueryLogWriter(path, interval=NEVER).close()  # nothing queued: nothing written
     assert not path.exists()
-    path.write_text(RecordFormatter(str).line(raw(0, now=old)) + "\n")
+    path.write_text(RecordFormatter(str).line(raw(0, now=old)))
     stale = path.with_name("q.jsonl.1")
     stale.write_text("{}\n")
     os.utime(stale, (old, old))
@@ -219,13 +222,14 @@ def test_hash_tokens_are_the_same_for_writers_of_one_state_dir(tmp_path: Path) -
         tokens.append(read_lines([path])[-1]["client"])
     assert tokens[0] == tokens[1] != tokens[2]
     assert stat.S_IMODE((tmp_path / "a" / KEY_FILE).stat().st_mode) == 0o600
+    with pytest.raises(ValueError, match="state directory"):
+        QueryLogWriter(tmp_path / "q.jsonl", clients="hash")
 
 
 def _append(path: str, worker: int, count: int) -> None:
     writer = QueryLogWriter(Path(path), rotate_bytes=256 << 10, keep=1000, interval=0.005)
     for n in range(count):
-        writer.submit((time.time(), "192.0.2.7", "", f"w{worker}-{n}.example", 1, BLOCKED, 3,
-                       "office", "example", "", None, False))
+        writer.submit(raw(n, name=f"w{worker}-{n}.example"))
         if n % 2000 == 0:
             time.sleep(0.002)  # let the batches of the two processes alternate
     writer.close(timeout=60)
@@ -256,8 +260,7 @@ def test_two_processes_share_one_log_and_every_record_arrives_whole(tmp_path: Pa
 def _append_to_pipe(fd: int, worker: int) -> None:
     writer = QueryLogWriter(fd, interval=NEVER)
     for n in range(3000):
-        writer.submit((time.time(), "192.0.2.7", "", f"w{worker}-{n}." + "x" * 50, 1,
-                       BLOCKED, 3, "office", "example", "", None, False))
+        writer.submit(raw(n, name=f"w{worker}-{n}." + "x" * 50))
     writer.close(timeout=60)
 
 
