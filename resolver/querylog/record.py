@@ -1,0 +1,141 @@
+"""Query-log lines from the raw values the query path handed over.
+
+The query path only builds a tuple (`RawRecord`) of references it already holds; the ISO
+time, the mnemonics, the client's logged form and the JSON are made here, in the
+writer's thread, a batch at a time. The writer shares the GIL with the query path, so
+this is made cheap too: one f-string per line around the json module's own string
+encoder (the one `json.dumps` uses, so every string is escaped as json.dumps would),
+and small caches for what repeats (clients, lists, rules, upstreams, the second).
+"""
+
+from __future__ import annotations
+
+import enum
+import json.encoder
+import math
+import time
+from collections.abc import Callable
+
+from dnslib import QTYPE
+
+from resolver.dns.message import rcode_name
+from resolver.dns.query import Query
+from resolver.policy.index import Found
+
+RawRecord = tuple[float, str, str, "Query | None", enum.Enum, int, "Found | None", str,
+                  "float | None", bool]
+"""(now, client address, group, the query or None when there was no usable question,
+response kind (its lower-case name is the verdict), RCODE or -1 when the packet was
+dropped, the deciding rule and pattern of a blocked answer or None, upstream, ms or
+None, tcp). References the query path already holds: building it costs one tuple."""
+
+KEYS = ("ts", "client", "group", "name", "type", "verdict", "rcode", "list", "rule",
+        "upstream", "ms", "proto")
+"""The line's keys, in the order every line has them."""
+
+quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
+"""A JSON string literal, pure ASCII (non-ASCII as \\u escapes), as json.dumps writes it."""
+
+_CACHE_LIMIT = 65_536
+"""Entries per cache at most; a full cache starts again empty (a flood of spoofed
+sources or random names cannot grow it)."""
+_MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
+
+
+def type_name(qtype: int) -> str:
+    """The mnemonic of a query type (TYPE<n> when it has none)."""
+    name = QTYPE.forward.get(qtype)
+    return name if isinstance(name, str) else f"TYPE{qtype}"
+
+
+class RecordFormatter:
+    """Raw records -> JSON lines, each ending in a newline."""
+
+    __slots__ = ("_anonymise", "_clients", "_names", "_quoted", "_rcodes", "_second",
+                 "_second_text", "_types", "_verdicts")
+
+    def __init__(self, anonymise: Callable[[str], str]) -> None:
+        self._anonymise = anonymise
+        self._second = -1
+        self._second_text = ""
+        self._clients: dict[str, str] = {}  # address -> its logged form, quoted: each
+        # address is anonymised once (a keyed hash costs microseconds)
+        self._quoted: dict[str, str] = {}  # lists, rules, upstreams, groups -> quoted
+        self._names: dict[str, str] = {}  # query names -> quoted
+        self._types: dict[int, str] = {}
+        self._rcodes = {-1: '""'}
+        self._verdicts: dict[enum.Enum, str] = {}
+
+    def timestamp(self, now: float) -> str:
+        """RFC 3339, UTC, milliseconds: 2026-12-04T22:31:05.123Z."""
+        stamp = int(now * 1000 + 0.5)  # to the nearest millisecond (times are positive)
+        second = stamp // 1000
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return self._second_text + _MILLIS[stamp % 1000]
+
+    def line(self, raw: RawRecord) -> str:
+        """One record's line, newline included."""
+        return self.lines([raw])[0]
+
+    def lines(self, raws: list[RawRecord]) -> list[str]:
+        """Each record's line, newline included, in order."""
+        clients, names, quoted, types, rcodes, verdicts = (
+            self._clients, self._names, self._quoted, self._types, self._rcodes,
+            self._verdicts)
+        timestamp = self.timestamp
+        out: list[str] = []
+        append = out.append
+        for now, client, group, query, kind, rcode, found, upstream, ms, tcp in raws:
+            client_text = clients.get(client)
+            if client_text is None:
+                if len(clients) >= _CACHE_LIMIT:
+                    clients.clear()
+                client_text = clients[client] = quote(self._anonymise(client))
+            if query is None:
+                name_text = type_text = '""'
+            else:
+                name = query.qname
+                name_text = names.get(name) or self._name(name)
+                type_text = types.get(query.qtype) or self._type(query.qtype)
+            if found is None:
+                list_text = rule_text = '""'
+            else:
+                list_text = quoted.get(found[0].list_name) or self._quote(found[0].list_name)
+                rule_text = quoted.get(found[1]) or self._quote(found[1])
+            ms_text = f"{ms:.3f}" if ms is not None and math.isfinite(ms) else "null"
+            proto = '"tcp"' if tcp else '"udp"'
+            append(f'{{"ts":"{timestamp(now)}","client":{client_text},'
+                   f'"group":{quoted.get(group) or self._quote(group)},'
+                   f'"name":{name_text},"type":{type_text},'
+                   f'"verdict":{verdicts.get(kind) or self._verdict(kind)},'
+                   f'"rcode":{rcodes.get(rcode) or self._rcode(rcode)},'
+                   f'"list":{list_text},"rule":{rule_text},'
+                   f'"upstream":{quoted.get(upstream) or self._quote(upstream)},'
+                   f'"ms":{ms_text},"proto":{proto}}}\n')
+        return out
+
+    def _quote(self, text: str) -> str:
+        if len(self._quoted) >= _CACHE_LIMIT:
+            self._quoted.clear()
+        quoted = self._quoted[text] = quote(text)
+        return quoted
+
+    def _name(self, name: str) -> str:
+        if len(self._names) >= _CACHE_LIMIT:
+            self._names.clear()
+        quoted = self._names[name] = quote(name)
+        return quoted
+
+    def _type(self, qtype: int) -> str:
+        quoted = self._types[qtype] = quote(type_name(qtype))
+        return quoted
+
+    def _rcode(self, rcode: int) -> str:
+        quoted = self._rcodes[rcode] = quote(rcode_name(rcode))
+        return quoted
+
+    def _verdict(self, kind: enum.Enum) -> str:
+        quoted = self._verdicts[kind] = quote(kind.name.lower())
+        return quoted

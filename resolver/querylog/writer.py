@@ -1,0 +1,249 @@
+"""The query log's writer: a bounded queue the query path appends to, and a thread that
+formats and writes what it finds there every 0.2 s.
+
+Answering never waits for the log: `submit` is one length check and one append, and when
+the queue is full the record is dropped and counted. The thread writes whole lines only,
+with single `os.write` calls on an O_APPEND descriptor, so several workers' lines never
+tear or interleave (at most 4096 bytes, PIPE_BUF, per write on standard output). A log
+that cannot be written (no directory, disk full) is reported once, counted, its records
+dropped, and tried again at the next batch; the query path never sees the error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import stat
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+
+from resolver.querylog.anonymise import ClientAnonymiser, load_key
+from resolver.querylog.files import LogFiles
+from resolver.querylog.record import RawRecord, RecordFormatter
+
+log = logging.getLogger("dnsfence")
+
+FILE_CHUNK = 65_536
+"""Bytes per write to a file at most (whole lines)."""
+PIPE_CHUNK = getattr(select, "PIPE_BUF", 4096)
+"""Bytes per write to standard output at most: POSIX keeps writes up to PIPE_BUF to a
+pipe whole, whoever else writes to it."""
+INTERVAL = 0.2
+"""Seconds between batches: records wait at most this long for the disk."""
+HOUSEKEEPING = 60.0
+"""Seconds between retention checks (deleting old files is a matter of days)."""
+
+
+class QueryLogWriter:
+    """Formats and appends submitted records to one log, from a daemon thread of its own.
+
+    `target` is the live file's path, or an open descriptor (1: standard output) that is
+    written as it is, never rotated nor closed. Counters are plain ints: `written`,
+    `dropped` (queue full, or the write failed), `errors` (failed attempts to write).
+    """
+
+    def __init__(self, target: Path | int, *, clients: str = "truncate",
+                 state_dir: Path | None = None, rotate_bytes: int = 100 << 20, keep: int = 10,
+                 retention_days: float = 90, queue: int = 65_536,
+                 interval: float = INTERVAL, housekeeping: float = HOUSEKEEPING) -> None:
+        if clients == "hash" and state_dir is None:
+            raise ValueError("clients: hash needs the state directory that keeps its key")
+        self.target = target
+        self.written = 0
+        self.errors = 0
+        self._overflow = [0]  # counted by the query path's thread only
+        self._failed = 0  # counted by the writer's thread only
+        self._queue: deque[RawRecord] = deque()
+        self.submit = self._submitter(self._queue, queue, self._overflow)
+        self._clients = clients
+        self._state_dir = state_dir
+        self._files = LogFiles(target, keep, retention_days) if isinstance(target, Path) \
+            else None
+        self._rotate_bytes = rotate_bytes
+        self._interval = interval
+        self._housekeeping = housekeeping
+        self._next_housekeeping = 0.0
+        self._formatter: RecordFormatter | None = None
+        self._fd = -1
+        self._done = 0  # records of the current batch written so far
+        self._failing = False
+        self._torn = False  # a failed write left half a line at the end of the log
+        self._closing = False
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dnsfence-querylog",
+                                        daemon=True)
+        self._thread.start()
+
+    submit: Callable[[RawRecord], None]
+    """submit(raw): queue one record (the query path's only call); when the queue is
+    full the record is dropped and counted."""
+
+    @staticmethod
+    def _submitter(queue: deque[RawRecord], limit: int, overflow: list[int]
+                   ) -> Callable[[RawRecord], None]:
+        # a closure: its cells are read faster than a method's attributes, per query
+        append = queue.append
+
+        def submit(raw: RawRecord) -> None:
+            if len(queue) < limit:
+                append(raw)
+            else:
+                overflow[0] += 1
+
+        return submit
+
+    @property
+    def dropped(self) -> int:
+        return self._overflow[0] + self._failed
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the thread (waiting `timeout` s at most)."""
+        self._closing = True
+        self._wake.set()
+        self._thread.join(timeout)
+
+    # --- the writer's thread ----------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._closing:
+            self._wake.wait(self._interval)
+            self._batch()
+        self._batch()
+        if self._files is not None and self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _batch(self) -> None:
+        queue = self._queue
+        raws = [queue.popleft() for _ in range(len(queue))]
+        self._done = 0
+        try:
+            if raws:
+                self._write((self._formatter or self._make_formatter()).lines(raws))
+            if self._files is not None and time.monotonic() >= self._next_housekeeping \
+                    and self._files.path.parent.is_dir():
+                self._expire()
+        except Exception as exc:  # an OSError above all; the thread must go on
+            self.errors += 1
+            self._failed += len(raws) - self._done
+            self._close_fd()
+            if not self._failing:
+                self._failing = True
+                log.error("dnsfence: query log %s cannot be written (%s): records are "
+                          "dropped and counted until it can", self._name(), exc)
+            return
+        if self._failing and raws:
+            self._failing = False
+            log.warning("dnsfence: query log %s is written again", self._name())
+
+    def _make_formatter(self) -> RecordFormatter:
+        key = load_key(self._state_dir) if self._state_dir is not None \
+            and self._clients == "hash" else b""
+        self._formatter = RecordFormatter(ClientAnonymiser(self._clients, key))
+        return self._formatter
+
+    def _write(self, lines: list[str]) -> None:
+        """Write `lines` in chunks of whole lines, counting each chunk once written."""
+        files = self._files
+        # a file's chunk is at most its rotation size: each chunk is followed by a check
+        limit = min(FILE_CHUNK, self._rotate_bytes) if files is not None else PIPE_CHUNK
+        fd = self._open() if files is not None else self.target
+        assert isinstance(fd, int)
+        chunk: list[str] = []
+        size = 0
+        for line in lines:
+            if size + len(line) > limit and chunk:
+                fd = self._write_chunk(fd, chunk)
+                chunk = []
+                size = 0
+            chunk.append(line)
+            size += len(line)
+        self._write_chunk(fd, chunk)
+
+    def _write_chunk(self, fd: int, chunk: list[str]) -> int:
+        data = "".join(chunk).encode("ascii")  # lines are ASCII: as many bytes as chars
+        torn = self._torn
+        if torn:  # end the half line a failed write left, so the next ones read whole
+            data = b"\n" + data
+        left = memoryview(data)
+        try:
+            while left:
+                left = left[os.write(fd, left):]
+        except OSError:
+            sent = len(data) - len(left)
+            if sent:  # the lines before the cut are whole: count them written
+                self._torn = data[sent - 1] != 0x0A
+                whole = data.count(b"\n", 0, sent) - torn
+                self.written += whole
+                self._done += whole
+            raise
+        self._torn = False
+        self.written += len(chunk)
+        self._done += len(chunk)
+        if self._files is not None and os.fstat(fd).st_size >= self._rotate_bytes:
+            fd = self._rotate()
+        return fd
+
+    def _name(self) -> str:
+        return "standard output" if self._files is None else str(self.target)
+
+    # --- the live file --------------------------------------------------------------------
+
+    def _open(self) -> int:
+        """The live file's descriptor, reopened if another worker rotated it away."""
+        assert self._files is not None
+        path = self._files.path
+        if self._fd >= 0:
+            try:
+                on_disk = os.stat(path)
+                mine = os.fstat(self._fd)
+                if (on_disk.st_ino, on_disk.st_dev) == (mine.st_ino, mine.st_dev):
+                    return self._fd
+            except FileNotFoundError:
+                pass
+            self._close_fd()
+        path.parent.mkdir(mode=0o750, parents=True, exist_ok=True)  # personal data
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise OSError(f"{path} is not a regular file")
+        self._fd = fd
+        return fd
+
+    def _close_fd(self) -> None:
+        if self._files is not None and self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+        self._fd = -1
+
+    def _rotate(self) -> int:
+        """Rotate the live file if it is still over the size (another worker may have
+        done it already); the descriptor to write to next."""
+        files = self._files
+        assert files is not None
+        with files.locked():
+            try:
+                on_disk = os.stat(files.path)
+                mine = os.fstat(self._fd)
+                if (on_disk.st_ino, on_disk.st_dev) == (mine.st_ino, mine.st_dev) \
+                        and on_disk.st_size >= self._rotate_bytes:
+                    files.rotate()
+            except FileNotFoundError:
+                pass
+            return self._open()
+
+    def _expire(self) -> None:
+        files = self._files
+        assert files is not None
+        self._next_housekeeping = time.monotonic() + self._housekeeping
+        with files.locked():
+            files.expire(time.time())
