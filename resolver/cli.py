@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=_worker_count, metavar="N|auto",
                        help="worker processes sharing the port (default from config: auto, "
                             "one per CPU)")
+    serve.add_argument("--state-dir", metavar="DIR",
+                       help="directory for the query log and its key (default from config: "
+                            "./.dnsfence-state)")
     serve.add_argument("--http-listen", type=_optional_endpoint(9153), metavar="HOST:PORT",
                        help="address for /metrics and /healthz (default from config: "
                             "127.0.0.1:9153; empty = none)")
@@ -121,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "upstream.servers": tuple(args.upstream) if args.upstream else None,
                          "server.workers": args.workers,
                          "http.listen": args.http_listen,
+                         "state_dir": Path(args.state_dir) if args.state_dir else None,
                          "log.level": args.log_level, "log.format": args.log_format}
             return serve.run(serve.config_reader(args.config, overrides), err=err,
                              log_level=args.log_level or "info",

@@ -37,6 +37,7 @@ from resolver.stages.contract import (
     StageSetup,
 )
 from resolver.stages.parse import ParseStage
+from resolver.stages.querylog import QueryLogStage
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.status import StatusStage
 from resolver.stages.upstream import UpstreamStage
@@ -52,6 +53,7 @@ CHAIN: tuple[type[Stage], ...] = (
     CacheStage,     # wraps the upstream: hits answer now, upstream answers are stored coming back
     UpstreamStage,  # the tail, the only stage that waits
     AnswerCountsStage,  # observes every answer (now or later): answers nothing, so last
+    QueryLogStage,  # observes too: hands the answers `querylog.mode` asks for to its writer
 )
 """The order of the chain. Why each stage sits where it does is said on its line."""
 

@@ -30,7 +30,7 @@ UPSTREAM = (Endpoint("192.0.2.1", 53),)
 
 def staged_config(root: Path) -> Config:
     write_tree(root, {"blocklists/social.yaml": STAGED})
-    return defaults().with_overrides(blocklists=root / "blocklists",
+    return defaults().with_overrides(blocklists=root / "blocklists", state_dir=root / "state",
                                      **{"upstream.servers": UPSTREAM})
 
 

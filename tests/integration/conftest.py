@@ -6,6 +6,7 @@ Every test collected below this directory is marked ``integration``, so
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -93,6 +94,7 @@ def dnsfence_factory(
         program: Sequence[str] = DNSFENCE_PROGRAM,
         workers: str | None = "1",
         http: str | None = "127.0.0.1:0",
+        state_dir: str | os.PathLike[str] | Unset | None = UNSET,
     ) -> Dnsfence:
         upstream_address: str | None
         if isinstance(upstream, Unset):
@@ -110,6 +112,7 @@ def dnsfence_factory(
             program=program,
             workers=workers,
             http=http,
+            state_dir=state_dir,
         )
         started.append(server)
         return server.start()
@@ -119,6 +122,7 @@ def dnsfence_factory(
     finally:
         for index, server in enumerate(started):
             server.stop()
+            server.remove_state_dir()
             request.node.add_report_section(
                 "teardown", f"dnsfence[{index}] stderr", "\n".join(server.stderr_lines())
             )

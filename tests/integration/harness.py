@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -524,6 +525,15 @@ def child_env(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+class Unset(enum.Enum):
+    """An option left to the fixture's default (None means: leave the option out)."""
+
+    UNSET = enum.auto()
+
+
+UNSET = Unset.UNSET
+
+
 class DnsfenceError(RuntimeError):
     """``dnsfence serve`` did not become ready; the message carries its argv and stderr."""
 
@@ -553,6 +563,7 @@ class Dnsfence:
         program: Sequence[str] = DNSFENCE_PROGRAM,
         workers: str | None = "1",
         http: str | None = "127.0.0.1:0",
+        state_dir: str | os.PathLike[str] | Unset | None = UNSET,
     ) -> None:
         argv = [*program, "serve"]
         if workers is not None and "--workers" not in extra:
@@ -565,6 +576,15 @@ class Dnsfence:
             argv += ["--blocklists", os.fspath(blocklists)]
         if http is not None and "--http-listen" not in extra:
             argv += ["--http-listen", http]
+        self.state_dir: Path | None = None
+        self._own_state_dir = False
+        """The server's own state directory (query log), made for it unless `extra` or
+        `state_dir=None` says otherwise; removed when it stops."""
+        if state_dir is not None and "--state-dir" not in extra:
+            self._own_state_dir = isinstance(state_dir, Unset)
+            self.state_dir = Path(tempfile.mkdtemp(prefix="dnsfence-state.")) \
+                if isinstance(state_dir, Unset) else Path(state_dir)
+            argv += ["--state-dir", str(self.state_dir)]
         self.argv: list[str] = [*argv, *extra]
         self.env = child_env(env)
         self.cwd = cwd
@@ -662,6 +682,11 @@ class Dnsfence:
         returncode = _terminate(self._proc, timeout, group=True)
         self._join_readers()
         return returncode
+
+    def remove_state_dir(self) -> None:
+        """Remove the state directory the harness made for this server (after `stop`)."""
+        if self._own_state_dir and self.state_dir is not None:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
     def _join_readers(self) -> None:
         for reader in (self._stderr, self._stdout):
@@ -861,13 +886,6 @@ class BlocklistDir:
 # --------------------------------------------------------------------------------------------
 
 
-class Unset(enum.Enum):
-    """An option left to the fixture's default (None means: leave the option out)."""
-
-    UNSET = enum.auto()
-
-
-UNSET = Unset.UNSET
 BlocklistsArg = BlocklistDir | str | Path | None | Unset
 UpstreamArg = str | None | Unset
 
@@ -892,4 +910,5 @@ class DnsfenceFactory(Protocol):
         program: Sequence[str] = DNSFENCE_PROGRAM,
         workers: str | None = "1",
         http: str | None = "127.0.0.1:0",
+        state_dir: str | os.PathLike[str] | Unset | None = UNSET,
     ) -> Dnsfence: ...

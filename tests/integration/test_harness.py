@@ -305,6 +305,8 @@ def test_dnsfence_wrapper_reports_port_and_captures_output(
         str(blocklists_dir.path),
         "--http-listen",
         "127.0.0.1:0",
+        "--state-dir",
+        str(server.state_dir),
     ]
     with server:
         assert server.host == "127.0.0.1"
@@ -385,6 +387,8 @@ def test_dnsfence_factory_defaults_to_session_unbound_and_test_blocklists(
         str(blocklists_dir.path),
         "--http-listen",
         "127.0.0.1:0",
+        "--state-dir",
+        str(server.state_dir),
         "--log-level",
         "debug",
     ]

@@ -64,6 +64,8 @@ def office_config(**overrides: Any) -> Config:
         "cache.max_entries": 1000, "cache.min_ttl": 0, "cache.max_ttl": 86_400,
         "cache.max_negative_ttl": 3_600,
         "upstream.servers": (Endpoint("127.0.0.1", 9),),
+        # no query log unless a test asks for one: it would write below the working directory
+        "querylog.mode": "off",
     }
     settings.update(overrides)
     return defaults().with_overrides(**settings)

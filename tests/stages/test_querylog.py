@@ -11,6 +11,7 @@ from typing import Any
 
 import dns.message
 
+from resolver.config.load import defaults
 from resolver.config.settings import Config
 from resolver.pipeline import CHAIN, Pipeline
 from resolver.policy.period import PolicyHolder
@@ -56,16 +57,18 @@ class Upstream(Stage):
 
 
 def config_of(tmp_path: Path, **querylog: Any) -> Config:
-    settings = {"querylog.clients": "full", **{f"querylog.{k}": v for k, v in querylog.items()}}
+    settings = {"querylog.mode": "blocked", "querylog.clients": "full",
+                **{f"querylog.{k}": v for k, v in querylog.items()}}
     return office_config(state_dir=tmp_path, **settings)
 
 
 def chain(tmp_path: Path, config: Config) -> Pipeline:
     policy = load_lists(tmp_path / "lists", {"office.yaml": LISTS}, "UTC").policy
     assert policy is not None
+    assert QueryLogStage in CHAIN
     stages = tuple(Upstream if stage is UpstreamStage else stage for stage in CHAIN)
     return Pipeline.from_config(config, PolicyHolder(policy, clock=lambda: T0),
-                                chain=(*stages, QueryLogStage),
+                                chain=stages,
                                 status_report=lambda: {"ok": True})
 
 
@@ -133,8 +136,9 @@ def test_mode_all_logs_every_verdict_with_its_fields(tmp_path: Path) -> None:
 
 def test_mode_blocked_logs_only_blocked_answers_and_truncates_by_default(
         tmp_path: Path) -> None:
-    config = office_config(state_dir=tmp_path)
-    assert (config.querylog.mode, config.querylog.clients) == ("blocked", "truncate")
+    assert (defaults().querylog.mode, defaults().querylog.clients) == ("blocked", "truncate")
+    config = office_config(state_dir=tmp_path, **{"querylog.mode": "blocked"})
+    assert config.querylog.clients == "truncate"
     pipeline = chain(tmp_path, config)
     ask(pipeline, query_wire("www.tiktok.com"))
     ask(pipeline, query_wire("example.org"))
