@@ -1,0 +1,1 @@
+"""The query log: writing records off the query path, and reading them back."""
