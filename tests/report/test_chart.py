@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -38,7 +39,7 @@ def test_one_bar_per_day_with_data_in_each_lists_colour(tmp_path: Path) -> None:
     # bars of one list on different days never touch
     xs = sorted(int(r.get("x", "")) for r in bars(drawing, palette["tiktok"]))
     width = int(bars(drawing, palette["tiktok"])[0].get("width", ""))
-    assert all(b - a > width for a, b in zip(xs, xs[1:], strict=False))
+    assert all(b - a > width for a, b in itertools.pairwise(xs))
 
 
 def test_the_effective_and_expiry_instants_are_marked(tmp_path: Path) -> None:
