@@ -38,7 +38,8 @@ def page(report: Report) -> str:
              f"<p>{report.blocked:,} blocked of {read.records:,} records read from "
              f"<code>{escape(read.log)}</code> ({len(read.files)} files); "
              f"{read.outside:,} outside the period, {read.skipped:,} unreadable "
-             f"line{'s' * (read.skipped != 1)} skipped. Days are days in {escape(report.timezone)}. Generated "
+             f"line{'s' * (read.skipped != 1)} skipped. Days are days in "
+             f"{escape(report.timezone)}. Generated "
              f"{escape(show(report.generated, zone(report.timezone)))}.</p>",
              f'<div class="chart">{svg(report)}</div>']
     for entry in report.lists:
