@@ -156,3 +156,17 @@ def test_memory_does_not_grow_with_the_log(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == 200_000
     assert peak < 1_000_000, f"peak {peak} bytes while reading {count} records"
+
+
+def test_bytes_that_are_not_utf8_and_carriage_returns_do_not_break_lines(
+        tmp_path: Path) -> None:
+    entry = line(record(T0, name="PLACEHOLDER")).encode()
+    live = tmp_path / "log"
+    live.write_bytes(entry.replace(b"PLACEHOLDER", b"bad\xff.example")
+                     + line(record(T0, name="cr\r.example")).encode()
+                     + b'{"ts": "2023-03-20T08:00:00.000Z",\r"x": 1}\n')
+    reader = QueryLogReader(live)
+    read = list(reader)
+    assert [r.get("name") for r in read] == ["bad\ufffd.example", "cr\r.example", None]
+    assert read[2]["x"] == 1  # a raw CR is JSON whitespace, not the end of a line
+    assert (reader.lines, reader.skipped, reader.records) == (3, 0, 3)
