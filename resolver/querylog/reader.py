@@ -90,6 +90,7 @@ class QueryLogReader:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.files = log_files(self.path)
+        self.lines = self.records = self.skipped = self.outside = 0
         opened: list[TextIO | None] = []
         try:
             for file in self.files[:OPEN_AT_ONCE]:
