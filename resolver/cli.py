@@ -73,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the server to ask (default: the first listen address)")
     status.add_argument("--json", action="store_true", help="the raw status as JSON")
 
+    report = commands.add_parser(
+        "report", help="blocked attempts per list and day, from the query log")
+    _common(report)
+    report.add_argument("--since", metavar="WHEN", help="first instant counted (inclusive)")
+    report.add_argument("--until", metavar="WHEN", help="instants from here on are not counted")
+    report.add_argument("--list", dest="only", metavar="NAME", help="this list only")
+    report.add_argument("--log", metavar="FILE",
+                        help="the query log file to read (default: querylog.path in "
+                             "state_dir); its rotated files FILE.1, FILE.2... are read too")
+    report.add_argument("--json", action="store_true", help="the report as one JSON document")
+    report.add_argument("--html", metavar="FILE",
+                        help="also write the report as one self-contained HTML page")
+
     serve = commands.add_parser("serve", help="run the DNS server")
     _common(serve)
     serve.add_argument("--listen", action="append", type=_endpoint(53), metavar="HOST:PORT",
@@ -155,6 +168,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             from resolver.commands import status
             return status.run(config, args.server, as_json=args.json, out=out, err=err)
+        if args.command == "report":
+            from resolver.commands import report
+            since = instant_or_fail(args.since, config, err)
+            until = instant_or_fail(args.until, config, err)
+            return report.run(config, log=Path(args.log) if args.log else None, since=since,
+                              until=until, only=args.only, as_json=args.json,
+                              html=Path(args.html) if args.html else None, out=out, err=err)
     except CommandFailed as failed:
         return failed.status
     except KeyboardInterrupt:

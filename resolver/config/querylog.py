@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from resolver.config.setting import Setting, number
 
 MODES = ("off", "blocked", "all")
+STANDARD_OUTPUT = "-"
 CLIENT_MODES = ("full", "truncate", "hash", "none")
 
 
@@ -67,3 +69,10 @@ class QueryLogConfig:
     keep: int
     retention_days: int
     queue: int
+
+    def file(self, state_dir: Path) -> Path | None:
+        """Where the log is written (a relative `path` is in `state_dir`); None when it goes
+        to standard output."""
+        if self.path == STANDARD_OUTPUT:
+            return None
+        return state_dir / self.path  # an absolute path stays as it is when joined

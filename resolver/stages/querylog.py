@@ -23,17 +23,16 @@ from resolver.stages.contract import (
     StageSetup,
 )
 
-STANDARD_OUTPUT = "-"
-STANDARD_OUTPUT_FD = 1
+STANDARD_OUTPUT_FD = 1  # `querylog.path: -`
 
 
 def writer_for(section: QueryLogConfig, state_dir: Path) -> QueryLogWriter | None:
     """The writer a config asks for; None when the log is off."""
     if section.mode == "off":
         return None
-    # the descriptor, not sys.stdout: nothing may have replaced it; an absolute path
-    # stays as it is when joined
-    target = STANDARD_OUTPUT_FD if section.path == STANDARD_OUTPUT else state_dir / section.path
+    # standard output as the descriptor, not sys.stdout: nothing may have replaced it
+    file = section.file(state_dir)
+    target = STANDARD_OUTPUT_FD if file is None else file
     return QueryLogWriter(target, clients=section.clients, state_dir=state_dir,
                           rotate_bytes=section.rotate_mb << 20, keep=section.keep,
                           retention_days=section.retention_days, queue=section.queue)

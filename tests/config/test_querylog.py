@@ -47,3 +47,12 @@ def test_the_state_directory_is_relative_to_the_config_file(tmp_path: Path) -> N
     assert config.state_dir == tmp_path / "state"
     config = load_config(write_config(tmp_path, "state_dir: /var/lib/dnsfence\n"))
     assert config.state_dir == Path("/var/lib/dnsfence")
+
+
+def test_the_log_file_is_in_the_state_directory_unless_absolute_or_standard_output() -> None:
+    section = defaults().querylog
+    assert section.file(Path("/var/lib/dnsfence")) == Path("/var/lib/dnsfence/querylog.jsonl")
+    absolute = querylog.QueryLogConfig("all", "none", "/srv/log/q.jsonl", 1, 1, 1, 16)
+    assert absolute.file(Path("/var/lib/dnsfence")) == Path("/srv/log/q.jsonl")
+    to_stdout = querylog.QueryLogConfig("all", "none", "-", 1, 1, 1, 16)
+    assert to_stdout.file(Path("/var/lib/dnsfence")) is None

@@ -1,0 +1,1 @@
+"""`dnsfence report`: blocked attempts per list and per day, from the query log."""
