@@ -32,8 +32,8 @@ RUN pip install --no-cache-dir --disable-pip-version-check /tmp/dnsfence-src \
 
 RUN useradd --system --user-group --uid 10053 --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin dnsfence \
-    && mkdir -p /etc/dnsfence/blocklists /var/cache/dnsfence \
-    && chown dnsfence:dnsfence /var/cache/dnsfence
+    && mkdir -p /etc/dnsfence/blocklists /var/cache/dnsfence /var/lib/dnsfence \
+    && chown dnsfence:dnsfence /var/cache/dnsfence /var/lib/dnsfence
 
 # Defaults so `docker run dnsfence:latest` works; compose mounts the real ones over them.
 COPY deploy/dnsfence.yaml /etc/dnsfence/dnsfence.yaml

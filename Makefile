@@ -2,6 +2,7 @@
 #
 #   make venv    .venv with the package (editable) and its test tools
 #   make run     dnsfence serve on 127.0.0.1:5353 with ./blocklists  (ARGS="--upstream ...")
+#   make report  dnsfence report from the query log `make run` writes  (ARGS="--html r.html")
 #   make test    lint, then the whole test suite
 #   make lint    ruff + mypy + the import layers only
 #   make bench   bench/run.sh
@@ -21,7 +22,7 @@ LINT_PATHS := $(wildcard resolver tests bench)
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: venv run test lint ruff mypy layers pytest bench clean distclean
+.PHONY: venv run report test lint ruff mypy layers pytest bench clean distclean
 
 venv: $(STAMP)
 
@@ -37,6 +38,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 run: venv
 	$(BIN)/dnsfence serve $(ARGS)
+
+report: venv
+	$(BIN)/dnsfence report $(ARGS)
 
 test: lint pytest
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -221,8 +222,9 @@ def test_compose_publishes_dns_on_udp_and_tcp(service: dict[str, Any]) -> None:
 
 
 def test_compose_mounts_are_read_only(service: dict[str, Any]) -> None:
-    """Files from the repository are mounted read-only; the only writable mount is the named
-    volume for downloaded list sources, at the config's `lists.cache_dir`."""
+    """Files from the repository are mounted read-only; the only writable mounts are the
+    named volumes for downloaded list sources, at the config's `lists.cache_dir`, and for
+    the query log, at its `state_dir`."""
     mounts = compose_mounts(service)
     assert mounts, "docker-compose.yml mounts nothing"
     from_repo = [m for m in mounts if m.source.startswith((".", "/"))]
@@ -230,7 +232,16 @@ def test_compose_mounts_are_read_only(service: dict[str, Any]) -> None:
     writable = [m for m in mounts if not m.read_only]
     config = yaml.safe_load((REPO / config_mount(service).source).read_text())
     assert [(m.source, m.target) for m in writable] == \
-        [("dnsfence-cache", config["lists"]["cache_dir"])]
+        [("dnsfence-cache", config["lists"]["cache_dir"]),
+         ("dnsfence-state", config["state_dir"])]
+
+
+def test_the_image_lets_its_user_write_the_state_and_cache_directories() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    config = yaml.safe_load((REPO / "deploy" / "dnsfence.yaml").read_text())
+    for directory in (config["lists"]["cache_dir"], config["state_dir"]):
+        assert re.search(rf"chown dnsfence:dnsfence [^\n]*{re.escape(directory)}", dockerfile), \
+            directory
 
 
 def test_compose_blocklists_source_exists(service: dict[str, Any]) -> None:
