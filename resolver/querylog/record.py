@@ -40,6 +40,7 @@ _CACHE_LIMIT = 65_536
 """Entries per cache at most; a full cache starts again empty (a flood of spoofed
 sources or random names cannot grow it)."""
 _MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
+_PROTO = ('"udp"', '"tcp"')  # by `tcp`
 
 
 def type_name(qtype: int) -> str:
@@ -51,8 +52,8 @@ def type_name(qtype: int) -> str:
 class RecordFormatter:
     """Raw records -> JSON lines, each ending in a newline."""
 
-    __slots__ = ("_anonymise", "_clients", "_names", "_quoted", "_rcodes", "_second",
-                 "_second_text", "_types", "_verdicts")
+    __slots__ = ("_anonymise", "_clients", "_quoted", "_rcodes", "_second",
+                 "_second_text", "_tails", "_types", "_verdicts")
 
     def __init__(self, anonymise: Callable[[str], str]) -> None:
         self._anonymise = anonymise
@@ -61,7 +62,7 @@ class RecordFormatter:
         self._clients: dict[str, str] = {}  # address -> its logged form, quoted: each
         # address is anonymised once (a keyed hash costs microseconds)
         self._quoted: dict[str, str] = {}  # lists, rules, upstreams, groups -> quoted
-        self._names: dict[str, str] = {}  # query names -> quoted
+        self._tails: dict[tuple[enum.Enum, int, bool, str | None], tuple[str, str]] = {}
         self._types: dict[int, str] = {}
         self._rcodes = {-1: '""'}
         self._verdicts: dict[enum.Enum, str] = {}
@@ -81,13 +82,17 @@ class RecordFormatter:
 
     def lines(self, raws: list[RawRecord]) -> list[str]:
         """Each record's line, newline included, in order."""
-        clients, names, quoted, types, rcodes, verdicts = (
-            self._clients, self._names, self._quoted, self._types, self._rcodes,
-            self._verdicts)
-        timestamp = self.timestamp
+        clients, quoted, types, verdicts = (self._clients, self._quoted, self._types,
+                                            self._verdicts)
+        tails = self._tails
+        second, second_text = self._second, self._second_text
         out: list[str] = []
         append = out.append
         for now, client, group, query, kind, rcode, found, upstream, ms, tcp in raws:
+            stamp = int(now * 1000 + 0.5)  # to the nearest millisecond (times are positive)
+            if stamp // 1000 != second:
+                second = stamp // 1000
+                second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             client_text = clients.get(client)
             if client_text is None:
                 if len(clients) >= _CACHE_LIMIT:
@@ -96,36 +101,53 @@ class RecordFormatter:
             if query is None:
                 name_text = type_text = '""'
             else:
-                name = query.qname
-                name_text = names.get(name) or self._name(name)
+                name_text = quote(query.qname)  # names are mostly new: no cache
                 type_text = types.get(query.qtype) or self._type(query.qtype)
-            if found is None:
-                list_text = rule_text = '""'
+            # everything after the type repeats for a rule (blocked) or a kind: made once
+            if ms is None and not upstream:
+                key = (kind, rcode, tcp, None if found is None else found[1])
+                tail = tails.get(key)
+                if tail is None or (found is not None and tail[0] != found[0].list_name):
+                    tail = self._tail(key, found)
+                tail_text = tail[1]
             else:
-                list_text = quoted.get(found[0].list_name) or self._quote(found[0].list_name)
-                rule_text = quoted.get(found[1]) or self._quote(found[1])
-            ms_text = f"{ms:.3f}" if ms is not None and math.isfinite(ms) else "null"
-            proto = '"tcp"' if tcp else '"udp"'
-            append(f'{{"ts":"{timestamp(now)}","client":{client_text},'
+                list_text = rule_text = '""'
+                if found is not None:
+                    list_text = quoted.get(found[0].list_name) or \
+                        self._quote(found[0].list_name)
+                    rule_text = quoted.get(found[1]) or self._quote(found[1])
+                ms_text = f"{ms:.3f}" if ms is not None and math.isfinite(ms) else "null"
+                tail_text = (f'"verdict":{verdicts.get(kind) or self._verdict(kind)},'
+                             f'"rcode":{self._rcode_text(rcode)},'
+                             f'"list":{list_text},"rule":{rule_text},'
+                             f'"upstream":{quoted.get(upstream) or self._quote(upstream)},'
+                             f'"ms":{ms_text},"proto":{_PROTO[tcp]}}}\n')
+            append(f'{{"ts":"{second_text}{_MILLIS[stamp % 1000]}","client":{client_text},'
                    f'"group":{quoted.get(group) or self._quote(group)},'
-                   f'"name":{name_text},"type":{type_text},'
-                   f'"verdict":{verdicts.get(kind) or self._verdict(kind)},'
-                   f'"rcode":{rcodes.get(rcode) or self._rcode(rcode)},'
-                   f'"list":{list_text},"rule":{rule_text},'
-                   f'"upstream":{quoted.get(upstream) or self._quote(upstream)},'
-                   f'"ms":{ms_text},"proto":{proto}}}\n')
+                   f'"name":{name_text},"type":{type_text},{tail_text}')
+        self._second, self._second_text = second, second_text
         return out
+
+    def _tail(self, key: tuple[enum.Enum, int, bool, str | None], found: Found | None
+              ) -> tuple[str, str]:
+        """The part of a line after the type, for answers with no upstream nor time."""
+        kind, rcode, tcp, pattern = key
+        list_name = "" if found is None else found[0].list_name
+        text = (f'"verdict":{quote(kind.name.lower())},"rcode":{self._rcode_text(rcode)},'
+                f'"list":{quote(list_name)},"rule":{quote(pattern or "")},'
+                f'"upstream":"","ms":null,"proto":{_PROTO[tcp]}}}\n')
+        if len(self._tails) >= _CACHE_LIMIT:
+            self._tails.clear()
+        tail = self._tails[key] = (list_name, text)
+        return tail
+
+    def _rcode_text(self, rcode: int) -> str:
+        return self._rcodes.get(rcode) or self._rcode(rcode)
 
     def _quote(self, text: str) -> str:
         if len(self._quoted) >= _CACHE_LIMIT:
             self._quoted.clear()
         quoted = self._quoted[text] = quote(text)
-        return quoted
-
-    def _name(self, name: str) -> str:
-        if len(self._names) >= _CACHE_LIMIT:
-            self._names.clear()
-        quoted = self._names[name] = quote(name)
         return quoted
 
     def _type(self, qtype: int) -> str:

@@ -115,4 +115,4 @@ def test_each_client_is_anonymised_once_and_the_caches_stay_bounded() -> None:
     assert [json.loads(line)["client"] for line in lines[-3:]] == \
         [c.rpartition(".")[0] for c in clients[-3:]]
     assert seen == clients  # the repeated ten were not anonymised again
-    assert len(formatter._clients) <= 65_536 and len(formatter._names) <= 65_536
+    assert len(formatter._clients) <= 65_536 and len(formatter._tails) <= 65_536
