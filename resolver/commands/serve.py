@@ -66,7 +66,7 @@ def config_reader(config_file: str | None, overrides: dict[str, Any]) -> ConfigR
     return read
 
 
-GC_YOUNG_THRESHOLD = 10_000
+GC_YOUNG_THRESHOLD = 50_000
 """Allocations between two collections of the young generation (Python's default: 700).
 Query-log records wait up to 0.2 s for their writer; at the default every few hundred
 queries would scan and promote them (docs/BENCHMARKS.md, "The query log")."""
