@@ -99,6 +99,12 @@ def _cache_and_log(counters: dict[str, int]) -> Iterable[Metric]:
         "dnsfence_querylog_dropped",
         "Query log records dropped (queue full or log file not writable); answers never wait.",
         value=counters.get("querylog_dropped", 0))
+    yield CounterMetricFamily("dnsfence_querylog_written", "Query log records written.",
+                              value=counters.get("querylog_written", 0))
+    yield CounterMetricFamily(
+        "dnsfence_querylog_errors",
+        "Failed attempts to write the query log (logged once until it works again).",
+        value=counters.get("querylog_errors", 0))
 
 
 def _policy(states: list[dict[str, Any]]) -> Iterable[Metric]:

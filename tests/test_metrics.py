@@ -25,7 +25,8 @@ def worker(pid: int, blocked: float, *, state: dict[str, object] | None = None,
     own = {**STATE, "policy": {**STATE["policy"], "next_change": next_change},
            "reload": {**STATE["reload"], "last_success": loaded_at}}
     return WorkerCounters(
-        pid, 0.0, {"cache_hits": 10, "cache_entries": 40, "querylog_dropped": 1},
+        pid, 0.0, {"cache_hits": 10, "cache_entries": 40, "querylog_dropped": 1,
+                   "querylog_written": 4, "querylog_errors": 3},
         {"queries": {("blocked", "udp"): blocked, ("forwarded", "tcp"): 2.0},
          "blocked": {("tiktok",): blocked},
          "upstream_responses": {("127.0.0.1:53", "NOERROR"): 5.0},
@@ -55,6 +56,8 @@ def test_counters_and_series_are_summed_over_the_workers() -> None:
     assert found["dnsfence_cache_hits_total"] == {(): 20}
     assert found["dnsfence_cache_entries"] == {(): 80}
     assert found["dnsfence_querylog_dropped_total"] == {(): 2}
+    assert found["dnsfence_querylog_written_total"] == {(): 8}
+    assert found["dnsfence_querylog_errors_total"] == {(): 6}
     assert found["dnsfence_workers"] == {(): 2}
     assert found["dnsfence_build_info"] == {(("version", __version__),): 1}
 

@@ -51,6 +51,16 @@ def records(server: Dnsfence, name: str = "querylog.jsonl") -> list[dict[str, An
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def metric(server: Dnsfence, name: str) -> float:
+    assert server.http_address is not None
+    host, port = server.http_address
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    [value] = [s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == name]
+    return float(value)
+
+
 def stopped(server: Dnsfence) -> Dnsfence:
     """SIGTERM: the server writes what is queued before it exits."""
     assert server.stop() == 0
@@ -182,14 +192,10 @@ def test_a_full_queue_drops_and_counts_without_losing_answers(
                           capture_output=True, text=True, timeout=60, check=False)
     assert "Queries completed:    2000" in done.stdout, done.stdout + done.stderr
     assert "Queries lost:         0" in done.stdout
-    assert server.http_address is not None
-    metrics = f"http://{server.http_address[0]}:{server.http_address[1]}/metrics"
-    with urllib.request.urlopen(metrics, timeout=5) as response:  # no DNS query: no record
-        dropped = [s.value for f in text_string_to_metric_families(response.read().decode())
-                   for s in f.samples if s.name == "dnsfence_querylog_dropped_total"]
-    assert dropped and dropped[0] > 0
+    dropped = metric(server, "dnsfence_querylog_dropped_total")  # HTTP: no DNS, no record
+    assert dropped > 0
     stopped(server)
-    assert len(records(server)) + dropped[0] == 2000
+    assert len(records(server)) + dropped == 2000
 
 
 def test_several_workers_write_every_record_whole(dnsfence_factory: DnsfenceFactory,
@@ -214,6 +220,10 @@ def test_a_broken_log_path_is_reported_once_and_answers_go_on(
         time.sleep(0.3)  # separate batches: each fails again
     wait_until(lambda: any("querylog" in line for line in server.stderr_lines()), timeout=5,
                what="the query log error in the server log")
+    wait_until(lambda: metric(server, "dnsfence_querylog_dropped_total") == 5, timeout=5,
+               what="all five records counted as dropped")
+    assert metric(server, "dnsfence_querylog_errors_total") >= 2  # each batch tried again
+    assert metric(server, "dnsfence_querylog_written_total") == 0
     stopped(server)
     complaints = [line for line in server.stderr_lines() if "querylog.jsonl" in line]
     assert len(complaints) == 1, complaints
