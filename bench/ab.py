@@ -15,8 +15,6 @@ CPU-second and the paired ratio per round; writes bench/results/ab-*.json. Only 
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import statistics
 import sys
 import tempfile
@@ -25,37 +23,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import machine, servers, suite, workloads
+from bench import interleaved, machine, servers, suite, workloads
 from bench.baseline import inspect
 from bench.corpus import REPO
 from bench.figures import BASELINE, WORKLOADS
 from bench.servers import NOERROR, Process
-
-ONCE_SIZE = 150_000  # names per once-only file: more than a case of a few seconds asks
-
-
-def _once_files(directory: Path, server: str, rounds: int, variant: Any, names: Any
-                ) -> dict[tuple[str, int], Path]:
-    """A forwarded and a mixed file of never-asked names per server and round."""
-    files = {}
-    for number in range(1, rounds + 1):
-        tag = f"{'a' if server == 'dnsfence' else 'b'}{number}"
-        rng = random.Random(f"ab-{tag}")
-        forwarded = workloads.distinct(f"f{tag}x", names.zones, ONCE_SIZE, rng)
-        misses = workloads.distinct(f"m{tag}x", names.zones, ONCE_SIZE // 10, rng)
-        mixed = workloads.mixed_names(rng, list(names.hot), variant.plain, misses, ONCE_SIZE)
-        for kind, listed in (("forwarded", forwarded), ("mixed", mixed)):
-            path = directory / f"{kind}-{tag}.txt"
-            path.write_text("".join(f"{name} A\n" for name in listed))
-            files[(kind, number)] = path
-    return files
 
 
 def run(baseline_dir: Path, rounds: int, seconds: float, work: Path) -> dict[str, Any]:
     checkout = inspect(baseline_dir, sys.executable)
     suite.log(f"baseline {checkout.label}: imports {checkout.resolver_file}")
     settings = suite.Settings("ab", runs=1, seconds=seconds, latency_seconds=0,
-                              once_size=ONCE_SIZE, budget=0, start_timeout=90)
+                              once_size=interleaved.ONCE_SIZE, budget=0, start_timeout=90)
     variants = workloads.blocklist_variants(work)
     shipped = variants[0]
     names = workloads.allowed(variants)
@@ -70,7 +49,9 @@ def run(baseline_dir: Path, rounds: int, seconds: float, work: Path) -> dict[str
             processes[name] = suite.start(name, shipped, work, upstream.port, settings,
                                           checkout=checkout if name == BASELINE else None)
             suite.warm(processes[name], files)
-            once[name] = _once_files(work / "queries", name, rounds, shipped, names)
+            once[name] = interleaved.once_files(work / "queries",
+                                                 "a" if name == "dnsfence" else "b",
+                                                 rounds, shipped, names)
             figures[name] = {workload: [] for workload in WORKLOADS}
         for number in range(1, rounds + 1):
             order = ("dnsfence", BASELINE) if number % 2 else (BASELINE, "dnsfence")
@@ -127,14 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             results = run(args.baseline, args.rounds, args.seconds, args.work or Path(scratch))
         finally:
             servers.stop_all()
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = results["date"].replace(":", "").replace("-", "")[:15]
-    (out / f"ab-{stamp}.json").write_text(json.dumps(results, indent=1) + "\n")
-    text = summary(results)
-    (out / "latest-ab.md").write_text(text)
-    print(text)
-    suite.log(f"done in {time.monotonic() - started:.0f} s; bench/results/ab-{stamp}.json")
+    path = interleaved.save(results, "ab", summary(results))
+    suite.log(f"done in {time.monotonic() - started:.0f} s; {path.relative_to(REPO)}")
     return 0
 
 

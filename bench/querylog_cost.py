@@ -16,8 +16,6 @@ records dropped (counted by the server, read from `dnsfence status`). Only 127.0
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import statistics
 import sys
 import tempfile
@@ -26,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import dnsperf, machine, servers, suite, workloads
+from bench import dnsperf, interleaved, machine, servers, suite, workloads
 from bench.corpus import REPO
 from bench.figures import WORKLOADS
 from bench.servers import NOERROR, NXDOMAIN, Process
@@ -34,24 +32,7 @@ from resolver.commands.status import ask as ask_status
 from resolver.config.endpoints import Endpoint
 
 MODES = ("off", "blocked", "all")
-ONCE_SIZE = 150_000
 FLOOD_QUEUE = 4_096  # records waiting at most in the flood case: small, so drops happen
-
-
-def _once_files(directory: Path, mode: str, rounds: int, variant: Any, names: Any
-                ) -> dict[tuple[str, int], Path]:
-    files = {}
-    for number in range(1, rounds + 1):
-        tag = f"{mode[0]}{number}"
-        rng = random.Random(f"querylog-{tag}")
-        forwarded = workloads.distinct(f"q{tag}x", names.zones, ONCE_SIZE, rng)
-        misses = workloads.distinct(f"r{tag}x", names.zones, ONCE_SIZE // 10, rng)
-        mixed = workloads.mixed_names(rng, list(names.hot), variant.plain, misses, ONCE_SIZE)
-        for kind, listed in (("forwarded", forwarded), ("mixed", mixed)):
-            path = directory / f"{kind}-{tag}.txt"
-            path.write_text("".join(f"{name} A\n" for name in listed))
-            files[(kind, number)] = path
-    return files
 
 
 def _start(mode: str, variant: Any, work: Path, upstream_port: int, *, queue: int = 65_536
@@ -87,7 +68,7 @@ def run(rounds: int, seconds: float, flood: float, work: Path) -> dict[str, Any]
         for mode in MODES:
             processes[mode] = _start(mode, shipped, work, upstream.port)
             suite.warm(processes[mode], files)
-            once[mode] = _once_files(work / "queries", mode, rounds, shipped, names)
+            once[mode] = interleaved.once_files(work / "queries", mode[0], rounds, shipped, names)
             figures[mode] = {workload: [] for workload in WORKLOADS}
         for number in range(1, rounds + 1):
             shift = number % len(MODES)
@@ -180,14 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             results = run(args.rounds, args.seconds, args.flood, args.work or Path(scratch))
         finally:
             servers.stop_all()
-    out = REPO / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    stamp = results["date"].replace(":", "").replace("-", "")[:15]
-    (out / f"querylog-{stamp}.json").write_text(json.dumps(results, indent=1) + "\n")
-    text = summary(results)
-    (out / "latest-querylog.md").write_text(text)
-    print(text)
-    suite.log(f"done in {time.monotonic() - started:.0f} s")
+    path = interleaved.save(results, "querylog", summary(results))
+    suite.log(f"done in {time.monotonic() - started:.0f} s; {path.relative_to(REPO)}")
     return 0
 
 

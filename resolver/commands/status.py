@@ -12,16 +12,8 @@ from dnslib import CLASS, QTYPE, DNSQuestion, DNSRecord
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.config.endpoints import Endpoint
 from resolver.config.settings import Config
+from resolver.health import loopback_for
 from resolver.stages.status import STATUS_NAME, decode_status
-
-
-def _local(endpoint: Endpoint) -> Endpoint:
-    """The loopback address that reaches a server listening on `endpoint`."""
-    if endpoint.host == "0.0.0.0":
-        return Endpoint("127.0.0.1", endpoint.port)
-    if endpoint.host == "::":
-        return Endpoint("::1", endpoint.port)
-    return endpoint
 
 
 def ask(server: Endpoint, timeout: float = 2.0) -> dict[str, Any]:
@@ -84,7 +76,7 @@ def render(status: dict[str, Any]) -> str:
 
 def run(config: Config, server: Endpoint | None, *, as_json: bool, out: TextIO,
         err: TextIO) -> int:
-    target = server or _local(config.server.listen[0])
+    target = server or loopback_for(config.server.listen[0])
     try:
         status = ask(target)
     except (OSError, ValueError) as exc:

@@ -1,0 +1,44 @@
+"""What the interleaved comparisons share (`bench.ab`, `bench.querylog_cost`): never-asked
+names for every server and round, and where their results are kept."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from bench import workloads
+from bench.corpus import REPO
+
+ONCE_SIZE = 150_000  # names per once-only file: more than a case of a few seconds asks
+
+
+def once_files(directory: Path, label: str, rounds: int, variant: Any, names: Any
+               ) -> dict[tuple[str, int], Path]:
+    """A forwarded and a mixed file of never-asked names per round, for the server that
+    `label` (a short tag, unique within the run) stands for."""
+    files = {}
+    for number in range(1, rounds + 1):
+        tag = f"{label}{number}"
+        rng = random.Random(f"once-{tag}")
+        forwarded = workloads.distinct(f"f{tag}x", names.zones, ONCE_SIZE, rng)
+        misses = workloads.distinct(f"m{tag}x", names.zones, ONCE_SIZE // 10, rng)
+        mixed = workloads.mixed_names(rng, list(names.hot), variant.plain, misses, ONCE_SIZE)
+        for kind, listed in (("forwarded", forwarded), ("mixed", mixed)):
+            path = directory / f"{kind}-{tag}.txt"
+            path.write_text("".join(f"{name} A\n" for name in listed))
+            files[(kind, number)] = path
+    return files
+
+
+def save(results: dict[str, Any], prefix: str, summary: str) -> Path:
+    """bench/results/PREFIX-STAMP.json and latest-PREFIX.md; prints the summary."""
+    out = REPO / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = results["date"].replace(":", "").replace("-", "")[:15]
+    path = out / f"{prefix}-{stamp}.json"
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    (out / f"latest-{prefix}.md").write_text(summary)
+    print(summary)
+    return path
