@@ -17,15 +17,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import interleaved, machine, servers, suite, workloads
 from bench.baseline import inspect
-from bench.corpus import REPO
 from bench.figures import BASELINE, WORKLOADS
 from bench.servers import NOERROR, Process
 
@@ -102,16 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--work", type=Path, help="scratch directory (default: a new one)")
     args = parser.parse_args(argv)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="dnsfence-ab.") as scratch:
-        try:
-            results = run(args.baseline, args.rounds, args.seconds, args.work or Path(scratch))
-        finally:
-            servers.stop_all()
-    path = interleaved.save(results, "ab", summary(results))
-    suite.log(f"done in {time.monotonic() - started:.0f} s; {path.relative_to(REPO)}")
-    return 0
-
+    return interleaved.measured(
+        "ab", args.work,
+        lambda work: run(args.baseline, args.rounds, args.seconds, work), summary)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import random
+import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import workloads
+from bench import servers, suite, workloads
 from bench.corpus import REPO
 
 ONCE_SIZE = 150_000  # names per once-only file: more than a case of a few seconds asks
@@ -30,6 +33,21 @@ def once_files(directory: Path, label: str, rounds: int, variant: Any, names: An
             path.write_text("".join(f"{name} A\n" for name in listed))
             files[(kind, number)] = path
     return files
+
+
+def measured(prefix: str, work: Path | None, run: Callable[[Path], dict[str, Any]],
+             summary: Callable[[dict[str, Any]], str]) -> int:
+    """`run` in `work` (default: a scratch directory removed after), every server stopped
+    whatever happens; then the results saved and the summary printed."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"dnsfence-{prefix}.") as scratch:
+        try:
+            results = run(work or Path(scratch))
+        finally:
+            servers.stop_all()
+    path = save(results, prefix, summary(results))
+    suite.log(f"done in {time.monotonic() - started:.0f} s; {path.relative_to(REPO)}")
+    return 0
 
 
 def save(results: dict[str, Any], prefix: str, summary: str) -> Path:

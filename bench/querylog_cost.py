@@ -18,14 +18,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import dnsperf, interleaved, machine, servers, suite, workloads
-from bench.corpus import REPO
 from bench.figures import WORKLOADS
 from bench.servers import NOERROR, NXDOMAIN, Process
 from resolver.commands.status import ask as ask_status
@@ -155,16 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--flood", type=float, default=10.0, help="seconds; 0 = no flood")
     parser.add_argument("--work", type=Path, help="scratch directory (default: a new one)")
     args = parser.parse_args(argv)
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="dnsfence-querylog.") as scratch:
-        try:
-            results = run(args.rounds, args.seconds, args.flood, args.work or Path(scratch))
-        finally:
-            servers.stop_all()
-    path = interleaved.save(results, "querylog", summary(results))
-    suite.log(f"done in {time.monotonic() - started:.0f} s; {path.relative_to(REPO)}")
-    return 0
-
+    return interleaved.measured(
+        "querylog", args.work,
+        lambda work: run(args.rounds, args.seconds, args.flood, work), summary)
 
 if __name__ == "__main__":
     sys.exit(main())
