@@ -51,7 +51,8 @@ def page(report: Report) -> str:
 def _list(entry: ListSummary, org_zone: str, fill: str) -> list[str]:
     parts = [f'<h2><span class="swatch" style="background:{fill}"></span>'
              f"{escape(entry.name or '(no list)')}</h2>",
-             f"<p>{entry.attempts:,} attempts from {entry.clients:,} clients; "
+             f"<p>{entry.attempts:,} attempt{'s' * (entry.attempts != 1)} from "
+             f"{entry.clients:,} client{'s' * (entry.clients != 1)}; "
              f"{escape(dates(entry))}; first {escape(stamp(entry.first_seen, org_zone))}, "
              f"last {escape(stamp(entry.last_seen, org_zone))}"
              + ("; approximate: rare names or clients were dropped" if entry.approximate

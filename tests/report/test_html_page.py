@@ -81,3 +81,9 @@ def test_the_dates_are_in_the_text(tmp_path: Path) -> None:
     text, _ = parsed(tmp_path)
     assert "effective 2023-03-20 00:00 CET, expires never" in text
     assert "not in the blocklists now" in text
+
+
+def test_counts_of_one_are_singular(tmp_path: Path) -> None:
+    text, _ = parsed(tmp_path)
+    assert "1 attempt from 1 client;" in text  # the list no longer in the blocklists
+    assert "22 attempts from 4 clients;" in text
