@@ -98,7 +98,9 @@ def health(workers: Sequence[WorkerCounters], expected: int, now: float,
     if reasons:
         return Health(False, "unhealthy: " + "; ".join(reasons))
     newest = max(states, key=lambda s: s["reload"]["last_success"]) if states else None
+    lists = 0 if newest is None else len(newest["policy"]["lists"])
     loaded = "" if newest is None else (
-        f"; policy of {len(newest['policy']['lists'])} lists loaded at "
+        f"; policy of {lists} list{'s' * (lists != 1)} loaded at "
         f"{_when(newest['policy']['loaded_at'])}")
-    return Health(True, f"ok: {len(workers)} worker(s) answering DNS{loaded}")
+    count = len(workers)
+    return Health(True, f"ok: {count} worker{'s' * (count != 1)} answering DNS{loaded}")

@@ -36,7 +36,8 @@ def answering() -> None:
 def test_healthy_when_every_worker_reports_and_dns_answers() -> None:
     verdict = health([reporting(1), reporting(2)], 2, NOW, answering)
     assert verdict.ok and verdict.status == 200
-    assert "2 worker(s) answering DNS" in verdict.reason and "1 lists" in verdict.reason
+    assert "2 workers answering DNS" in verdict.reason
+    assert "policy of 1 list loaded" in verdict.reason
 
 
 def test_a_failed_reload_is_unhealthy_and_names_the_file_and_line() -> None:

@@ -19,7 +19,7 @@ from resolver.http_server import HttpListener
 def listener() -> Iterator[tuple[HttpListener, list[Health]]]:
     metrics = CollectorRegistry()
     Counter("dnsfence_example", "An example.", registry=metrics).inc(3)
-    verdicts = [Health(True, "ok: 1 worker(s) answering DNS")]
+    verdicts = [Health(True, "ok: 1 worker answering DNS")]
     http = HttpListener(Endpoint("127.0.0.1", 0))
     http.start(metrics, lambda: verdicts[-1])
     yield http, verdicts
@@ -63,7 +63,7 @@ def test_openmetrics_is_served_to_a_scraper_that_asks_for_it(
 
 def test_healthz_follows_the_verdict(listener: tuple[HttpListener, list[Health]]) -> None:
     http, verdicts = listener
-    assert get(http, "/healthz")[::2] == (200, "ok: 1 worker(s) answering DNS\n")
+    assert get(http, "/healthz")[::2] == (200, "ok: 1 worker answering DNS\n")
     verdicts.append(Health(False, "unhealthy: the policy failed to load"))
     assert get(http, "/healthz")[::2] == (503, "unhealthy: the policy failed to load\n")
 
