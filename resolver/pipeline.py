@@ -39,6 +39,7 @@ from resolver.stages.contract import (
 from resolver.stages.parse import ParseStage
 from resolver.stages.querylog import QueryLogStage
 from resolver.stages.repeat import RepeatStage
+from resolver.stages.special_use import SpecialUseStage
 from resolver.stages.status import StatusStage
 from resolver.stages.upstream import UpstreamStage
 
@@ -49,6 +50,7 @@ CHAIN: tuple[type[Stage], ...] = (
     ParseStage,     # bytes -> Query; malformed packets get FORMERR/NOTIMP/BADVERS or nothing
     StatusStage,    # CHAOS status.dnsfence, before access: the host may ask even if not a client
     AccessStage,    # a refused client costs one dict lookup and learns nothing
+    SpecialUseStage,  # resolver.arpa (DDR) answered here: no upstream may point clients away
     BlockingStage,  # above the cache, so a block applies at once and is never served from cache
     CacheStage,     # wraps the upstream: hits answer now, upstream answers are stored coming back
     UpstreamStage,  # the tail, the only stage that waits

@@ -42,7 +42,7 @@ def test_the_installed_entry_point() -> None:
         pytest.skip("the dnsfence entry point is not installed next to this Python")
     run = dnsfence("lint", "--strict", cwd=REPO, program=[str(program)])
     assert (run.status, run.err) == (0, "")
-    assert "1 list(s), 42 entries" in run.out
+    assert "2 list(s), 67 entries" in run.out
 
 
 def test_the_parser_reads_serve_options() -> None:

@@ -32,7 +32,9 @@ def example_of(pattern: str) -> str:
 def test_the_shipped_list_carries_adguards_rules_plus_the_regional_domains() -> None:
     result = load_policy(SHIPPED, "UTC")
     assert result.policy is not None and result.problems == ()
-    (tiktok,) = result.policy.lists
+    assert [b.name for b in result.policy.lists] == ["encrypted-dns-bypass", "tiktok"]
+    tiktok = result.policy.list_named("tiktok")
+    assert tiktok is not None
     blocked = [r.pattern for r in tiktok.rules if r.action is Action.BLOCK]
     assert len(adguard_rules()) == 33
     assert sorted(blocked) == sorted([*adguard_rules(), *REGIONAL])
@@ -52,7 +54,7 @@ def test_every_shipped_entry_names_its_source() -> None:
 def test_the_shipped_blocklists_lint_clean_with_strict() -> None:
     run = dnsfence("lint", "--strict", cwd=REPO)
     assert (run.status, run.err) == (0, "")
-    assert run.out == "blocklists: 0 error(s), 0 warning(s); 1 list(s), 42 entries\n"
+    assert run.out == "blocklists: 0 error(s), 0 warning(s); 2 list(s), 67 entries\n"
 
 
 def test_the_shipped_list_starts_at_midnight_in_brussels_not_a_second_earlier() -> None:
@@ -92,6 +94,32 @@ def test_without_at_the_answer_is_for_now() -> None:
 def test_the_shipped_schedule() -> None:
     run = dnsfence("schedule", cwd=REPO)
     assert run.status == 0
-    assert run.out == ("2023-03-20 00:00 CET   (2023-03-19 23:00 UTC)  "
+    assert run.out == ("2000-01-01 00:00 CET   (1999-12-31 23:00 UTC)  "
+                       "encrypted-dns-bypass: blocking starts (25 names)\n"
+                       "2023-03-20 00:00 CET   (2023-03-19 23:00 UTC)  "
                        "tiktok: blocking starts (42 names)\n")
     assert "tiktok: blocking starts" in run.out and "2023-03-20 00:00 CET" in run.out
+
+
+BYPASS_SIGNALS = ("use-application-dns.net", "mask.icloud.com", "mask-h2.icloud.com")
+
+
+def test_the_bypass_list_names_a_source_for_every_entry() -> None:
+    entries = [line for line in (SHIPPED / "encrypted-dns-bypass.yaml").read_text().splitlines()
+               if line.lstrip().startswith("- ")]
+    assert len(entries) == 25
+    assert [e for e in entries if "#" not in e or not e.split("#", 1)[1].strip()] == []
+
+
+def test_the_bypass_signals_and_doh_endpoints_are_blocked_from_installation() -> None:
+    names = [*BYPASS_SIGNALS, "dns.google", "mozilla.cloudflare-dns.com",
+             "chrome.cloudflare-dns.com", "dns.quad9.net", "adblock.dns.mullvad.net"]
+    run = dnsfence("check", *names, "--json", "--at", "2001-01-01", cwd=REPO)
+    assert run.status == 0
+    decided = {line["name"]: line for line in run.json_lines()}
+    assert [name for name in names if not decided[name]["blocked"]] == []
+    assert {decided[name]["list"] for name in names} == {"encrypted-dns-bypass"}
+    # what must keep working: the vendors' own services beside the signals
+    run = dnsfence("check", "icloud.com", "www.icloud.com", "google.com", "quad9.net",
+                   "--json", cwd=REPO)
+    assert [line["name"] for line in run.json_lines() if line["blocked"]] == []

@@ -256,6 +256,14 @@ def blocked(query: Query, zone: str, negative_ttl: int, ede_text: str, udp_size:
     return BlockedTemplate(zone, negative_ttl, ede_text).render(query, udp_size)
 
 
+def local_negative(query: Query, zone: str, rcode: int, negative_ttl: int,
+                   udp_size: int = DEFAULT_UDP_SIZE) -> bytes:
+    """NXDOMAIN or NODATA (NOERROR, no answer) from a zone dnsfence answers itself: the
+    zone's SOA in the authority section, so the answer is cached as RFC 2308 says."""
+    authority = name_to_wire(zone) + _soa_after_owner(negative_ttl)
+    return _reply(query, rcode, udp_size, authority=authority)
+
+
 def refused(
     query: Query,
     ede_code: int | None = EdeCode.PROHIBITED,

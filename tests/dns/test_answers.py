@@ -25,6 +25,7 @@ from resolver.dns.answers import (
     blocked,
     ede_option,
     formerr,
+    local_negative,
     notimp,
     refused,
     rejection,
@@ -388,3 +389,26 @@ def test_ede_text_is_never_nul_terminated() -> None:
 
     assert ede_option(15, "blocked\x00\x00") == ede_option(15, "blocked")
     assert ede_option(15, "a\x00b").endswith(b"a\x00b")  # only trailing NULs go
+
+
+# ---------------------------------------------------------------- local negative answers
+
+
+@pytest.mark.parametrize("rcode", [dns.rcode.NOERROR, dns.rcode.NXDOMAIN])
+@pytest.mark.parametrize("edns", [-1, 0])
+def test_a_local_negative_answer_carries_the_zones_soa(rcode: dns.rcode.Rcode,
+                                                       edns: int) -> None:
+    wire = make_query("_dns.resolver.arpa", dns.rdatatype.SVCB, edns=edns, do=True)
+    answer = parsed(local_negative(query_of(wire), "resolver.arpa", rcode, 300, 1232))
+    assert answer.id == 0xBEEF and answer.rcode() == rcode
+    assert answer.flags & dns.flags.QR and answer.flags & dns.flags.RA
+    assert answer.flags & dns.flags.RD  # copied from the query
+    assert answer.answer == [] and answer.additional == []
+    [soa] = answer.authority
+    assert soa.name == dns.name.from_text("resolver.arpa")
+    assert (soa.ttl, soa[0].minimum) == (300, 300)
+    assert (soa[0].mname.to_text(True), soa[0].rname.to_text(True)) == (SOA_MNAME, SOA_RNAME)
+    assert answer.edns == edns
+    if edns == 0:
+        assert answer.payload == 1232 and answer.ednsflags & dns.flags.DO
+        assert not answer.options

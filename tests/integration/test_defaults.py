@@ -36,7 +36,7 @@ def test_no_arguments_serves_shipped_lists_on_5353() -> None:
     try:
         assert (server.host, server.port) == ("127.0.0.1", 5353)
         line = next(x for x in server.stderr_lines() if "serving on" in x)
-        assert "1 list," in line and "42 of 42 entries active" in line
+        assert "2 lists," in line and "67 of 67 entries active" in line
         expected = resolv_conf_servers(exclude=(Endpoint("127.0.0.1", 5353),))
         assert "upstreams " + ", ".join(str(e) for e in expected) in line
         # Only a blocked name is asked: nothing may reach the machine's real resolvers.
