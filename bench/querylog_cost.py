@@ -16,33 +16,18 @@ records dropped (counted by the server, read from `dnsfence status`). Only 127.0
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import dnsperf, interleaved, machine, servers, suite, workloads
-from bench.figures import WORKLOADS
-from bench.servers import NOERROR, NXDOMAIN, Process
+from bench import dnsperf, interleaved, setting_cost, suite
+from bench.servers import Process
 from resolver.commands.status import ask as ask_status
 from resolver.config.endpoints import Endpoint
 
 MODES = ("off", "blocked", "all")
 FLOOD_QUEUE = 4_096  # records waiting at most in the flood case: small, so drops happen
-
-
-def _start(mode: str, variant: Any, work: Path, upstream_port: int, *, queue: int = 65_536
-           ) -> Process:
-    directory = work / f"dnsfence-{mode}"
-    process = servers.dnsfence(directory, variant.directory, upstream_port,
-                               name=f"log-{mode}",
-                               querylog=f"querylog:\n  mode: {mode}\n  queue: {queue}\n")
-    process.start()
-    ready = process.wait_answering(suite.probe_name(variant), NXDOMAIN, 90)
-    suite.log(f"querylog.mode {mode} answered after {ready:.2f} s")
-    return process
 
 
 def _dropped(process: Process) -> dict[str, int]:
@@ -51,55 +36,24 @@ def _dropped(process: Process) -> dict[str, int]:
             ("querylog_written", "querylog_dropped", "querylog_errors")}
 
 
+def _settings(mode: str, queue: int = 65_536) -> str:
+    return f"querylog:\n  mode: {mode}\n  queue: {queue}\n"
+
+
 def run(rounds: int, seconds: float, flood: float, work: Path) -> dict[str, Any]:
-    variants = workloads.blocklist_variants(work)
-    shipped = variants[0]
-    names = workloads.allowed(variants)
-    files = workloads.query_files(work / "queries", shipped, names, size=1_000)
-    upstream = servers.upstream(work / "upstream", names.zones).start()
-    upstream.wait_answering(f"bench-probe.{names.zones[0]}", NOERROR, 60)
-    processes: dict[str, Process] = {}
-    once: dict[str, dict[tuple[str, int], Path]] = {}
-    figures: dict[str, dict[str, list[float]]] = {}
-    flooded: dict[str, Any] = {}
-    try:
-        for mode in MODES:
-            processes[mode] = _start(mode, shipped, work, upstream.port)
-            suite.warm(processes[mode], files)
-            once[mode] = interleaved.once_files(work / "queries", mode[0], rounds, shipped, names)
-            figures[mode] = {workload: [] for workload in WORKLOADS}
-        for number in range(1, rounds + 1):
-            shift = number % len(MODES)
-            order = MODES[shift:] + MODES[:shift]
-            suite.log(f"--- round {number}: {', '.join(order)} ---")
-            for mode in order:
-                for workload in WORKLOADS:
-                    queries = once[mode].get((workload, number)) or getattr(files, workload)
-                    record = suite.measure(processes[mode], workload, queries,
-                                           seconds=seconds,
-                                           once=workload in ("forwarded", "mixed"))
-                    if record["lost"] or record["unexpected_rcodes"]:
-                        raise RuntimeError(f"{mode} {workload}: lost {record['lost']}, "
-                                           f"unexpected {record['unexpected_rcodes']}")
-                    figures[mode][workload].append(float(record["qps_per_cpu"] or 0))
-        for process in processes.values():
-            process.stop()
-        processes.clear()
-        if flood > 0:
-            flooded = _flood(shipped, work, upstream.port, files, flood)
-    finally:
-        for process in processes.values():
-            process.stop()
-        upstream.stop()
-    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "rounds": rounds,
-            "seconds": seconds, "commit": machine.describe()["commit"],
-            "per_cpu": figures, "flood": flooded}
+    def afterwards(variant: Any, work: Path, upstream_port: int, files: Any
+                   ) -> dict[str, Any]:
+        return {"flood": _flood(variant, work, upstream_port, files, flood) if flood else {}}
+
+    return setting_cost.compare({mode: _settings(mode) for mode in MODES}, rounds, seconds,
+                                work, afterwards)
 
 
 def _flood(variant: Any, work: Path, upstream_port: int, files: Any, seconds: float
            ) -> dict[str, Any]:
     """Blocked and cached names at full speed against mode all with a small queue."""
-    process = _start("all", variant, work / "flood", upstream_port, queue=FLOOD_QUEUE)
+    process = setting_cost.start("all", _settings("all", FLOOD_QUEUE), variant,
+                                 work / "flood", upstream_port)
     try:
         suite.warm(process, files)
         before = _dropped(process)
@@ -120,20 +74,7 @@ def _flood(variant: Any, work: Path, upstream_port: int, files: Any, seconds: fl
 
 
 def summary(results: dict[str, Any]) -> str:
-    lines = [f"### querylog.mode against off, interleaved ({results['rounds']} rounds of "
-             f"{results['seconds']:g} s cases, {results['date']}, commit {results['commit']})",
-             "", "| workload | off, median | blocked ÷ off (paired) | geo. mean | "
-             "all ÷ off (paired) | geo. mean |", "| --- | --- | --- | --- | --- | --- |"]
-    per_cpu = results["per_cpu"]
-    for workload in WORKLOADS:
-        off = per_cpu["off"][workload]
-        cells = [f"| {workload} | {statistics.median(off):,.0f}"]
-        for mode in ("blocked", "all"):
-            pairs = [a / b for a, b in zip(per_cpu[mode][workload], off, strict=True)
-                     if a and b]
-            mean = statistics.geometric_mean(pairs) if pairs else 0.0
-            cells.append(f"{' '.join(f'{p:.2f}' for p in pairs)} | {mean:.2f}×")
-        lines.append(" | ".join(cells) + " |")
+    lines = [setting_cost.summary(results, "querylog.mode against off").rstrip("\n")]
     flood = results.get("flood")
     if flood:
         lines += ["", f"Flood, mode all, queue {flood['queue']:,}, dnsperf -q 500 for "

@@ -1,0 +1,138 @@
+"""What a setting costs: servers of this checkout that differ only in their config, interleaved.
+
+    python -m bench.setting_cost --variant 'off=blocking: {cname: false}' --variant on=
+        [--rounds 4] [--seconds 3] [--work DIR]
+
+Each `--variant NAME=YAML` is one server whose config gets YAML added (empty: the
+defaults); the first is the reference. All run at once pinned to the same CPU (only the one
+being asked works). Each round asks every workload of the shipped lists of each server, the
+order rotated every round, so a slow minute lands on all of them. Forwarded and mixed
+queries are new names in every round for every server. Reports the median queries per
+server CPU-second and the paired ratios against the first variant. Only 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import interleaved, machine, servers, suite, workloads
+from bench.figures import WORKLOADS
+from bench.servers import NOERROR, NXDOMAIN, Process
+
+
+def start(name: str, settings: str, variant: Any, work: Path, upstream_port: int) -> Process:
+    """One dnsfence with `settings` added to its config, answering."""
+    process = servers.dnsfence(work / f"dnsfence-{name}", variant.directory, upstream_port,
+                               name=name, settings=settings)
+    process.start()
+    ready = process.wait_answering(suite.probe_name(variant), NXDOMAIN, 90)
+    suite.log(f"{name} answered after {ready:.2f} s")
+    return process
+
+
+Afterwards = Callable[[Any, Path, int, Any], dict[str, Any]]
+"""(blocked-names variant, work directory, upstream port, query files) -> more results,
+run once the compared servers are stopped, while the upstream still runs."""
+
+
+def compare(variants: dict[str, str], rounds: int, seconds: float, work: Path,
+            afterwards: Afterwards | None = None) -> dict[str, Any]:
+    shipped_lists = workloads.blocklist_variants(work)
+    shipped = shipped_lists[0]
+    names = workloads.allowed(shipped_lists)
+    files = workloads.query_files(work / "queries", shipped, names, size=1_000)
+    upstream = servers.upstream(work / "upstream", names.zones).start()
+    upstream.wait_answering(f"bench-probe.{names.zones[0]}", NOERROR, 60)
+    processes: dict[str, Process] = {}
+    once: dict[str, dict[tuple[str, int], Path]] = {}
+    figures: dict[str, dict[str, list[float]]] = {}
+    more: dict[str, Any] = {}
+    order_of = list(variants)
+    try:
+        for number, (name, settings) in enumerate(variants.items()):
+            processes[name] = start(name, settings, shipped, work, upstream.port)
+            suite.warm(processes[name], files)
+            once[name] = interleaved.once_files(work / "queries", f"v{number}x", rounds,
+                                                shipped, names)
+            figures[name] = {workload: [] for workload in WORKLOADS}
+        for number in range(1, rounds + 1):
+            shift = number % len(order_of)
+            order = order_of[shift:] + order_of[:shift]
+            suite.log(f"--- round {number}: {', '.join(order)} ---")
+            for name in order:
+                for workload in WORKLOADS:
+                    queries = once[name].get((workload, number)) or getattr(files, workload)
+                    record = suite.measure(processes[name], workload, queries,
+                                           seconds=seconds,
+                                           once=workload in ("forwarded", "mixed"))
+                    if record["lost"] or record["unexpected_rcodes"]:
+                        raise RuntimeError(f"{name} {workload}: lost {record['lost']}, "
+                                           f"unexpected {record['unexpected_rcodes']}")
+                    figures[name][workload].append(float(record["qps_per_cpu"] or 0))
+        for process in processes.values():
+            process.stop()
+        processes.clear()
+        if afterwards is not None:
+            more = afterwards(shipped, work, upstream.port, files)
+    finally:
+        for process in processes.values():
+            process.stop()
+        upstream.stop()
+    return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "rounds": rounds,
+            "seconds": seconds, "commit": machine.describe()["commit"],
+            "variants": variants, "per_cpu": figures, **more}
+
+
+def summary(results: dict[str, Any], title: str = "settings") -> str:
+    names = list(results["per_cpu"])
+    reference, others = names[0], names[1:]
+    head = " | ".join(f"{name} ÷ {reference} (paired) | geo. mean" for name in others)
+    lines = [f"### {title}, interleaved ({results['rounds']} rounds of {results['seconds']:g} s "
+             f"cases, {results['date']}, commit {results['commit']})", "",
+             f"| workload | {reference}, median | {head} |",
+             "| --- | --- |" + " --- | --- |" * len(others)]
+    per_cpu = results["per_cpu"]
+    for workload in WORKLOADS:
+        base = per_cpu[reference][workload]
+        cells = [f"| {workload} | {statistics.median(base):,.0f}"]
+        for name in others:
+            pairs = [a / b for a, b in zip(per_cpu[name][workload], base, strict=True)
+                     if a and b]
+            mean = statistics.geometric_mean(pairs) if pairs else 0.0
+            cells.append(f"{' '.join(f'{p:.2f}' for p in pairs)} | {mean:.2f}×")
+        lines.append(" | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _variant(text: str) -> tuple[str, str]:
+    name, _, settings = text.partition("=")
+    if not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r}: write NAME=YAML")
+    return name, settings.replace("\\n", "\n") + ("\n" if settings else "")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.setting_cost", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--variant", type=_variant, action="append", required=True,
+                        metavar="NAME=YAML", help="a server; the first is the reference")
+    parser.add_argument("--rounds", type=int, default=4, choices=range(1, 21))
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--work", type=Path, help="scratch directory (default: a new one)")
+    args = parser.parse_args(argv)
+    variants = dict(args.variant)
+    if len(variants) < 2:
+        parser.error("give at least two variants with different names")
+    return interleaved.measured(
+        "settings", args.work, lambda work: compare(variants, args.rounds, args.seconds, work),
+        summary)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
