@@ -18,6 +18,7 @@ from resolver.lists.remote_cache import RemoteCache
 from resolver.lists.sources import SourceSpec
 from resolver.policy.index import NameHashes, hashes_of
 from resolver.policy.model import Action, Location, RegexRule, Rule, Scope, SourceRules, Window
+from resolver.policy.weekly import WeeklySchedule
 
 _LINE_WARNINGS = 20  # bad lines reported one by one per source; the rest are counted
 
@@ -71,7 +72,7 @@ def read_text(spec: SourceSpec, remote: RemoteCache | None) -> tuple[str | None,
 
 
 def ingest(specs: tuple[SourceSpec, ...], window: Window,
-           remote: RemoteCache | None) -> Ingested:
+           remote: RemoteCache | None, weekly: WeeklySchedule | None = None) -> Ingested:
     out = Ingested([], [], [], [], [], [])
     for spec in specs:
         started = time.perf_counter()
@@ -88,7 +89,7 @@ def ingest(specs: tuple[SourceSpec, ...], window: Window,
         parsed = parse_source(text, spec.format, match=spec.match)
         del text
         _check_lines(spec, parsed, out.problems)
-        _entries(spec, parsed, window, out)
+        _entries(spec, parsed, window, out, weekly)
         out.reports.append(SourceReport(
             spec, parsed.format.value, parsed.taken,
             tuple(collections.Counter(parsed.skipped).most_common()), len(parsed.invalid),
@@ -116,7 +117,8 @@ def _check_lines(spec: SourceSpec, parsed: ParsedSource, problems: list[Problem]
                                 "not shown", "warning"))
 
 
-def _entries(spec: SourceSpec, parsed: ParsedSource, window: Window, out: Ingested) -> None:
+def _entries(spec: SourceSpec, parsed: ParsedSource, window: Window, out: Ingested,
+             weekly: WeeklySchedule | None) -> None:
     where = str(spec.path) if spec.path is not None else spec.label
     for (action, scope), names in parsed.names.items():
         if spec.action is Action.ALLOW:
@@ -124,14 +126,14 @@ def _entries(spec: SourceSpec, parsed: ParsedSource, window: Window, out: Ingest
         plain = [n for n in names if "*" not in n]
         if plain:
             group = SourceRules(spec.label, action, scope, spec.list_name, window,
-                                spec.location, len(plain))
+                                spec.location, len(plain), weekly)
             # sources keep only hashes; their strings die with this source's text
             out.groups.append((group, hashes_of(plain)))
         for glob in (n for n in names if "*" in n):
             out.rules.append(Rule(glob, action, spec.list_name, window, Location(where),
-                                  scope=Scope.SUBTREE))
+                                  scope=Scope.SUBTREE, weekly=weekly))
     for action, pattern, line in parsed.regexes:  # the parsers took only patterns that compile
         if spec.action is Action.ALLOW:
             action = Action.ALLOW
         out.regexes.append(RegexRule(pattern, action, spec.list_name, window,
-                                     Location(where, line)))
+                                     Location(where, line), weekly))

@@ -18,14 +18,16 @@ from resolver.lists.marks import YamlSyntaxError, compose, location, mapping_ite
 from resolver.lists.problems import Problem, unknown_key_message
 from resolver.lists.source_options import SOURCE_KEYS, source_option
 from resolver.lists.sources import SourceSpec
+from resolver.lists.weekly_schedule import parse_schedule
 from resolver.policy.instants import InstantError, parse_instant, zone
 from resolver.policy.model import Action, BlockList, Location, RegexRule, Rule, Window
 from resolver.policy.names import InvalidName, normalise_pattern
 from resolver.policy.regexes import InvalidRegex, compile_pattern
+from resolver.policy.weekly import WeeklySchedule
 
 LIST_KEYS = ("name", "description", "reference", "effective", "expires", "timezone",
-             "domains", "allow", "sources")
-ENTRY_KEYS = ("domain", "regex", "effective", "expires")
+             "schedule", "domains", "allow", "sources")
+ENTRY_KEYS = ("domain", "regex", "effective", "expires", "schedule")
 
 
 class _ListParser:
@@ -36,6 +38,8 @@ class _ListParser:
         self.default_timezone = default_timezone
         self.problems: list[Problem] = []
         self.specs: tuple[SourceSpec, ...] = ()  # the list's `sources:`, once parsed
+        self.tz_name = default_timezone
+        self.weekly: WeeklySchedule | None = None  # the list's `schedule:`, once parsed
 
     def error(self, node: yaml.Node | Location, message: str) -> None:
         where = node if isinstance(node, Location) else location(self.path, node)
@@ -101,6 +105,9 @@ class _ListParser:
         except InstantError as exc:
             self.error(fields["timezone"][1] if "timezone" in fields else file_location, str(exc))
             tz = ZoneInfo("UTC")
+        self.tz_name = tz.key
+        if "schedule" in fields:
+            self.weekly = self._schedule(fields["schedule"][1], None)
 
         effective = None
         if "effective" in fields:
@@ -138,7 +145,16 @@ class _ListParser:
         self.problems.extend(entry_warnings(rules))
         self.specs = specs
         return BlockList(name, description, reference, window, tz_name, tuple(rules),
-                         list_location, regexes=tuple(regexes))
+                         list_location, regexes=tuple(regexes), schedule=self.weekly)
+
+    def _schedule(self, node: yaml.Node, within: WeeklySchedule | None
+                  ) -> WeeklySchedule | None:
+        """A `schedule:` (an entry's narrows its list's, as its dates do)."""
+        pattern = parse_schedule(self.path, node, self.tz_name, self.problems)
+        if pattern is None:
+            return within
+        own = WeeklySchedule((pattern,))
+        return own if within is None else within.narrowed(own)
 
     def _sources(self, node: yaml.Node, list_name: str) -> list[SourceSpec]:
         if not isinstance(node, yaml.SequenceNode):
@@ -210,6 +226,7 @@ class _ListParser:
         own = Window()
         own_dates = False
         name_node = item
+        weekly = self.weekly
         if isinstance(item, yaml.MappingNode):
             fields = {}
             misspelt_domain = False
@@ -220,8 +237,10 @@ class _ListParser:
                     self.error(key_node, message)
                     continue
                 fields[entry_key] = value_node
+            weekly = self._schedule(fields["schedule"], self.weekly) \
+                if "schedule" in fields else self.weekly
             if "regex" in fields and "domain" not in fields:
-                return self._regex_entry(fields, action, list_name, window, tz)
+                return self._regex_entry(fields, action, list_name, window, tz, weekly)
             if "domain" not in fields:
                 if not misspelt_domain:  # else the did-you-mean above says it all
                     self.error(item, f"an entry of `{key}` written as a mapping needs `domain:`")
@@ -266,10 +285,11 @@ class _ListParser:
                        "names (write the name the clients look up)")
             return None
         return Rule(pattern, action, list_name, window.intersect(own),
-                    location(self.path, name_node), own_dates)
+                    location(self.path, name_node), own_dates, weekly=weekly)
 
     def _regex_entry(self, fields: dict[str, yaml.Node], action: Action, list_name: str,
-                     window: Window, tz: ZoneInfo) -> RegexRule | None:
+                     window: Window, tz: ZoneInfo, weekly: WeeklySchedule | None
+                     ) -> RegexRule | None:
         node = fields["regex"]
         pattern = scalar_text(node)
         if not pattern:
@@ -285,7 +305,7 @@ class _ListParser:
         expires = self.instant(fields["expires"], "expires", tz) \
             if "expires" in fields else None
         return RegexRule(pattern, action, list_name, window.intersect(Window(effective, expires)),
-                         location(self.path, node))
+                         location(self.path, node), weekly)
 
 
 def _ip_address(text: str) -> bool:

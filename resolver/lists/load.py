@@ -79,7 +79,7 @@ def load_policy(directory: Path, default_timezone: str = "UTC",
     for i, (blocklist, sources) in enumerate(zip(lists, specs, strict=True)):
         if not sources:
             continue
-        got = ingest(sources, blocklist.window, remote)
+        got = ingest(sources, blocklist.window, remote, blocklist.schedule)
         problems.extend(got.problems)
         reports.extend(got.reports)
         paths.extend(got.paths)

@@ -21,8 +21,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from resolver.policy.model import Action, AnyRule, RegexRule, Rule, Scope, SourceRules
+from resolver.policy.model import (
+    Action,
+    AnyRule,
+    RegexRule,
+    Rule,
+    Scope,
+    SourceRules,
+    in_force,
+)
 from resolver.policy.regexes import RegexMatcher
+from resolver.policy.weekly import WeeklySchedule
 
 Entry = Rule | SourceRules
 Slot = Entry | tuple[Entry, ...]
@@ -128,13 +137,14 @@ class HashedNames:
 class _RegexGroup:
     """Regex rules sharing one action and window, matched together."""
 
-    __slots__ = ("action", "end", "matcher", "rules", "start")
+    __slots__ = ("action", "end", "matcher", "rules", "start", "weekly")
 
     def __init__(self, rules: list[RegexRule]) -> None:
         self.rules = tuple(rules)
         self.action = rules[0].action
         self.start = rules[0].start
         self.end = rules[0].end
+        self.weekly = rules[0].weekly
         self.matcher = RegexMatcher([r.pattern for r in rules])
 
 
@@ -164,10 +174,11 @@ class PolicyIndex:
         for group, names in sources:
             hashed.append(HashedNames(group, names))
             size += group.count
-        grouped: dict[tuple[Action, float, float, str], list[RegexRule]] = {}
+        grouped: dict[tuple[Action, float, float, str, WeeklySchedule | None],
+                      list[RegexRule]] = {}
         for regex in regexes:
-            grouped.setdefault((regex.action, regex.start, regex.end, regex.list_name),
-                               []).append(regex)
+            grouped.setdefault((regex.action, regex.start, regex.end, regex.list_name,
+                                regex.weekly), []).append(regex)
             size += 1
         self._subtree = subtree
         self._exact = exact
@@ -204,7 +215,8 @@ class PolicyIndex:
         slot = self._exact.get(name)
         if slot is not None:
             for entry in (slot if isinstance(slot, tuple) else (slot,)):
-                if now is None or entry.start <= now < entry.end:
+                if now is None or (entry.start <= now < entry.end and (
+                        entry.weekly is None or entry.weekly.active(now))):
                     rank = _rank(entry, total)
                     if rank > best_rank:
                         best, best_rank, best_pattern = entry, rank, name
@@ -217,11 +229,13 @@ class PolicyIndex:
             if slot is not None and floor + 3 > best_rank:
                 if isinstance(slot, tuple):
                     for entry in slot:
-                        if now is None or entry.start <= now < entry.end:
+                        if now is None or (entry.start <= now < entry.end and (
+                                entry.weekly is None or entry.weekly.active(now))):
                             rank = _rank(entry, depth)
                             if rank > best_rank:
                                 best, best_rank, best_pattern = entry, rank, suffix
-                elif now is None or slot.start <= now < slot.end:
+                elif now is None or (slot.start <= now < slot.end and (
+                        slot.weekly is None or slot.weekly.active(now))):
                     rank = floor | (2 if slot.action is _ALLOW else 0) | 1
                     if rank > best_rank:
                         best, best_rank, best_pattern = slot, rank, suffix
@@ -229,13 +243,16 @@ class PolicyIndex:
                 h = hash(suffix)
                 for hashes, group, fewest, below in hashed:
                     if depth >= fewest and h in hashes and (below or depth == total) \
-                            and (now is None or group.start <= now < group.end):
+                            and (now is None or (group.start <= now < group.end and (
+                                group.weekly is None or group.weekly.active(now)))):
                         rank = _rank(group, depth)
                         if rank > best_rank:
                             best, best_rank, best_pattern = group, rank, suffix
             if globs:
                 for rule in globs.get(suffix, ()):
-                    if rule.depth <= total and (now is None or rule.start <= now < rule.end):
+                    if rule.depth <= total and (now is None or (rule.start <= now < rule.end
+                                                and (rule.weekly is None
+                                                     or rule.weekly.active(now)))):
                         rank = _rank(rule, rule.depth)
                         if rank > best_rank and rule.matches(name):
                             best, best_rank, best_pattern = rule, rank, rule.pattern
@@ -248,7 +265,9 @@ class PolicyIndex:
             depth -= 1
         if globs:  # globs in the last label (`tiktok.*`) have no literal suffix
             for rule in globs.get("", ()):
-                if rule.depth <= total and (now is None or rule.start <= now < rule.end):
+                if rule.depth <= total and (now is None or (rule.start <= now < rule.end
+                                            and (rule.weekly is None
+                                                 or rule.weekly.active(now)))):
                     rank = _rank(rule, rule.depth)
                     if rank > best_rank and rule.matches(name):
                         best, best_rank, best_pattern = rule, rank, rule.pattern
@@ -256,7 +275,8 @@ class PolicyIndex:
                                   and best.action is _ALLOW):
             # A regex decides for the whole name: it is as specific as an exact entry.
             for patterns in self._regexes:
-                if now is not None and not patterns.start <= now < patterns.end:
+                if now is not None and not (patterns.start <= now < patterns.end and (
+                        patterns.weekly is None or patterns.weekly.active(now))):
                     continue
                 rank = (total << 2) | (2 if patterns.action is _ALLOW else 0) | 1
                 if rank <= best_rank:
@@ -308,13 +328,18 @@ class PolicyIndex:
         return False
 
     def next_change(self, name: str, after: float) -> float | None:
-        """The first instant after `after` at which a rule covering `name` starts or ends."""
+        """The first instant after `after` at which a rule covering `name` starts or ends,
+        or a window of its `schedule:` opens or closes."""
         first = math.inf
         for rule in self.covering(name):
             if after < rule.start < first:
                 first = rule.start
             if after < rule.end < first:
                 first = rule.end
+            if rule.weekly is not None and max(after, rule.start) < min(first, rule.end):
+                opening = rule.weekly.next_edge(max(after, rule.start))
+                if opening is not None and opening < min(first, rule.end):
+                    first = opening
         return None if first == math.inf else first
 
 
@@ -324,7 +349,7 @@ def decide_by_scan(rules: Iterable[Rule], name: str,
     now = _epoch(at)
     best: Rule | None = None
     for rule in rules:
-        if (now is None or rule.start <= now < rule.end) and rule.matches(name) and (
+        if (now is None or in_force(rule, now)) and rule.matches(name) and (
             best is None or precedence(rule, rule.depth) > precedence(best, best.depth)
         ):
             best = rule

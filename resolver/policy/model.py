@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from resolver.policy.weekly import WeeklySchedule
+
 
 class Action(enum.Enum):
     """What a matching rule does to a name."""
@@ -122,6 +124,7 @@ class Rule:
     location: Location
     own_dates: bool = False
     scope: Scope = Scope.SUBTREE
+    weekly: WeeklySchedule | None = None  # `schedule:`: in force only inside its windows
     suffix: str = field(init=False)
     globs: tuple[re.Pattern[str], ...] = field(init=False, compare=False, repr=False)
     depth: int = field(init=False)
@@ -182,6 +185,7 @@ class SourceRules:
     window: Window
     location: Location   # the `sources:` entry in the list file
     count: int
+    weekly: WeeklySchedule | None = None
     start: float = field(init=False, compare=False, repr=False)
     end: float = field(init=False, compare=False, repr=False)
     is_glob = False
@@ -199,6 +203,7 @@ class RegexRule:
     list_name: str
     window: Window
     location: Location
+    weekly: WeeklySchedule | None = None
     start: float = field(init=False, compare=False, repr=False)
     end: float = field(init=False, compare=False, repr=False)
     is_glob = False
@@ -223,11 +228,18 @@ class BlockList:
     location: Location
     sources: tuple[SourceRules, ...] = ()
     regexes: tuple[RegexRule, ...] = ()
+    schedule: WeeklySchedule | None = None  # the list's weekly windows, if any
 
     @property
     def size(self) -> int:
         """Entries in the list: its own rules, its regexes, and its sources' names."""
         return len(self.rules) + len(self.regexes) + sum(s.count for s in self.sources)
+
+
+def in_force(rule: AnyRule, at: float) -> bool:
+    """Inside its dates and, with a `schedule:`, inside one of its windows (not the hot path:
+    the index inlines this)."""
+    return rule.start <= at < rule.end and (rule.weekly is None or rule.weekly.active(at))
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,12 @@ def index_of(policy: Policy) -> PolicyIndex:
 
 
 def _last_bound(policy: Policy) -> float:
-    bounds = [t for e in policy.entries for t in (e.start, e.end) if math.isfinite(t)]
+    """After this instant nothing changes: the last date, unless a weekly window with no
+    end keeps opening and closing for ever."""
+    entries = policy.entries
+    if any(e.weekly is not None and e.end == math.inf for e in entries):
+        return math.inf
+    bounds = [t for e in entries for t in (e.start, e.end) if math.isfinite(t)]
     return max(bounds, default=-math.inf)
 
 

@@ -7,13 +7,18 @@ lets the server decide from one policy period and sleep until the next instant.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from resolver.policy.index import PolicyIndex
 from resolver.policy.loaded import Policy
-from resolver.policy.model import Action, AnyRule, BlockList, Rule, SourceRules
+from resolver.policy.model import Action, AnyRule, BlockList, Rule, SourceRules, in_force
+from resolver.policy.weekly import WeeklySchedule
+
+_UPCOMING_STEPS = 1_000
+"""Changes looked at for `upcoming_block`: years of list dates, or weeks of windows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +32,13 @@ class Transition:
     names: int
 
 
-def transitions(policy: Policy) -> list[Transition]:
-    """Every transition of every list, in time order."""
+def transitions(policy: Policy, start: datetime | None = None,
+                until: datetime | None = None) -> list[Transition]:
+    """Every transition of every list, in time order; with both bounds, the edges of
+    weekly windows in [start, until) too (they repeat for ever, so only within bounds)."""
     found: list[Transition] = []
+    if start is not None and until is not None:
+        found.extend(window_edges(policy, start, until))
     for blocklist in policy.lists:
         start, end = blocklist.window.effective, blocklist.window.expires
         live = [r for r in blocklist.rules if not r.window.empty]
@@ -52,40 +61,82 @@ def transitions(policy: Policy) -> list[Transition]:
     return found
 
 
+def window_edges(policy: Policy, start: datetime, until: datetime) -> list[Transition]:
+    """The weekly windows opening and closing in [start, until), inside their dates: one
+    transition per list for a list's `schedule:`, one per entry for an entry's own."""
+    found: list[Transition] = []
+    low, high = start.timestamp(), until.timestamp()
+    for blocklist in policy.lists:
+        seen: set[tuple[int, float, float]] = set()
+        entries: tuple[AnyRule, ...] = (*blocklist.rules, *blocklist.sources,
+                                        *blocklist.regexes)
+        for entry in entries:
+            weekly = entry.weekly
+            key = (id(weekly), entry.start, entry.end)
+            if weekly is None or key in seen:
+                continue
+            seen.add(key)
+            whole = weekly is blocklist.schedule
+            rule = None if whole or not isinstance(entry, Rule) else entry
+            if not whole and rule is None:
+                continue  # regexes and sources only ever take the list's schedule
+            for instant, opens in weekly.edges(max(low, entry.start), min(high, entry.end)):
+                if instant == entry.start:
+                    continue  # the entry's (or list's) own start says it
+                found.append(Transition(datetime.fromtimestamp(instant, UTC), blocklist, rule,
+                                        "opens" if opens else "closes",
+                                        blocklist.size if rule is None else 1))
+    return found
+
+
 def active_rules(policy: Policy, at: datetime) -> list[Rule]:
-    return [rule for rule in policy.rules if rule.window.contains(at)]
+    moment = at.timestamp()
+    return [rule for rule in policy.rules if in_force(rule, moment)]
 
 
 def active_size(policy: Policy, at: datetime) -> int:
     """How many entries (names, patterns) are in force at `at`."""
     total = 0
+    moment = at.timestamp()
     for entry in policy.entries:
-        if entry.window.contains(at):
+        if in_force(entry, moment):
             total += entry.count if isinstance(entry, SourceRules) else 1
     return total
 
 
 def next_transition(rules: Iterable[AnyRule], after: datetime) -> datetime | None:
-    """The first instant strictly after `after` at which any rule starts or ends."""
-    upcoming = [
-        t for rule in rules for t in (rule.window.effective, rule.window.expires)
-        if t is not None and t > after
-    ]
-    return min(upcoming, default=None)
+    """The first instant strictly after `after` at which any rule starts or ends, or a
+    window of its `schedule:` opens or closes."""
+    moment = after.timestamp()
+    first = math.inf
+    weekly: dict[tuple[int, float, float], WeeklySchedule] = {}
+    for rule in rules:
+        for bound in (rule.start, rule.end):
+            if moment < bound < first:
+                first = bound
+        if rule.weekly is not None:
+            weekly[id(rule.weekly), rule.start, rule.end] = rule.weekly
+    for (_, start, end), schedule in weekly.items():
+        edge = schedule.next_edge(max(moment, start))
+        if edge is not None and moment < edge < min(first, end):
+            first = edge
+    return None if first == math.inf else datetime.fromtimestamp(first, UTC)
 
 
 def upcoming_block(index: PolicyIndex, rules: Iterable[AnyRule], name: str,
                    after: datetime) -> tuple[datetime, AnyRule, str] | None:
     """When an allowed name will next be blocked: (instant, rule, matched pattern).
 
-    Checked at each future transition, since the verdict only changes there.
+    Checked at each future change of the rules covering the name, since the verdict only
+    changes there (weekly windows included; a bounded number of steps).
     """
-    instants = sorted({
-        t for rule in rules for t in (rule.window.effective, rule.window.expires)
-        if t is not None and t > after
-    })
-    for instant in instants:
-        found = index.lookup(name, instant)
+    moment = after.timestamp()
+    for _ in range(_UPCOMING_STEPS):
+        change = index.next_change(name, moment)
+        if change is None:
+            return None
+        found = index.lookup(name, change)
         if found is not None and found[0].action is Action.BLOCK:
-            return instant, found[0], found[1]
+            return datetime.fromtimestamp(change, UTC), found[0], found[1]
+        moment = change
     return None
