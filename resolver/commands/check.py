@@ -49,14 +49,16 @@ def _rule_fields(policy: Policy, rule: AnyRule | None,
                  pattern: str | None = None) -> dict[str, Any]:
     if rule is None:
         return {"action": None, "list": None, "rule": None, "reference": None,
-                "effective": None, "expires": None, "location": None, "source": None}
+                "effective": None, "expires": None, "location": None, "source": None,
+                "schedule": None}
     blocklist = _list(policy, rule)
     tz = zone(blocklist.timezone)
     return {"action": rule.action.value, "list": rule.list_name, "rule": pattern,
             "reference": blocklist.reference or None,
             "effective": iso(rule.window.effective, tz), "expires": iso(rule.window.expires, tz),
             "location": str(rule.location),
-            "source": rule.source if isinstance(rule, SourceRules) else None}
+            "source": rule.source if isinstance(rule, SourceRules) else None,
+            "schedule": rule.weekly.text if rule.weekly is not None else None}
 
 
 def _text(policy: Policy, result: dict[str, Any]) -> str:
@@ -79,6 +81,8 @@ def _text(policy: Policy, result: dict[str, Any]) -> str:
         if result["reference"]:
             lines.append(f"  reference: {result['reference']}")
         lines.append(f"  in force:  {_window(result['effective'], result['expires'], tz)}")
+        if result.get("schedule"):
+            lines.append(f"  schedule:  {result['schedule']} ({tz.key})")
     upcoming = result["upcoming"]
     if upcoming:
         tz = zone(policy.list_named(upcoming["list"]).timezone)  # type: ignore[union-attr]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from resolver.commands.exit_codes import EXIT_OK
@@ -14,6 +14,12 @@ from resolver.policy.timeline import Transition, transitions
 
 
 def describe(t: Transition) -> str:
+    if t.change in ("opens", "closes"):
+        if t.rule is None:
+            return f"{t.blocklist.name}: window {t.change} ({_count(t)})"
+        kind = "block" if t.rule.action is Action.BLOCK else "exception"
+        return f"{t.blocklist.name}: {kind} {t.rule.pattern} window {t.change} " \
+            f"({t.rule.location})"
     if t.rule is None:
         what = "blocking" if any(r.action is Action.BLOCK for r in t.blocklist.rules) \
             else "exceptions"
@@ -23,10 +29,15 @@ def describe(t: Transition) -> str:
 
 
 def _count(t: Transition) -> str:
-    """'5 names, 1 exception': the entries that start or end with the whole list."""
-    bound = "effective" if t.change == "starts" else "expires"
-    moving = [r for r in t.blocklist.rules
-              if not r.window.empty and getattr(r.window, bound) == t.instant]
+    """'5 names, 1 exception': the entries that start or end with the whole list (or open
+    and close with its weekly windows)."""
+    if t.change in ("opens", "closes"):
+        moving = [r for r in t.blocklist.rules if r.weekly is t.blocklist.schedule
+                  and r.window.contains(t.instant)]
+    else:
+        bound = "effective" if t.change == "starts" else "expires"
+        moving = [r for r in t.blocklist.rules
+                  if not r.window.empty and getattr(r.window, bound) == t.instant]
     blocks = sum(1 for r in moving if r.action is Action.BLOCK)
     exceptions = len(moving) - blocks
     parts = [f"{blocks} name{'s' * (blocks != 1)}"] if blocks or not exceptions else []
@@ -35,10 +46,16 @@ def _count(t: Transition) -> str:
     return ", ".join(parts)
 
 
+WINDOW_DAYS = 7
+"""Without `--until`, weekly windows are listed for this many days: they repeat for ever."""
+
+
 def run(policy: Policy, start: datetime | None, until: datetime | None, *, as_json: bool,
-        out: TextIO) -> int:
+        out: TextIO, now: datetime | None = None) -> int:
+    windows_from = start or now or datetime.now(UTC)
+    windows_until = until or windows_from + timedelta(days=WINDOW_DAYS)
     shown = 0
-    for t in transitions(policy):
+    for t in transitions(policy, windows_from, windows_until):
         if (start is not None and t.instant < start) or (until is not None
                                                          and t.instant >= until):
             continue

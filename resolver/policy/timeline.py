@@ -85,8 +85,14 @@ def window_edges(policy: Policy, start: datetime, until: datetime) -> list[Trans
                     continue  # the entry's (or list's) own start says it
                 found.append(Transition(datetime.fromtimestamp(instant, UTC), blocklist, rule,
                                         "opens" if opens else "closes",
-                                        blocklist.size if rule is None else 1))
+                                        _scheduled(blocklist) if rule is None else 1))
     return found
+
+
+def _scheduled(blocklist: BlockList) -> int:
+    """Entries that open and close with the list's own weekly windows."""
+    return sum(1 for r in blocklist.rules if r.weekly is blocklist.schedule) + \
+        sum(s.count for s in blocklist.sources) + len(blocklist.regexes)
 
 
 def active_rules(policy: Policy, at: datetime) -> list[Rule]:

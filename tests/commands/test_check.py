@@ -126,3 +126,34 @@ def test_run_in_process_answers_each_name_and_fails_for_an_invalid_one(site: Pat
     out = io.StringIO()
     assert check.run(policy, ["a..b", "tiktok.com"], at, as_json=False, out=out) == EXIT_PROBLEMS
     assert out.getvalue().splitlines()[-4] == "tiktok.com: BLOCKED by list social, rule tiktok.com"
+
+
+def test_check_honours_weekly_windows(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"blocklists/office.yaml": """
+        name: office
+        reference: r
+        effective: 2026-03-01
+        timezone: Europe/Brussels
+        schedule: {mon-fri: "09:00-17:30", sun: "01:30-03:30"}
+        domains:
+          - tiktok.com
+        """})
+    inside = dnsfence("check", "tiktok.com", "--at", "2026-03-30T09:00:00+02:00", cwd=tmp_path)
+    assert inside.out.splitlines() == [
+        "tiktok.com: BLOCKED by list office, rule tiktok.com",
+        "  rule at:   blocklists/office.yaml:7:5",
+        "  reference: r",
+        "  in force:  from 2026-03-01 00:00 CET, no expiry",
+        "  schedule:  mon-fri 09:00-17:30; sun 01:30-03:30 (Europe/Brussels)",
+    ]
+    before = dnsfence("check", "tiktok.com", "--at", "2026-03-30T08:59:59+02:00", "--json",
+                      cwd=tmp_path).json_lines()[0]
+    assert before["blocked"] is False
+    assert before["upcoming"]["instant"] == "2026-03-30T09:00:00+02:00"
+    assert before["upcoming"]["schedule"] == "mon-fri 09:00-17:30; sun 01:30-03:30"
+    # the spring-forward night: 03:29 CEST is inside, 03:30 CEST is not
+    night = [dnsfence("check", "tiktok.com", "--at", at, "--json",
+                      cwd=tmp_path).json_lines()[0]["blocked"]
+             for at in ("2026-03-29T00:29:59Z", "2026-03-29T00:30:00Z",
+                        "2026-03-29T01:29:59Z", "2026-03-29T01:30:00Z")]
+    assert night == [False, True, True, False]
