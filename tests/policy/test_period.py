@@ -93,3 +93,45 @@ def test_replace_swaps_in_a_new_policy_and_its_period(tmp_path: Path) -> None:
     assert holder.period.index is new.index
     assert holder.period.until == utc(2024, 2, 15).timestamp()
     assert holder.current(FEB).active == 0
+
+
+WEEKLY = """
+    reference: r
+    effective: 2026-01-01
+    timezone: Europe/Brussels
+    schedule: {mon-fri: ["09:00-12:30", "13:30-17:30"]}
+    domains:
+      - tiktok.com
+    """
+MONDAY_0900 = utc(2026, 1, 5, 8).timestamp()  # 09:00 CET
+
+
+def test_window_edges_end_periods_and_cap_ttls(tmp_path: Path) -> None:
+    policy = policy_of(tmp_path, WEEKLY)
+    holder = PolicyHolder(policy, clock=lambda: MONDAY_0900 - 100)
+    period = holder.current(MONDAY_0900 - 100)
+    assert period.until == MONDAY_0900
+    assert period.last_bound == math.inf  # the windows never stop
+    assert period.active == 0
+    assert period.index.lookup("tiktok.com", MONDAY_0900 - 1) is None
+    assert period.ttl_cap("www.tiktok.com", MONDAY_0900 - 100) == 100
+    assert period.ttl_cap("example.com", MONDAY_0900 - 100) is None
+    inside = holder.current(MONDAY_0900)
+    assert inside is not period and inside.active == 1
+    assert inside.until == MONDAY_0900 + 3.5 * 3600  # 12:30
+    assert inside.ttl_cap("tiktok.com", MONDAY_0900 + 3.5 * 3600 - 7) == 7
+    found = inside.index.lookup("tiktok.com", MONDAY_0900)
+    assert found is not None and found[1] == "tiktok.com"
+    friday_close = utc(2026, 1, 9, 16, 30).timestamp()
+    weekend = holder.current(friday_close)
+    assert weekend.active == 0
+    assert weekend.until == utc(2026, 1, 12, 8).timestamp()  # monday 09:00 CET
+
+
+def test_a_schedule_inside_dates_ends_with_them(tmp_path: Path) -> None:
+    policy = policy_of(tmp_path, WEEKLY.replace("effective: 2026-01-01",
+                                                "effective: 2026-01-01\n    expires: 2026-01-06"))
+    period = period_at(policy, MONDAY_0900)
+    assert period.last_bound == utc(2026, 1, 5, 23).timestamp()
+    after = period_at(policy, utc(2026, 1, 5, 23).timestamp())
+    assert after.until == math.inf and after.active == 0
