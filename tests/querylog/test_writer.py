@@ -201,11 +201,13 @@ def test_an_unwritable_log_is_reported_once_counted_and_recovers(
         blocker.mkdir()
         writer.submit(raw(10))
         wait_for(lambda: writer.written == 1)
+        wait_for(lambda: len(caplog.records) >= 2)  # logged just after the write, by the thread
         assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING"]
         shutil.rmtree(blocker)
         blocker.write_text("broken again")
         writer.submit(raw(11))
         wait_for(lambda: writer.dropped == 6)
+        wait_for(lambda: len(caplog.records) >= 3)
         assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING", "ERROR"]
     finally:
         writer.close()
