@@ -1,0 +1,96 @@
+"""CNAME and DNAME chains: the names an upstream answer passes through on its way to the data.
+
+A name on no list may alias one that is (some CDN names only ever appear as CNAME
+targets), so a block must see the whole chain, not just the question. The chain is read
+once per upstream message, when it arrives (the cache reads it in the walk it already
+makes), and kept with it: every later check is a few dict lookups, never a parse.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from resolver.dns import message
+from resolver.dns.message import (
+    TYPE_CNAME,
+    TYPE_DNAME,
+    MalformedMessage,
+    Record,
+    records,
+    skip_questions,
+)
+from resolver.dns.names import labels_text, read_name
+
+COUNTS = message.COUNTS
+
+_KINDS = {TYPE_CNAME: "CNAME", TYPE_DNAME: "DNAME"}
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One CNAME or DNAME record: `owner` aliases `target` (names in `Query.qname` form)."""
+
+    kind: str
+    """"CNAME" or "DNAME", as the EDE text names it."""
+    owner: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AliasChain:
+    """The alias records of one answer section, in the order the upstream sent them.
+
+    Compared by identity: one chain belongs to one stored message, and a memo keyed by it
+    must not hash its names on every lookup.
+    """
+
+    links: tuple[Link, ...]
+    names: tuple[str, ...]
+    """Every owner and target once, in order of appearance: what a check looks up."""
+
+    def path_to(self, name: str) -> str:
+        """The links up to the first that names `name`, as people read them:
+        'CNAME www.example.com → v16.tiktokcdn.com', consecutive links of one kind joined
+        ('CNAME a.test → b.test → c.test'), others after a comma."""
+        parts: list[str] = []
+        previous: Link | None = None
+        for link in self.links:
+            if previous is not None and previous.kind == link.kind \
+                    and previous.target == link.owner:
+                parts.append(f" → {link.target}")
+            else:
+                parts.append(f"{', ' if parts else ''}{link.kind} {link.owner} → {link.target}")
+            if name in (link.owner, link.target):
+                break
+            previous = link
+        return "".join(parts)
+
+
+def chain_in(msg: bytes, answers: Iterable[Record]) -> AliasChain | None:
+    """The chain of the answer-section records `answers` (framed by `message.records`),
+    None when none is a CNAME or DNAME. MalformedMessage if a name cannot be read."""
+    links = []
+    for owner, rtype, _, rdata, _ in answers:
+        kind = _KINDS.get(rtype)
+        if kind is not None:
+            links.append(Link(kind, labels_text(read_name(msg, owner)[0]),
+                              labels_text(read_name(msg, rdata)[0])))
+    if not links:
+        return None
+    names = dict.fromkeys(name for link in links for name in (link.owner, link.target))
+    return AliasChain(tuple(links), tuple(names))
+
+
+def chain_of(msg: bytes) -> AliasChain | None:
+    """The chain of a whole message, for one nobody walked before (one the cache does not
+    keep); None without alias records, and for a message that cannot be walked (the
+    caller passes only upstream messages, which the forwarder has framed already)."""
+    try:
+        qdcount, ancount = COUNTS.unpack_from(msg, 4)[:2]
+        if not ancount:
+            return None
+        return chain_in(msg, records(msg, skip_questions(msg, qdcount), ancount))
+    except (MalformedMessage, struct.error):
+        return None
