@@ -8,6 +8,7 @@ makes), and kept with it: every later check is a few dict lookups, never a parse
 
 from __future__ import annotations
 
+import enum
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ from resolver.dns.names import labels_text, read_name
 COUNTS = message.COUNTS
 
 _KINDS = {TYPE_CNAME: "CNAME", TYPE_DNAME: "DNAME"}
+
+
+class Unread(enum.Enum):
+    """Said of a message whose chain nobody has read yet (`chain_of` will)."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
 
 
 @dataclass(frozen=True, slots=True)
