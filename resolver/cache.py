@@ -73,7 +73,7 @@ def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int) ->
         if index < ancount:
             if answer_min is None or ttl < answer_min:
                 answer_min = ttl
-            if rtype == TYPE_CNAME or rtype == TYPE_DNAME:
+            if rtype in (TYPE_CNAME, TYPE_DNAME):
                 aliased = True
         elif index < authority_end and rtype == TYPE_SOA:
             if end - rdata < SOA_FIXED_LEN + 2:
@@ -198,7 +198,7 @@ class AnswerCache:
     def _forget(self, entry: _Entry) -> None:
         self.bytes -= entry.footprint
 
-    def put(self, key: CacheKey, response: bytes, now: float) -> AliasChain | None | Unread:
+    def put(self, key: CacheKey, response: bytes, now: float) -> AliasChain | Unread | None:
         """Store `response` (wire, OPT removed) under `key` if it is cacheable.
 
         Returns the answer's alias chain, read in the same walk, whether or not the answer
