@@ -129,7 +129,8 @@ class ChainInspection:
         zone is not an ancestor of the question here, and a negative answer's SOA should be.
         """
         known = self._templates.get(id(chain))
-        if known is not None and known[0] is chain and known[1] == found:
+        if known is not None and known[0] is chain and known[1][0] is found[0] \
+                and known[1][1] == found[1]:
             return known[2]
         rule, pattern = found
         blocklist = self._holder.policy.list_named(rule.list_name)

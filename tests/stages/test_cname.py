@@ -1,0 +1,307 @@
+"""CNAME inspection in the real chain: forwarded answers and cache hits whose alias chain
+passes through a blocked name get the blocked answer, from the instant the name is blocked.
+
+The pipeline is built as a worker builds it, with a scripted tail in place of the upstream
+(it answers each question with a message made here); the clocks the forward path reads are
+set by each test. Answers are read back with dnspython.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.message
+import dns.rcode
+import dns.rrset
+import pytest
+
+from resolver import pipeline as pipeline_module
+from resolver.pipeline import CHAIN, Pipeline
+from resolver.policy.loaded import Policy
+from resolver.policy.period import PolicyHolder
+from resolver.stages import cache as cache_module
+from resolver.stages.cache import CacheStage
+from resolver.stages.contract import Done, Request, ResponseKind, Stage, StageSetup
+from resolver.stages.repeat import RepeatStage
+from resolver.stages.upstream import UpstreamStage
+from tests.policy.assertions import policy_of
+from tests.stages.fakes import (
+    CHANGE,
+    OFFICE,
+    T0,
+    assert_nxdomain,
+    assert_rcode,
+    ede_of,
+    message_of,
+    office_config,
+    query_wire,
+)
+
+LISTS = """
+    name: tiktok
+    effective: 2023-03-20
+    timezone: UTC
+    domains:
+      - tiktok.com
+      - tiktokcdn.com
+      - domain: later.example
+        effective: 2030-01-01
+    allow:
+      - newsroom.tiktok.com
+"""
+"""later.example becomes blocked at CHANGE (T0 + 100.25)."""
+
+CHAINS = {
+    "www.example.com": ("www.example.com 300 CNAME v16.tiktokcdn.com.",
+                        "v16.tiktokcdn.com 300 A 192.0.2.9"),
+    "a.example.test": ("a.example.test 300 CNAME b.example.test.",
+                       "b.example.test 300 CNAME www.tiktok.com.",
+                       "www.tiktok.com 300 A 192.0.2.41"),
+    "www.mirror.test": ("mirror.test 300 DNAME tiktok.com.",
+                        "www.mirror.test 300 CNAME www.tiktok.com.",
+                        "www.tiktok.com 300 A 192.0.2.41"),
+    "alias.example.test": ("alias.example.test 300 CNAME www.example.test.",
+                           "www.example.test 300 A 192.0.2.10"),
+    "soon.example.test": ("soon.example.test 300 CNAME cdn.later.example.",
+                          "cdn.later.example 300 A 192.0.2.60"),
+    "newsroom.tiktok.com": ("newsroom.tiktok.com 300 CNAME www.tiktok.com.",
+                            "www.tiktok.com 300 A 192.0.2.41"),
+    "plain.example.test": ("plain.example.test 300 A 192.0.2.12",),
+}
+"""What the scripted upstream answers, by question name (answer records)."""
+
+
+def upstream_answer(request: Request) -> bytes:
+    query = dns.message.from_wire(request.data)
+    response = dns.message.make_response(query)
+    response.use_edns(False)  # the forwarder hands messages on without their OPT
+    for text in CHAINS[request.query.qname]:
+        owner, ttl, kind, data = text.split(" ", 3)
+        response.answer.append(dns.rrset.from_text(owner + ".", int(ttl), "IN", kind, data))
+    return response.to_wire()
+
+
+class ScriptedUpstream(Stage):
+    """The tail: answers from CHAINS at once, and counts what it was asked."""
+
+    next = None
+
+    def __init__(self, setup: StageSetup) -> None:
+        self.asked: list[str] = []
+
+    def forward(self, request: Request, done: Done) -> None:
+        self.asked.append(request.query.qname)
+        done(upstream_answer(request))
+
+
+class Clock:
+    """What `time.time()` says on the forward path (the cache stores at it)."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
+    clock = Clock()
+    fake = types.SimpleNamespace(time=clock.time)
+    monkeypatch.setattr(pipeline_module, "time", fake)
+    monkeypatch.setattr(cache_module, "time", fake)
+    yield clock
+
+
+def office_policy(text: str = LISTS) -> Policy:
+    with tempfile.TemporaryDirectory() as directory:
+        return policy_of(Path(directory), text)
+
+
+def build(**overrides: object) -> Pipeline:
+    chain = tuple(ScriptedUpstream if stage is UpstreamStage else stage for stage in CHAIN)
+    holder = PolicyHolder(office_policy(), clock=lambda: T0)
+    return Pipeline.from_config(office_config(**overrides), holder, chain=chain)
+
+
+def ask(pipeline: Pipeline, clock: Clock, name: str, now: float = T0, qid: int = 1,
+        edns: int | bool = 0) -> tuple[bytes, Request]:
+    """The answer to `name` at `now` (forwarded when it must be) and its request."""
+    clock.now = now
+    result = pipeline.handle(query_wire(name, qid=qid, edns=edns), OFFICE, now)
+    if isinstance(result, Request):
+        answers: list[bytes] = []
+        pipeline.forward(result, answers.append)
+        assert len(answers) == 1
+        return answers[0], result
+    assert result is not None
+    return result, pipeline_request(pipeline)
+
+
+def pipeline_request(pipeline: Pipeline) -> Request:
+    """The request the pipeline reused for an answer made now (read before the next query)."""
+    handle = pipeline.handle
+    cells = [c.cell_contents for c in handle.__closure__ or () if isinstance(
+        c.cell_contents, list) and c.cell_contents and isinstance(c.cell_contents[0], Request)]
+    assert len(cells) == 1
+    request: Request = cells[0][0]
+    return request
+
+
+def asked(pipeline: Pipeline) -> list[str]:
+    return pipeline.stage(ScriptedUpstream).asked
+
+
+TIKTOKCDN_TEXT = ("blocked by list tiktok (tiktokcdn.com) via CNAME www.example.com → "
+                  "v16.tiktokcdn.com since 2023-03-20")
+
+
+def test_a_forwarded_answer_whose_chain_is_blocked_gets_the_blocked_answer(
+        clock: Clock) -> None:
+    pipeline = build()
+    answer, request = ask(pipeline, clock, "www.example.com", qid=77)
+    message = assert_nxdomain(answer, soa_owner="www.example.com", ttl=60, qid=77)
+    assert ede_of(message) == (15, TIKTOKCDN_TEXT)
+    assert request.kind is ResponseKind.BLOCKED
+    assert request.found is not None
+    assert (request.found[0].list_name, request.found[1]) == ("tiktok", "tiktokcdn.com")
+    counters = pipeline.counters()
+    assert counters["blocked"] == counters["cname_blocked"] == 1
+    series = pipeline.series()
+    assert series["blocked"] == {("tiktok",): 1.0}  # the metrics count it under its list
+    assert series["queries"][("blocked", "udp")] == 1
+    assert series["queries"][("forwarded", "udp")] == 0
+
+
+def test_the_cached_answer_is_blocked_too_without_asking_again(clock: Clock) -> None:
+    pipeline = build()
+    ask(pipeline, clock, "www.example.com")
+    answer, request = ask(pipeline, clock, "www.example.com", T0 + 20, qid=5)
+    message = assert_nxdomain(answer, soa_owner="www.example.com", ttl=60, qid=5)
+    assert ede_of(message) == (15, TIKTOKCDN_TEXT)
+    assert request.kind is ResponseKind.BLOCKED
+    assert asked(pipeline) == ["www.example.com"]  # stored once, checked on each hit
+    assert len(pipeline.stage(CacheStage)) == 1
+    assert pipeline.counters()["cname_blocked"] == 2
+
+
+def test_a_two_step_chain_and_a_dname_are_named_in_the_text(clock: Clock) -> None:
+    pipeline = build()
+    for name, text in (
+        ("a.example.test", "blocked by list tiktok (tiktok.com) via CNAME a.example.test → "
+                           "b.example.test → www.tiktok.com since 2023-03-20"),
+        ("www.mirror.test", "blocked by list tiktok (tiktok.com) via DNAME mirror.test → "
+                            "tiktok.com since 2023-03-20"),
+    ):
+        for now in (T0, T0 + 1):  # forwarded, then from the cache
+            answer, _ = ask(pipeline, clock, name, now)
+            assert ede_of(assert_nxdomain(answer, soa_owner=name, ttl=60)) == (15, text)
+
+
+def test_an_unrelated_chain_and_a_plain_answer_are_untouched(clock: Clock) -> None:
+    inspected, plain = build(), build(**{"blocking.cname": False})
+    for name in ("alias.example.test", "plain.example.test"):
+        for now in (T0, T0 + 3.5):
+            answer, request = ask(inspected, clock, name, now)
+            assert answer == ask(plain, clock, name, now)[0]
+            assert request.kind in (ResponseKind.FORWARDED, ResponseKind.CACHED)
+            message = assert_rcode(answer, dns.rcode.NOERROR)
+            assert message.answer[-1].ttl == (300 if now == T0 else 297)
+    assert inspected.counters()["cname_blocked"] == 0
+
+
+def test_blocking_cname_false_turns_inspection_off(clock: Clock) -> None:
+    pipeline = build(**{"blocking.cname": False})
+    for now in (T0, T0 + 1):
+        answer, request = ask(pipeline, clock, "www.example.com", now)
+        assert [str(r.name) for r in message_of(answer).answer] == \
+            ["www.example.com.", "v16.tiktokcdn.com."]
+        assert request.kind in (ResponseKind.FORWARDED, ResponseKind.CACHED)
+    assert pipeline.counters()["cname_blocked"] == 0
+
+
+def test_a_reconfiguration_turns_it_on_and_off_for_entries_already_cached(clock: Clock) -> None:
+    pipeline = build(**{"blocking.cname": False})
+    assert message_of(ask(pipeline, clock, "www.example.com")[0]).rcode() == dns.rcode.NOERROR
+    pipeline.reconfigure(office_config(**{"blocking.negative_ttl": 30}))
+    answer, _ = ask(pipeline, clock, "www.example.com", T0 + 1)
+    assert_nxdomain(answer, soa_owner="www.example.com", ttl=30)  # the entry had its chain
+    pipeline.reconfigure(office_config(**{"blocking.cname": False}))
+    answer, _ = ask(pipeline, clock, "www.example.com", T0 + 2)
+    assert message_of(answer).rcode() == dns.rcode.NOERROR
+    assert pipeline.counters()["cname_blocked"] == 1  # counts carry over
+
+
+def test_without_a_cache_the_forwarded_chain_is_read_and_blocked(clock: Clock) -> None:
+    pipeline = build(**{"cache.max_entries": 0})
+    for now in (T0, T0 + 1):
+        answer, request = ask(pipeline, clock, "www.example.com", now)
+        assert ede_of(assert_nxdomain(answer, soa_owner="www.example.com", ttl=60)) == \
+            (15, TIKTOKCDN_TEXT)
+        assert request.kind is ResponseKind.BLOCKED
+    assert asked(pipeline) == ["www.example.com"] * 2
+
+
+def test_an_explicitly_allowed_question_is_not_blocked_by_its_chain(clock: Clock) -> None:
+    pipeline = build()
+    for now in (T0, T0 + 1):
+        answer, request = ask(pipeline, clock, "newsroom.tiktok.com", now)
+        assert message_of(answer).rcode() == dns.rcode.NOERROR
+        assert request.kind in (ResponseKind.FORWARDED, ResponseKind.CACHED)
+
+
+def test_a_query_without_edns_gets_the_blocked_answer_without_opt(clock: Clock) -> None:
+    pipeline = build()
+    answer, _ = ask(pipeline, clock, "www.example.com", edns=False)
+    message = assert_rcode(answer, dns.rcode.NXDOMAIN)
+    assert message.edns < 0 and message.answer == [] and len(message.authority) == 1
+
+
+def test_a_chain_that_becomes_blocked_is_capped_before_and_blocked_from_the_instant(
+        clock: Clock) -> None:
+    pipeline = build()
+    repeat = pipeline.stage(RepeatStage)
+    answer, request = ask(pipeline, clock, "soon.example.test")
+    assert request.kind is ResponseKind.FORWARDED
+    assert [r.ttl for r in message_of(answer).answer] == [100, 100]  # floor(CHANGE - T0)
+    for offset in (40.0, 40.2, 99.9):  # from the cache, capped, never repeated
+        answer, request = ask(pipeline, clock, "soon.example.test", T0 + offset)
+        assert request.kind is ResponseKind.CACHED
+        left = int(CHANGE - (T0 + offset))
+        assert [r.ttl for r in message_of(answer).answer] == [left, left]
+    assert len(repeat) == 0
+    answer, request = ask(pipeline, clock, "soon.example.test", CHANGE + 0.01, qid=9)
+    message = assert_nxdomain(answer, soa_owner="soon.example.test", ttl=60, qid=9)
+    assert ede_of(message) == (15, "blocked by list tiktok (later.example) via CNAME "
+                                    "soon.example.test → cdn.later.example since 2030-01-01")
+    assert request.kind is ResponseKind.BLOCKED
+    assert asked(pipeline) == ["soon.example.test"]  # the entry answered throughout
+
+
+def test_repeats_of_a_chain_blocked_hit_stay_inside_its_period(clock: Clock) -> None:
+    pipeline = build()
+    repeat = pipeline.stage(RepeatStage)
+    ask(pipeline, clock, "www.example.com")
+    first, _ = ask(pipeline, clock, "www.example.com", T0 + 10.1, qid=1)
+    second, request = ask(pipeline, clock, "www.example.com", T0 + 10.2, qid=2)
+    assert len(repeat) == 1 and pipeline.counters()["repeats"] == 1
+    assert second[2:] == first[2:] and second[:2] == b"\x00\x02"
+    assert request.kind is ResponseKind.BLOCKED and request.found is not None
+    # a reload that drops the CDN name from the list: the next hit is the upstream's again
+    pipeline.policy.replace(office_policy(LISTS.replace("      - tiktokcdn.com\n", "")),
+                            T0 + 10.3)
+    answer, request = ask(pipeline, clock, "www.example.com", T0 + 10.4, qid=3)
+    assert message_of(answer).rcode() == dns.rcode.NOERROR
+    assert request.kind is ResponseKind.CACHED
+
+
+def test_the_chain_of_an_answer_blocked_by_question_is_not_read_again(clock: Clock) -> None:
+    pipeline = build()
+    answer, request = ask(pipeline, clock, "www.tiktok.com")
+    assert request.kind is ResponseKind.BLOCKED
+    assert asked(pipeline) == [] and pipeline.counters()["cname_blocked"] == 0
+    assert ede_of(message_of(answer)) == (15, "blocked by list tiktok (tiktok.com) "
+                                              "since 2023-03-20")
