@@ -19,11 +19,15 @@ import dns.rrset
 import pytest
 
 from resolver import pipeline as pipeline_module
+from resolver.dns.aliases import chain_of
+from resolver.dns.query import parse_query
 from resolver.pipeline import CHAIN, Pipeline
 from resolver.policy.loaded import Policy
 from resolver.policy.period import PolicyHolder
 from resolver.stages import cache as cache_module
+from resolver.stages import cname as cname_module
 from resolver.stages.cache import CacheStage
+from resolver.stages.cname import ChainInspection
 from resolver.stages.contract import Done, Request, ResponseKind, Stage, StageSetup
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.upstream import UpstreamStage
@@ -305,3 +309,30 @@ def test_the_chain_of_an_answer_blocked_by_question_is_not_read_again(clock: Clo
     assert asked(pipeline) == [] and pipeline.counters()["cname_blocked"] == 0
     assert ede_of(message_of(answer)) == (15, "blocked by list tiktok (tiktok.com) "
                                               "since 2023-03-20")
+
+
+
+def test_a_flood_of_distinct_chains_keeps_the_memo_bounded_and_the_verdicts_right(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cname_module, "_DECIDED_MAX", 8)
+    holder = PolicyHolder(office_policy(), clock=lambda: T0)
+    inspection = ChainInspection(holder, 60, 1232)
+    period = holder.current(T0)
+    for number in range(40):
+        blocked = number % 3 == 0
+        name = f"q{number}.example.test"
+        target = f"n{number}.tiktokcdn.com." if blocked else f"n{number}.cdn.example."
+        wire = query_wire(name)
+        response = dns.message.make_response(dns.message.from_wire(wire))
+        response.answer.append(dns.rrset.from_text(name + ".", 300, "IN", "CNAME", target))
+        chain = chain_of(response.to_wire())
+        query = parse_query(wire)
+        assert chain is not None and query is not None
+        request = Request(wire, OFFICE, T0, False, period)
+        request.query = query
+        request.ttl_cap = None
+        answer = inspection.check(request, chain, period, T0)
+        assert (answer is not None) is blocked, name
+        assert (request.kind is ResponseKind.BLOCKED) is blocked, name
+    assert inspection.blocked == 14
+    assert len(inspection._decided) <= 8  # bounded under the flood
