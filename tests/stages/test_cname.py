@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 import types
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import dns.message
@@ -22,6 +23,7 @@ from resolver import pipeline as pipeline_module
 from resolver.dns.aliases import chain_of
 from resolver.dns.query import parse_query
 from resolver.pipeline import CHAIN, Pipeline
+from resolver.policy.index import Found
 from resolver.policy.loaded import Policy
 from resolver.policy.period import PolicyHolder
 from resolver.stages import cache as cache_module
@@ -101,6 +103,25 @@ class ScriptedUpstream(Stage):
         done(upstream_answer(request))
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What an observer (the query log, the metrics) was told about an answer."""
+
+    kind: ResponseKind | None
+    found: Found | None
+
+
+class Observer(Stage):
+    """Keeps what every answer's request said when observers were shown it."""
+
+    def __init__(self, setup: StageSetup) -> None:
+        self.seen: list[tuple[Seen, bytes]] = []
+
+    def observe(self, request: Request, answer: bytes) -> None:
+        found = request.found if request.kind is ResponseKind.BLOCKED else None
+        self.seen.append((Seen(request.kind, found), answer))
+
+
 class Clock:
     """What `time.time()` says on the forward path (the cache stores at it)."""
 
@@ -126,33 +147,27 @@ def office_policy(text: str = LISTS) -> Policy:
 
 
 def build(**overrides: object) -> Pipeline:
-    chain = tuple(ScriptedUpstream if stage is UpstreamStage else stage for stage in CHAIN)
+    chain = (*(ScriptedUpstream if stage is UpstreamStage else stage for stage in CHAIN),
+             Observer)
     holder = PolicyHolder(office_policy(), clock=lambda: T0)
     return Pipeline.from_config(office_config(**overrides), holder, chain=chain)
 
 
 def ask(pipeline: Pipeline, clock: Clock, name: str, now: float = T0, qid: int = 1,
-        edns: int | bool = 0) -> tuple[bytes, Request]:
-    """The answer to `name` at `now` (forwarded when it must be) and its request."""
+        edns: int | bool = 0) -> tuple[bytes, Seen]:
+    """The answer to `name` at `now` (forwarded when it must be), and what the chain's
+    observers were shown with it."""
     clock.now = now
     result = pipeline.handle(query_wire(name, qid=qid, edns=edns), OFFICE, now)
     if isinstance(result, Request):
         answers: list[bytes] = []
         pipeline.forward(result, answers.append)
         assert len(answers) == 1
-        return answers[0], result
-    assert result is not None
-    return result, pipeline_request(pipeline)
-
-
-def pipeline_request(pipeline: Pipeline) -> Request:
-    """The request the pipeline reused for an answer made now (read before the next query)."""
-    handle = pipeline.handle
-    cells = [c.cell_contents for c in handle.__closure__ or () if isinstance(
-        c.cell_contents, list) and c.cell_contents and isinstance(c.cell_contents[0], Request)]
-    assert len(cells) == 1
-    request: Request = cells[0][0]
-    return request
+        result = answers[0]
+    assert result
+    seen = pipeline.stage(Observer).seen
+    assert len(seen) == 1 and seen[0][1] == result, "observers see each answer once"
+    return result, seen.pop()[0]
 
 
 def asked(pipeline: Pipeline) -> list[str]:
