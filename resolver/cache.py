@@ -47,7 +47,8 @@ _Scan = tuple[int, list[bytes], list[int], int | None, int | None, AliasChain | 
 authority SOA, the answer's CNAME/DNAME chain)."""
 
 
-def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int) -> _Scan:
+def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int,
+          chains: bool) -> _Scan:
     """Walk the message once: cut it at each RR TTL field, find the TTLs that set the
     lifetime (the negative TTL of an SOA is min(SOA TTL, SOA MINIMUM)), and read the
     answer's alias chain if it has one (an answer without costs two int comparisons)."""
@@ -83,7 +84,7 @@ def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int) ->
             if negative_ttl is None or negative < negative_ttl:
                 negative_ttl = negative
     segments.append(msg[start:])
-    chain = chain_in(msg, found[:ancount]) if aliased else None
+    chain = chain_in(msg, found[:ancount]) if aliased and chains else None
     return question_end, segments, ttls, answer_min, negative_ttl, chain
 
 
@@ -170,6 +171,7 @@ class AnswerCache:
         min_ttl: int = 0,
         max_ttl: int = 86_400,
         max_negative_ttl: int = 3_600,
+        chains: bool = True,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
@@ -181,6 +183,8 @@ class AnswerCache:
         self.min_ttl = min_ttl
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
+        self.chains = chains
+        """Whether answers' alias chains are read (for CNAME inspection) or left unread."""
         self.hits = 0
         self.misses = 0
         self.bytes = 0
@@ -213,7 +217,7 @@ class AnswerCache:
             return UNREAD
         try:
             question_end, segments, ttls, answer_min, negative_ttl, chain = _scan(
-                response, qdcount, ancount, nscount, arcount)
+                response, qdcount, ancount, nscount, arcount, self.chains)
         except MalformedMessage:
             return UNREAD
         if rcode == _NXDOMAIN or ancount == 0:

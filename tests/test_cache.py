@@ -614,3 +614,10 @@ def test_put_reports_the_chain_of_answers_it_does_not_keep() -> None:
     truncated[2] |= dns.flags.TC >> 8
     assert cache.put(key_for(), bytes(truncated), T0) is UNREAD
     assert cache.put(key_for(), aliased()[:-2], T0) is UNREAD
+
+
+def test_a_cache_told_not_to_read_chains_keeps_none() -> None:
+    cache = AnswerCache(chains=False)
+    assert cache.put(key_for(), aliased(), T0) is None
+    parts = cache.parts(key_for(), len(question_wire("www.example.com.")), T0)
+    assert parts is not None and parts[2] is None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from resolver.dns import message
 from resolver.dns.message import (
@@ -26,7 +26,7 @@ from resolver.dns.names import labels_text, read_name
 
 COUNTS = message.COUNTS
 
-_KINDS = {TYPE_CNAME: "CNAME", TYPE_DNAME: "DNAME"}
+_ALIAS_TYPES = frozenset((TYPE_CNAME, TYPE_DNAME))
 
 
 class Unread(enum.Enum):
@@ -38,9 +38,10 @@ class Unread(enum.Enum):
 UNREAD = Unread.UNREAD
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
-    """One CNAME or DNAME record: `owner` aliases `target` (names in `Query.qname` form)."""
+class Link(NamedTuple):
+    """One CNAME or DNAME record: `owner` aliases `target` (names in `Query.qname` form).
+
+    A named tuple: one is made per alias record of every upstream answer."""
 
     kind: str
     """"CNAME" or "DNAME", as the EDE text names it."""
@@ -48,17 +49,19 @@ class Link:
     target: str
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class AliasChain:
     """The alias records of one answer section, in the order the upstream sent them.
 
     Compared by identity: one chain belongs to one stored message, and a memo keyed by it
-    must not hash its names on every lookup.
+    must not hash its names on every lookup. Not to be changed once made.
     """
 
-    links: tuple[Link, ...]
-    names: tuple[str, ...]
-    """Every owner and target once, in order of appearance: what a check looks up."""
+    __slots__ = ("links", "names")
+
+    def __init__(self, links: tuple[Link, ...], names: tuple[str, ...]) -> None:
+        self.links = links
+        self.names = names
+        """Every owner and target once, in order of appearance: what a check looks up."""
 
     def path_to(self, name: str) -> str:
         """The links up to the first that names `name`, as people read them:
@@ -82,14 +85,15 @@ def chain_in(msg: bytes, answers: Iterable[Record]) -> AliasChain | None:
     """The chain of the answer-section records `answers` (framed by `message.records`),
     None when none is a CNAME or DNAME. MalformedMessage if a name cannot be read."""
     links = []
+    names: dict[str, None] = {}
     for owner, rtype, _, rdata, _ in answers:
-        kind = _KINDS.get(rtype)
-        if kind is not None:
-            links.append(Link(kind, labels_text(read_name(msg, owner)[0]),
-                              labels_text(read_name(msg, rdata)[0])))
+        if rtype in _ALIAS_TYPES:
+            owner_name = labels_text(read_name(msg, owner)[0])
+            target = labels_text(read_name(msg, rdata)[0])
+            links.append(Link("CNAME" if rtype == TYPE_CNAME else "DNAME", owner_name, target))
+            names[owner_name] = names[target] = None
     if not links:
         return None
-    names = dict.fromkeys(name for link in links for name in (link.owner, link.target))
     return AliasChain(tuple(links), tuple(names))
 
 

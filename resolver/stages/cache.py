@@ -40,11 +40,11 @@ def cache_key(query: Query) -> CacheKey:
     return (query.qname, query.qtype, query.qclass, query.do, query.cd)
 
 
-def _new_cache(settings: CacheConfig) -> AnswerCache | None:
+def _new_cache(settings: CacheConfig, chains: bool) -> AnswerCache | None:
     if settings.max_entries <= 0:
         return None  # cache.max_entries: 0 turns caching off
     return AnswerCache(settings.max_entries, settings.min_ttl, settings.max_ttl,
-                       settings.max_negative_ttl)
+                       settings.max_negative_ttl, chains=chains)
 
 
 def _inspection(holder: PolicyHolder, config: Config) -> ChainInspection | None:
@@ -60,8 +60,8 @@ class CacheStage(Stage):
     answered as blocked (`ChainInspection`).
     """
 
-    __slots__ = ("_blocked_before", "_cache", "_holder", "_inspection", "_settings",
-                 "_udp_size", "next")
+    __slots__ = ("_blocked_before", "_cache", "_cname", "_holder", "_inspection",
+                 "_settings", "_udp_size", "next")
 
     COUNTERS = (CACHED.counter, "cache_misses", "cache_entries", "cache_bytes",
                 BLOCKED.counter, "cname_blocked")
@@ -69,7 +69,8 @@ class CacheStage(Stage):
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None
         self._settings = setup.config.cache
-        self._cache = _new_cache(self._settings)
+        self._cname = setup.config.blocking.cname
+        self._cache = _new_cache(self._settings, self._cname)
         self._udp_size = setup.config.server.edns_udp_size
         self._holder = setup.policy
         self._inspection = _inspection(setup.policy, setup.config)
@@ -151,9 +152,11 @@ class CacheStage(Stage):
         if self._inspection is not None:
             self._blocked_before += self._inspection.blocked
         self._inspection = _inspection(self._holder, config)  # its templates hold the TTL
-        if config.cache != self._settings:
+        if config.cache != self._settings or config.blocking.cname != self._cname:
+            # entries stored with inspection off have no chain read: none may escape it
             self._settings = config.cache
-            self._cache = _new_cache(self._settings)
+            self._cname = config.blocking.cname
+            self._cache = _new_cache(self._settings, self._cname)
 
     def __len__(self) -> int:
         return 0 if self._cache is None else len(self._cache)

@@ -242,16 +242,23 @@ def test_blocking_cname_false_turns_inspection_off(clock: Clock) -> None:
     assert pipeline.counters()["cname_blocked"] == 0
 
 
-def test_a_reconfiguration_turns_it_on_and_off_for_entries_already_cached(clock: Clock) -> None:
+def test_a_reconfiguration_turns_it_on_and_off_and_empties_the_cache(clock: Clock) -> None:
     pipeline = build(**{"blocking.cname": False})
     assert message_of(ask(pipeline, clock, "www.example.com")[0]).rcode() == dns.rcode.NOERROR
+    assert message_of(ask(pipeline, clock, "www.example.com", T0 + 0.5)[0]).rcode() == \
+        dns.rcode.NOERROR  # from the cache, unread
+    assert asked(pipeline) == ["www.example.com"]
     pipeline.reconfigure(office_config(**{"blocking.negative_ttl": 30}))
     answer, _ = ask(pipeline, clock, "www.example.com", T0 + 1)
-    assert_nxdomain(answer, soa_owner="www.example.com", ttl=30)  # the entry had its chain
+    assert_nxdomain(answer, soa_owner="www.example.com", ttl=30)
+    assert asked(pipeline) == ["www.example.com"] * 2  # stored unread: asked again
+    answer, _ = ask(pipeline, clock, "www.example.com", T0 + 1.5)
+    assert_nxdomain(answer, soa_owner="www.example.com", ttl=30)
+    assert asked(pipeline) == ["www.example.com"] * 2  # and kept, with its chain
     pipeline.reconfigure(office_config(**{"blocking.cname": False}))
     answer, _ = ask(pipeline, clock, "www.example.com", T0 + 2)
     assert message_of(answer).rcode() == dns.rcode.NOERROR
-    assert pipeline.counters()["cname_blocked"] == 1  # counts carry over
+    assert pipeline.counters()["cname_blocked"] == 2  # counts carry over
 
 
 def test_without_a_cache_the_forwarded_chain_is_read_and_blocked(clock: Clock) -> None:
