@@ -53,15 +53,18 @@ class AliasChain:
     """The alias records of one answer section, in the order the upstream sent them.
 
     Compared by identity: one chain belongs to one stored message, and a memo keyed by it
-    must not hash its names on every lookup. Not to be changed once made.
+    must not hash its names on every lookup. Its links and names never change.
     """
 
-    __slots__ = ("links", "names")
+    __slots__ = ("clear_in", "links", "names")
 
     def __init__(self, links: tuple[Link, ...], names: tuple[str, ...]) -> None:
         self.links = links
         self.names = names
         """Every owner and target once, in order of appearance: what a check looks up."""
+        self.clear_in: object = None
+        """Left by a checker: the policy period in which it found nothing to act on in this
+        chain, so that every later check within that period is one attribute read."""
 
     def path_to(self, name: str) -> str:
         """The links up to the first that names `name`, as people read them:

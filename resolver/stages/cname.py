@@ -8,8 +8,9 @@ becomes blocked at a transition must be blocked from that instant, from the cach
 and on every forwarded answer (the cache stage again, through `check_forwarded`). The
 chain's names are read once per upstream message (`resolver.dns.aliases`, in the walk the
 cache makes anyway) and decided once per policy period (as the blocking stage decides
-question names), so a check is one dict lookup per name in the chain, and an answer
-without a chain costs one attribute test.
+question names), so a first check in a period is one dict lookup per name in the chain,
+a later one of the same chain one attribute read (the chain keeps the period it was found
+clear in), and an answer without a chain costs one attribute test.
 
 Names in the chain whose verdict changes at a known instant cap the answer's TTLs to it,
 as the blocking stage caps those of question names. A question a list explicitly allows
@@ -62,6 +63,8 @@ class ChainInspection:
         """The blocked answer to `request` if `chain` passes through a name blocked now
         (`request.kind` and `request.found` set), else None; either way `request.ttl_cap`
         is lowered to the first change of a name in the chain."""
+        if chain.clear_in is period:  # checked in this period: nothing blocks or changes
+            return None
         decided = self._decided
         if self._decided_in is not period:
             decided.clear()
@@ -72,6 +75,7 @@ class ChainInspection:
                 state = self._decide(name, period, now)
             if state is not None:
                 return self._act(request, chain, period, now)
+        chain.clear_in = period
         return None
 
     def _decide(self, name: str, period: PolicyPeriod, now: float) -> _State:

@@ -358,3 +358,18 @@ def test_a_flood_of_distinct_chains_keeps_the_memo_bounded_and_the_verdicts_righ
         assert (request.kind is ResponseKind.BLOCKED) is blocked, name
     assert inspection.blocked == 14
     assert len(inspection._decided) <= 8  # bounded under the flood
+
+
+def test_a_chain_found_clear_is_checked_again_after_a_reload(clock: Clock) -> None:
+    pipeline = build()
+    for now in (T0, T0 + 1, T0 + 2):  # forwarded, then twice from the cache: clear
+        assert ask(pipeline, clock, "alias.example.test", now)[1].kind in (
+            ResponseKind.FORWARDED, ResponseKind.CACHED)
+    pipeline.policy.replace(office_policy(LISTS.replace(
+        "      - tiktokcdn.com\n", "      - tiktokcdn.com\n      - www.example.test\n")), T0 + 3)
+    answer, seen = ask(pipeline, clock, "alias.example.test", T0 + 4)
+    assert seen.kind is ResponseKind.BLOCKED
+    assert ede_of(assert_nxdomain(answer, soa_owner="alias.example.test", ttl=60)) == (
+        15, "blocked by list tiktok (www.example.test) via CNAME alias.example.test → "
+            "www.example.test since 2023-03-20")
+    assert asked(pipeline) == ["alias.example.test"]
