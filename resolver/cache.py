@@ -48,7 +48,7 @@ authority SOA, the answer's CNAME/DNAME chain)."""
 
 
 def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int,
-          chains: bool) -> _Scan:
+          chains: bool, qname: str | None) -> _Scan:
     """Walk the message once: cut it at each RR TTL field, find the TTLs that set the
     lifetime (the negative TTL of an SOA is min(SOA TTL, SOA MINIMUM)), and read the
     answer's alias chain if it has one (an answer without costs two int comparisons)."""
@@ -84,7 +84,7 @@ def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int,
             if negative_ttl is None or negative < negative_ttl:
                 negative_ttl = negative
     segments.append(msg[start:])
-    chain = chain_in(msg, found[:ancount]) if aliased and chains else None
+    chain = chain_in(msg, found[:ancount], qname) if aliased and chains else None
     return question_end, segments, ttls, answer_min, negative_ttl, chain
 
 
@@ -202,9 +202,11 @@ class AnswerCache:
     def _forget(self, entry: _Entry) -> None:
         self.bytes -= entry.footprint
 
-    def put(self, key: CacheKey, response: bytes, now: float) -> AliasChain | Unread | None:
+    def put(self, key: CacheKey, response: bytes, now: float, qname: str | None = None
+            ) -> AliasChain | Unread | None:
         """Store `response` (wire, OPT removed) under `key` if it is cacheable.
 
+        `qname`, the question's name as `Query.qname` spells it, saves reading it again.
         Returns the answer's alias chain, read in the same walk, whether or not the answer
         was stored (the forward path checks it too), or UNREAD if the message was turned
         away before that walk.
@@ -217,7 +219,7 @@ class AnswerCache:
             return UNREAD
         try:
             question_end, segments, ttls, answer_min, negative_ttl, chain = _scan(
-                response, qdcount, ancount, nscount, arcount, self.chains)
+                response, qdcount, ancount, nscount, arcount, self.chains, qname)
         except MalformedMessage:
             return UNREAD
         if rcode == _NXDOMAIN or ancount == 0:

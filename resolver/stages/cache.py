@@ -111,7 +111,7 @@ class CacheStage(Stage):
 
         def store(response: bytes | None) -> None:
             if response is not None:
-                request.aliases = cache.put(key, response, time.time())
+                request.aliases = cache.put(key, response, time.time(), key[0])
             done(response)
 
         forward(request, store)
@@ -124,7 +124,7 @@ class CacheStage(Stage):
             return None
         chain = request.aliases
         if chain is UNREAD:  # not stored here: no cache, or an answer put turned away
-            chain = chain_of(response)
+            chain = chain_of(response, request.query.qname)
         if chain is None:
             return None
         return inspection.check(request, chain, period, now)

@@ -90,3 +90,21 @@ def test_a_pointer_loop_in_a_target_is_no_chain() -> None:
     assert wire[start:start + 4] == b"\x03v16"
     wire[start:start + 2] = bytes((0xC0 | (start >> 8), start & 0xFF))
     assert chain_of(bytes(wire)) is None
+
+
+def test_the_question_name_given_gives_the_same_chain() -> None:
+    wire = answer("a.example.test", "a.example.test 300 CNAME b.example.test.",
+                  "b.example.test 300 CNAME www.tiktok.com.")
+    read, given = chain_of(wire), chain_of(wire, "a.example.test")
+    assert read is not None and given is not None
+    assert (read.links, read.names) == (given.links, given.names)
+    assert given.names == ("a.example.test", "b.example.test", "www.tiktok.com")
+
+
+def test_a_lone_dname_and_look_alike_bytes_are_told_apart() -> None:
+    alone = chain_of(answer("x.mirror.test", "mirror.test 300 DNAME tiktok.com."))
+    assert alone is not None and alone.links == (Link("DNAME", "mirror.test", "tiktok.com"),)
+    # an address whose bytes read like a CNAME's TYPE and CLASS: walked, and no chain
+    wire = answer("www.example.com", "www.example.com 300 A 0.5.0.1")
+    assert b"\x00\x05\x00\x01" in wire[12:]
+    assert chain_of(wire) is None
