@@ -25,7 +25,7 @@ import math
 from resolver.dns.aliases import AliasChain
 from resolver.dns.answers import BlockedTemplate
 from resolver.policy.index import Found
-from resolver.policy.model import Action
+from resolver.policy.model import Action, AnyRule
 from resolver.policy.period import PolicyHolder, PolicyPeriod
 from resolver.stages.blocking import ede_parts
 from resolver.stages.contract import BLOCKED, Request
@@ -33,7 +33,7 @@ from resolver.stages.contract import BLOCKED, Request
 _DECIDED_MAX = 4_096
 """Chain names whose decision is memoised per period (bounded as in the blocking stage)."""
 _TEMPLATES_MAX = 1_000
-"""Blocked answers kept per chain; a chain is one cached answer's, so few are ever hot."""
+"""Blocked answers kept, one per question and chain: few are ever hot."""
 
 _State = tuple[Found | None, float | None] | None
 """A chain name's decision within a period: None when it neither blocks nor changes
@@ -54,7 +54,8 @@ class ChainInspection:
         self._udp_size = udp_size
         self._decided: dict[str, _State] = {}
         self._decided_in: PolicyPeriod | None = None
-        self._templates: dict[int, tuple[AliasChain, Found, BlockedTemplate]] = {}
+        self._templates: dict[tuple[str, tuple[str, ...], str],
+                              tuple[AnyRule, BlockedTemplate]] = {}
         self.blocked = 0
         """Answers blocked through their chain (the blocking stage counts the others)."""
 
@@ -127,21 +128,22 @@ class ChainInspection:
 
     def _template(self, chain: AliasChain, found: Found, name: str, qname: str
                   ) -> BlockedTemplate:
-        """The blocked answer for this chain and rule, made once per cached answer.
+        """The blocked answer for this question, chain and rule, made once: each upstream
+        message brings a new chain object, but mostly with the same names.
 
         Its SOA is owned by the question name, as for a regex rule's answer: the blocked
         zone is not an ancestor of the question here, and a negative answer's SOA should be.
         """
-        known = self._templates.get(id(chain))
-        if known is not None and known[0] is chain and known[1][0] is found[0] \
-                and known[1][1] == found[1]:
-            return known[2]
         rule, pattern = found
+        key = (qname, chain.names, pattern)
+        known = self._templates.get(key)
+        if known is not None and known[0] is rule:
+            return known[1]
         blocklist = self._holder.policy.list_named(rule.list_name)
         before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC",
                                   chain.path_to(name))
         template = BlockedTemplate(qname, self._negative_ttl, f"{before}{pattern}{after}")
         if len(self._templates) >= _TEMPLATES_MAX:
             self._templates.clear()
-        self._templates[id(chain)] = (chain, found, template)
+        self._templates[key] = (rule, template)
         return template
