@@ -11,7 +11,6 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Iterable
-from typing import NamedTuple
 
 from resolver.dns import message
 from resolver.dns.message import (
@@ -38,15 +37,10 @@ class Unread(enum.Enum):
 UNREAD = Unread.UNREAD
 
 
-class Link(NamedTuple):
-    """One CNAME or DNAME record: `owner` aliases `target` (names in `Query.qname` form).
-
-    A named tuple: one is made per alias record of every upstream answer."""
-
-    kind: str
-    """"CNAME" or "DNAME", as the EDE text names it."""
-    owner: str
-    target: str
+Link = tuple[str, str, str]
+"""One CNAME or DNAME record: (kind, owner, target), kind "CNAME" or "DNAME" as the EDE
+text names it, names in `Query.qname` form. A plain tuple: one is made per alias record of
+every upstream answer, and a named one would run Python code each time."""
 
 
 class AliasChain:
@@ -73,12 +67,12 @@ class AliasChain:
         parts: list[str] = []
         previous: Link | None = None
         for link in self.links:
-            if previous is not None and previous.kind == link.kind \
-                    and previous.target == link.owner:
-                parts.append(f" → {link.target}")
+            kind, owner, target = link
+            if previous is not None and previous[0] == kind and previous[2] == owner:
+                parts.append(f" → {target}")
             else:
-                parts.append(f"{', ' if parts else ''}{link.kind} {link.owner} → {link.target}")
-            if name in (link.owner, link.target):
+                parts.append(f"{', ' if parts else ''}{kind} {owner} → {target}")
+            if name in (owner, target):
                 break
             previous = link
         return "".join(parts)
@@ -98,23 +92,17 @@ def chain_in(msg: bytes, answers: Iterable[Record], qname: str | None = None
     names: dict[str, None] = {}
     for owner, rtype, _, rdata, _ in answers:
         if rtype in _ALIAS_TYPES:
-            owner_name = _name_at(msg, owner, known)
-            target = _name_at(msg, rdata, known)
-            links.append(Link("CNAME" if rtype == TYPE_CNAME else "DNAME", owner_name, target))
+            owner_name = None
+            if msg[owner] >= 0xC0:  # the usual owner: a pointer to a name read before
+                owner_name = known.get(((msg[owner] & 0x3F) << 8) | msg[owner + 1])
+            if owner_name is None:
+                owner_name = known[owner] = labels_text(read_name(msg, owner)[0])
+            target = known[rdata] = labels_text(read_name(msg, rdata)[0])
+            links.append(("CNAME" if rtype == TYPE_CNAME else "DNAME", owner_name, target))
             names[owner_name] = names[target] = None
     if not links:
         return None
     return AliasChain(tuple(links), tuple(names))
-
-
-def _name_at(msg: bytes, pos: int, known: dict[int, str]) -> str:
-    """The text of the name at `pos`; a lone pointer to a name read before costs a lookup."""
-    if msg[pos] >= 0xC0:
-        text = known.get(((msg[pos] & 0x3F) << 8) | msg[pos + 1])
-        if text is not None:
-            return text
-    text = known[pos] = labels_text(read_name(msg, pos)[0])
-    return text
 
 
 def chain_of(msg: bytes, qname: str | None = None) -> AliasChain | None:
