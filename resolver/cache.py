@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from resolver.dns import message
+from resolver.dns.aliases import UNREAD, AliasChain, Unread, chain_in
 from resolver.dns.message import (
     MAX_TTL,
     RCODE_MASK,
     SOA_FIXED_LEN,
     TC,
+    TYPE_CNAME,
+    TYPE_DNAME,
     TYPE_OPT,
     TYPE_SOA,
     MalformedMessage,
@@ -39,14 +42,16 @@ _CACHED_RCODES = frozenset((int(Rcode.NOERROR), int(Rcode.NXDOMAIN)))
 _NXDOMAIN = int(Rcode.NXDOMAIN)
 
 
-_Scan = tuple[int, list[bytes], list[int], int | None, int | None]
+_Scan = tuple[int, list[bytes], list[int], int | None, int | None, AliasChain | None]
 """(question end, segments, TTLs, smallest answer TTL, smallest negative TTL of an
-authority SOA)."""
+authority SOA, the answer's CNAME/DNAME chain)."""
 
 
-def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int) -> _Scan:
-    """Walk the message once: cut it at each RR TTL field, and find the TTLs that set the
-    lifetime (the negative TTL of an SOA is min(SOA TTL, SOA MINIMUM))."""
+def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int,
+          chains: bool, qname: str | None) -> _Scan:
+    """Walk the message once: cut it at each RR TTL field, find the TTLs that set the
+    lifetime (the negative TTL of an SOA is min(SOA TTL, SOA MINIMUM)), and read the
+    answer's alias chain if it has one (an answer without costs two int comparisons)."""
     question_end = skip_questions(msg, qdcount)
     found = records(msg, question_end, ancount + nscount + arcount)
     if (found[-1][4] if found else question_end) != len(msg):
@@ -56,6 +61,7 @@ def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int) ->
     answer_min: int | None = None
     negative_ttl: int | None = None
     authority_end = ancount + nscount
+    aliased = False
     start = question_end
     for index, (_, rtype, ttl, rdata, end) in enumerate(found):
         if rtype == TYPE_OPT:  # its TTL field holds EDNS flags, not a TTL
@@ -68,6 +74,8 @@ def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int) ->
         if index < ancount:
             if answer_min is None or ttl < answer_min:
                 answer_min = ttl
+            if rtype in (TYPE_CNAME, TYPE_DNAME):
+                aliased = True
         elif index < authority_end and rtype == TYPE_SOA:
             if end - rdata < SOA_FIXED_LEN + 2:
                 raise MalformedMessage("SOA RDATA too short")
@@ -76,13 +84,15 @@ def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int) ->
             if negative_ttl is None or negative < negative_ttl:
                 negative_ttl = negative
     segments.append(msg[start:])
-    return question_end, segments, ttls, answer_min, negative_ttl
+    chain = chain_in(msg, found[:ancount], qname) if aliased and chains else None
+    return question_end, segments, ttls, answer_min, negative_ttl, chain
 
 
 class _Entry:
     """One cached answer: fixed segments between TTL fields plus a per-age memo of the body."""
 
     __slots__ = (
+        "chain",
         "flags_counts",
         "footprint",
         "lifetime",
@@ -102,7 +112,9 @@ class _Entry:
         ttls: tuple[int, ...],
         stored_at: float,
         lifetime: int,
+        chain: AliasChain | None,
     ) -> None:
+        self.chain = chain  # what a hit's check looks up, read once when stored
         self.flags_counts = flags_counts  # header bytes 2..12
         self.question_len = question_len
         self.segments = segments  # len(ttls) + 1 pieces of everything after the question
@@ -159,6 +171,7 @@ class AnswerCache:
         min_ttl: int = 0,
         max_ttl: int = 86_400,
         max_negative_ttl: int = 3_600,
+        chains: bool = True,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
@@ -170,6 +183,8 @@ class AnswerCache:
         self.min_ttl = min_ttl
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
+        self.chains = chains
+        """Whether answers' alias chains are read (for CNAME inspection) or left unread."""
         self.hits = 0
         self.misses = 0
         self.bytes = 0
@@ -187,22 +202,29 @@ class AnswerCache:
     def _forget(self, entry: _Entry) -> None:
         self.bytes -= entry.footprint
 
-    def put(self, key: CacheKey, response: bytes, now: float) -> None:
-        """Store `response` (wire, OPT removed) under `key` if it is cacheable."""
+    def put(self, key: CacheKey, response: bytes, now: float, qname: str | None = None
+            ) -> AliasChain | Unread | None:
+        """Store `response` (wire, OPT removed) under `key` if it is cacheable.
+
+        `qname`, the question's name as `Query.qname` spells it, saves reading it again.
+        Returns the answer's alias chain, read in the same walk, whether or not the answer
+        was stored (the forward path checks it too), or UNREAD if the message was turned
+        away before that walk.
+        """
         if len(response) < 12:
-            return
+            return UNREAD
         _id, flags, qdcount, ancount, nscount, arcount = HEADER.unpack_from(response)
         rcode = flags & RCODE_MASK
         if flags & TC or qdcount != 1 or rcode not in _CACHED_RCODES:
-            return
+            return UNREAD
         try:
-            question_end, segments, ttls, answer_min, negative_ttl = _scan(
-                response, qdcount, ancount, nscount, arcount)
+            question_end, segments, ttls, answer_min, negative_ttl, chain = _scan(
+                response, qdcount, ancount, nscount, arcount, self.chains, qname)
         except MalformedMessage:
-            return
+            return UNREAD
         if rcode == _NXDOMAIN or ancount == 0:
             if negative_ttl is None:
-                return
+                return chain
             ttl = negative_ttl
             if answer_min is not None:
                 ttl = min(ttl, answer_min)
@@ -215,10 +237,10 @@ class AnswerCache:
             ttl = min(ttl, self.max_ttl)
         lifetime = max(ttl, self.min_ttl)
         if lifetime <= 0:
-            return
+            return chain
         entry = _Entry(response[2:12], question_end - 12, tuple(segments),
                        tuple([ttl if ttl < lifetime else lifetime for ttl in ttls]),
-                       now, lifetime)
+                       now, lifetime, chain)
         entries = self._entries
         old = entries.get(key)
         if old is not None:
@@ -228,6 +250,7 @@ class AnswerCache:
         self.bytes += entry.footprint
         if len(entries) > self.max_entries:
             self._forget(entries.popitem(last=False)[1])
+        return chain
 
     def same_until(self, key: CacheKey, now: float) -> float:
         """Until when `parts` gives the same bytes for `key`: its TTLs drop by whole seconds
@@ -251,14 +274,16 @@ class AnswerCache:
         parts = self.parts(key, len(question), now)
         if parts is None:
             return None
-        flags_counts, body = parts
+        flags_counts, body, _chain = parts
         return b"".join((U16.pack(query_id), flags_counts, question, body))
 
-    def parts(self, key: CacheKey, question_len: int, now: float) -> tuple[bytes, bytes] | None:
-        """(header bytes 2..12, everything after the question with TTLs aged), or None.
+    def parts(self, key: CacheKey, question_len: int, now: float
+              ) -> tuple[bytes, bytes, AliasChain | None] | None:
+        """(header bytes 2..12, everything after the question with TTLs aged, the answer's
+        alias chain), or None.
 
         The pieces `get` joins, for a caller that builds the client's answer itself (the
-        pipeline fits ID, flags, question and OPT in one join).
+        pipeline fits ID, flags, question and OPT in one join) and checks the chain.
         """
         entry = self._entries.get(key)
         if entry is None:
@@ -275,4 +300,4 @@ class AnswerCache:
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return entry.flags_counts, entry.body(int(age) if age > 0 else 0)
+        return entry.flags_counts, entry.body(int(age) if age > 0 else 0), entry.chain

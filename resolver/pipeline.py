@@ -29,6 +29,7 @@ from resolver.stages.contract import (
     SERVFAIL,
     AnswersLater,
     AnswersNow,
+    ChecksForwarded,
     ObservesAnswers,
     RemembersAnswers,
     Request,
@@ -85,7 +86,8 @@ class Handle(Protocol):
 class Pipeline:
     """Turns one packet into an answer now (bytes), a `Request` to forward, or nothing."""
 
-    __slots__ = ("_forward", "_observers", "_policy", "_stages", "_udp_size", "handle")
+    __slots__ = ("_checks", "_forward", "_observers", "_policy", "_stages", "_udp_size",
+                 "handle")
 
     handle: Handle
     """handle(data, client, now, tcp=False): bound once per chain (see `_bind`)."""
@@ -110,6 +112,8 @@ class Pipeline:
         rememberers = tuple(s.remember for s in self._stages if isinstance(s, RemembersAnswers))
         observers = self._observers = tuple(
             s.observe for s in self._stages if isinstance(s, ObservesAnswers))
+        self._checks = tuple(
+            s.check_forwarded for s in self._stages if isinstance(s, ChecksForwarded))
         later = [s for s in self._stages if isinstance(s, AnswersLater)]
         if not later:
             raise ValueError("the chain needs a stage that answers later (the upstream)")
@@ -178,9 +182,15 @@ class Pipeline:
             request.kind = SERVFAIL
             return answers.servfail(query, SERVFAIL.ede,
                                     "no upstream answered in time", udp_size=self._udp_size)
-        request.kind = FORWARDED
         now = time.time()
-        ttl_cap = self._policy.current(now).ttl_cap(query.qname, now)
+        period = self._policy.current(now)
+        request.ttl_cap = period.ttl_cap(query.qname, now)
+        for check in self._checks:  # CNAME inspection
+            answer = check(request, response, period, now)
+            if answer is not None:
+                return answer
+        request.kind = FORWARDED
+        ttl_cap = request.ttl_cap
         if ttl_cap is not None:
             response = cap_ttls(response, ttl_cap)
         return for_client(response, query, self._udp_size, request.tcp)

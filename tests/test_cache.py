@@ -17,6 +17,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from resolver.cache import AnswerCache, CacheKey
+from resolver.dns.aliases import UNREAD
 
 T0 = 1_000.0
 
@@ -570,3 +571,53 @@ def test_memory_is_counted_and_returned_on_eviction_and_expiry() -> None:
     assert cache.bytes == one
     cache.clear()
     assert cache.bytes == 0
+
+
+# --- alias chains, read once when stored --------------------------------------------------
+
+
+def aliased(qname: str = "www.example.com.", ttl: int = 60) -> bytes:
+    response = dns.message.make_response(make_query(qname))
+    response.answer.append(dns.rrset.from_text(qname, ttl, "IN", "CNAME", "v16.tiktokcdn.com."))
+    response.answer.append(dns.rrset.from_text("v16.tiktokcdn.com.", ttl, "IN", "A",
+                                               "192.0.2.9"))
+    return response.to_wire()
+
+
+def test_the_chain_read_when_stored_comes_back_with_every_hit() -> None:
+    cache = AnswerCache()
+    chain = cache.put(key_for(), aliased(), T0)
+    assert chain is not None and chain is not UNREAD
+    assert chain.names == ("www.example.com", "v16.tiktokcdn.com")
+    question = len(question_wire("www.example.com."))
+    for now in (T0, T0 + 1.5, T0 + 59.9):
+        parts = cache.parts(key_for(), question, now)
+        assert parts is not None and parts[2] is chain  # the same object: nothing re-read
+    assert cache.parts(key_for(), question, T0 + 60) is None
+
+
+def test_an_answer_without_aliases_has_no_chain() -> None:
+    cache = AnswerCache()
+    assert cache.put(key_for(), positive(), T0) is None
+    parts = cache.parts(key_for(), len(question_wire("www.example.com.")), T0)
+    assert parts is not None and parts[2] is None
+
+
+def test_put_reports_the_chain_of_answers_it_does_not_keep() -> None:
+    cache = AnswerCache()
+    chain = cache.put(key_for(), aliased(ttl=0), T0)  # lifetime 0: read, not kept
+    assert chain is not None and chain is not UNREAD and chain.names[1] == "v16.tiktokcdn.com"
+    assert len(cache) == 0
+    # turned away before the walk: the caller must read the chain itself
+    assert cache.put(key_for(), with_rcode(aliased(), dns.rcode.SERVFAIL), T0) is UNREAD
+    truncated = bytearray(aliased())
+    truncated[2] |= dns.flags.TC >> 8
+    assert cache.put(key_for(), bytes(truncated), T0) is UNREAD
+    assert cache.put(key_for(), aliased()[:-2], T0) is UNREAD
+
+
+def test_a_cache_told_not_to_read_chains_keeps_none() -> None:
+    cache = AnswerCache(chains=False)
+    assert cache.put(key_for(), aliased(), T0) is None
+    parts = cache.parts(key_for(), len(question_wire("www.example.com.")), T0)
+    assert parts is not None and parts[2] is None

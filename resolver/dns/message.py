@@ -25,7 +25,9 @@ QR_IN_BYTE2: Final = QR >> 8
 """QR as seen in byte 2 of the header alone: a reply check reads one byte, not two."""
 TC_IN_BYTE2: Final = TC >> 8
 
+TYPE_CNAME: Final = 5
 TYPE_SOA: Final = 6
+TYPE_DNAME: Final = 39
 TYPE_OPT: Final = 41
 CLASS_IN: Final = 1
 EDNS_DO: Final = 0x8000

@@ -25,8 +25,14 @@ def _byte_text(value: int) -> str:
 _TEXT: Final = tuple(_byte_text(b) for b in range(256))
 
 
+HOSTNAME_BYTES: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+"""Label bytes whose text is themselves (lower-cased): names made of these need no escapes."""
+
+
 def labels_text(labels: list[bytes]) -> str:
     """The `Query.qname` text of a name's labels."""
+    if not b"".join(labels).translate(None, HOSTNAME_BYTES):  # the usual name: no escapes
+        return b".".join(labels).lower().decode("ascii")
     return ".".join("".join([_TEXT[b] for b in label]) for label in labels)
 
 

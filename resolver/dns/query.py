@@ -25,7 +25,7 @@ from resolver.dns.message import (
     MalformedMessage,
     records,
 )
-from resolver.dns.names import labels_text, labels_wire, read_name
+from resolver.dns.names import HOSTNAME_BYTES, labels_text, labels_wire, read_name
 
 # Bound here, not imported by name: CPython 3.11 compiles a method call on an imported
 # name as a module attribute load, which makes a bound method per call (~30 ns).
@@ -36,7 +36,7 @@ U16 = message.U16
 
 _MAX_QUERY_RECORDS: Final = 16
 """A query carries an OPT and maybe a TSIG; walking thousands of records would be a CPU sink."""
-_FAST_LABEL_BYTES: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_FAST_LABEL_BYTES: Final = HOSTNAME_BYTES
 
 
 @dataclass(frozen=True, slots=True)

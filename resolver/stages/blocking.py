@@ -22,16 +22,17 @@ distinct names a bigger dict that never hits only costs (docs/BENCHMARKS.md)."""
 _UNKNOWN: Found | None = ("", "")  # type: ignore[assignment]  # a sentinel no lookup returns
 
 
-def ede_parts(rule: AnyRule, timezone: str) -> tuple[str, str]:
+def ede_parts(rule: AnyRule, timezone: str, via: str = "") -> tuple[str, str]:
     """The EDE extra text around the matched pattern: one pair per rule, reused for every
-    name a source rule matches."""
+    name a source rule matches. `via` names the alias chain that led to the name
+    ('CNAME www.example.com → v16.tiktokcdn.com') when the question itself is not blocked."""
     if isinstance(rule, SourceRules):
         before, after = "", f", from {rule.source}"
     elif isinstance(rule, RegexRule):
         before, after = "regex ", ""
     else:
         before, after = "", ""
-    suffix = f"{after})"
+    suffix = f"{after}) via {via}" if via else f"{after})"
     start = rule.window.effective
     if start is not None:
         local = start.astimezone(ZoneInfo(timezone))
@@ -41,9 +42,9 @@ def ede_parts(rule: AnyRule, timezone: str) -> tuple[str, str]:
     return f"blocked by list {rule.list_name} ({before}", suffix
 
 
-def ede_text(rule: AnyRule, pattern: str, timezone: str) -> str:
+def ede_text(rule: AnyRule, pattern: str, timezone: str, via: str = "") -> str:
     """'blocked by list tiktok (tiktok.com) since 2023-03-20' for the EDE extra text."""
-    before, after = ede_parts(rule, timezone)
+    before, after = ede_parts(rule, timezone, via)
     return f"{before}{pattern}{after}"
 
 

@@ -3,6 +3,11 @@
 It wraps the upstream: a miss goes on to the next stage, and what the upstream answers
 passes through here and is stored before the client gets it. Blocking sits above, so a
 name that becomes blocked is never served from the cache (nothing needs flushing).
+
+It also inspects alias chains (`blocking.cname`, `resolver.stages.cname`): the chain is
+read when an answer is stored and kept on its entry, so this is the one place that has it
+both for a hit and for the answer on its way back, and a hit whose chain has become
+blocked is answered as blocked, while the entry stays for when it is not.
 """
 
 from __future__ import annotations
@@ -12,10 +17,21 @@ import time
 from resolver.cache import AnswerCache
 from resolver.config.cache import CacheConfig
 from resolver.config.settings import Config
+from resolver.dns.aliases import UNREAD, chain_of
 from resolver.dns.query import Query
 from resolver.dns.reply import fit
 from resolver.dns.rewrite import cap_ttls
-from resolver.stages.contract import CACHED, Done, Forward, Request, Stage, StageSetup
+from resolver.policy.period import PolicyHolder, PolicyPeriod
+from resolver.stages.cname import ChainInspection
+from resolver.stages.contract import (
+    BLOCKED,
+    CACHED,
+    Done,
+    Forward,
+    Request,
+    Stage,
+    StageSetup,
+)
 
 CacheKey = tuple[str, int, int, bool, bool]
 
@@ -24,25 +40,41 @@ def cache_key(query: Query) -> CacheKey:
     return (query.qname, query.qtype, query.qclass, query.do, query.cd)
 
 
-def _new_cache(settings: CacheConfig) -> AnswerCache | None:
+def _new_cache(settings: CacheConfig, chains: bool) -> AnswerCache | None:
     if settings.max_entries <= 0:
         return None  # cache.max_entries: 0 turns caching off
     return AnswerCache(settings.max_entries, settings.min_ttl, settings.max_ttl,
-                       settings.max_negative_ttl)
+                       settings.max_negative_ttl, chains=chains)
+
+
+def _inspection(holder: PolicyHolder, config: Config) -> ChainInspection | None:
+    if not config.blocking.cname:
+        return None  # blocking.cname: false
+    return ChainInspection(holder, config.blocking.negative_ttl, config.server.edns_udp_size)
 
 
 class CacheStage(Stage):
-    """Looks the question up; a miss passes on, and the answer coming back is stored."""
+    """Looks the question up; a miss passes on, and the answer coming back is stored.
 
-    __slots__ = ("_cache", "_settings", "_udp_size", "next")
+    Hits and forwarded answers whose alias chain passes through a blocked name are
+    answered as blocked (`ChainInspection`).
+    """
 
-    COUNTERS = (CACHED.counter, "cache_misses", "cache_entries", "cache_bytes")
+    __slots__ = ("_blocked_before", "_cache", "_cname", "_holder", "_inspection",
+                 "_settings", "_udp_size", "next")
+
+    COUNTERS = (CACHED.counter, "cache_misses", "cache_entries", "cache_bytes",
+                BLOCKED.counter, "cname_blocked")
 
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None
         self._settings = setup.config.cache
-        self._cache = _new_cache(self._settings)
+        self._cname = setup.config.blocking.cname
+        self._cache = _new_cache(self._settings, self._cname)
         self._udp_size = setup.config.server.edns_udp_size
+        self._holder = setup.policy
+        self._inspection = _inspection(setup.policy, setup.config)
+        self._blocked_before = 0  # by inspections since replaced
 
     def handle(self, request: Request) -> bytes | None:
         cache = self._cache
@@ -53,6 +85,13 @@ class CacheStage(Stage):
         parts = cache.parts(key, len(query.question), request.now)
         if parts is None:
             return None
+        chain = parts[2]
+        if chain is not None and self._inspection is not None:
+            blocked = self._inspection.check(request, chain, request.period, request.now)
+            if blocked is not None:
+                if request.ttl_cap is None:  # the same while the entry lives, in this period
+                    request.same_until = cache.same_until(key, request.now)
+                return blocked
         request.kind = CACHED
         answer = fit(parts[0], parts[1], query, self._udp_size, request.tcp)
         ttl_cap = request.ttl_cap
@@ -72,10 +111,23 @@ class CacheStage(Stage):
 
         def store(response: bytes | None) -> None:
             if response is not None:
-                cache.put(key, response, time.time())
+                request.aliases = cache.put(key, response, time.time(), key[0])
             done(response)
 
         forward(request, store)
+
+    def check_forwarded(self, request: Request, response: bytes, period: PolicyPeriod,
+                        now: float) -> bytes | None:
+        """The blocked answer if the upstream's chain passes through a blocked name."""
+        inspection = self._inspection
+        if inspection is None:
+            return None
+        chain = request.aliases
+        if chain is UNREAD:  # not stored here: no cache, or an answer put turned away
+            chain = chain_of(response, request.query.qname)
+        if chain is None:
+            return None
+        return inspection.check(request, chain, period, now)
 
     def store(self, query: Query, response: bytes, now: float) -> None:
         """Keep an upstream message (OPT removed) for `query`, as an answer coming back is."""
@@ -84,17 +136,27 @@ class CacheStage(Stage):
 
     def counters(self) -> dict[str, int]:
         cache = self._cache
+        blocked = self._blocked_before
+        if self._inspection is not None:
+            blocked += self._inspection.blocked
+        # blocked adds to the blocking stage's: one count of blocked answers in all
+        found = {BLOCKED.counter: blocked, "cname_blocked": blocked}
         if cache is None:
-            return dict.fromkeys(self.COUNTERS, 0)
+            return dict.fromkeys(self.COUNTERS, 0) | found
         # cache_hits counts hits made here; the repeat stage adds the hits it repeated
         return {CACHED.counter: cache.hits, "cache_misses": cache.misses,
-                "cache_entries": len(cache), "cache_bytes": cache.bytes}
+                "cache_entries": len(cache), "cache_bytes": cache.bytes} | found
 
     def reconfigure(self, config: Config) -> None:
         self._udp_size = config.server.edns_udp_size
-        if config.cache != self._settings:
+        if self._inspection is not None:
+            self._blocked_before += self._inspection.blocked
+        self._inspection = _inspection(self._holder, config)  # its templates hold the TTL
+        if config.cache != self._settings or config.blocking.cname != self._cname:
+            # entries stored with inspection off have no chain read: none may escape it
             self._settings = config.cache
-            self._cache = _new_cache(self._settings)
+            self._cname = config.blocking.cname
+            self._cache = _new_cache(self._settings, self._cname)
 
     def __len__(self) -> int:
         return 0 if self._cache is None else len(self._cache)

@@ -3,8 +3,10 @@
 A stage answers now (`handle` returns the answer bytes), passes the query on (`handle`
 returns None), or, at the tail of the chain, answers later (`forward` calls `done` with
 the upstream's message). A stage that wraps the tail (the cache) has a `forward` too and
-sees the answer on its way back. A stage may also be shown every answer made now that
-stays the same for a while (`remember`): that is how the repeat stage learns its answers.
+sees the answer on its way back, and may check each upstream message before it is fitted
+to the client and answer in its place (`check_forwarded`: that is how CNAME inspection
+blocks a forwarded answer). A stage may also be shown every answer made now that stays
+the same for a while (`remember`): that is how the repeat stage learns its answers.
 `resolver.pipeline` holds the list and binds these methods once, so a query costs one call
 per stage and nothing more.
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from resolver.config.settings import Config
+from resolver.dns.aliases import UNREAD, AliasChain, Unread
 from resolver.dns.answers import EdeCode
 from resolver.dns.query import Query
 from resolver.policy.index import Found
@@ -76,8 +79,8 @@ class Request:
     it past `handle` (copy what it needs); a Request given to `forward` is the query's own.
     """
 
-    __slots__ = ("client", "data", "found", "kind", "ms", "now", "period", "query",
-                 "same_until", "tcp", "ttl_cap", "upstream")
+    __slots__ = ("aliases", "client", "data", "found", "kind", "ms", "now", "period",
+                 "query", "same_until", "tcp", "ttl_cap", "upstream")
 
     query: Query
     """Set by the parse stage; stages after it may rely on it (not when `kind` is
@@ -105,6 +108,9 @@ class Request:
         """Set on the way back from the upstream: the server that answered ("" if none)."""
         self.ms = 0.0
         """Set on the way back from the upstream: milliseconds the upstream took."""
+        self.aliases: AliasChain | Unread | None = UNREAD
+        """Set on the way back by the cache stage: the upstream message's CNAME/DNAME
+        chain as its store read it, so that nobody reads the message twice; UNREAD if not."""
 
 
 Done = Callable[[bytes | None], None]
@@ -125,6 +131,16 @@ class AnswersLater(Protocol):
 
     def forward(self, request: Request, done: Done) -> None:
         """Get the upstream's message for `request` and call `done` once with it."""
+
+
+@runtime_checkable
+class ChecksForwarded(Protocol):
+    def check_forwarded(self, request: Request, response: bytes, period: PolicyPeriod,
+                        now: float) -> bytes | None:
+        """Called with every upstream message (OPT removed) before it is fitted to the
+        client, in the policy `period` of `now`: an answer of the stage's own replaces it
+        (the stage sets `kind`), None lets it through. It may lower `request.ttl_cap`, which
+        holds the question name's cap at `now`."""
 
 
 @runtime_checkable

@@ -316,6 +316,29 @@ LOCAL_DATA: tuple[str, ...] = (
 )
 
 
+AUTH_ZONE = "chains.test."
+"""A zone unbound serves as an authority (an auth-zone, not local data), so that it follows
+CNAMEs inside the zone and synthesises a CNAME from a DNAME, as real authorities do: local
+data answers a CNAME alone."""
+AUTH_ZONE_DATA: tuple[str, ...] = (
+    f"{AUTH_ZONE} 3600 IN SOA ns.{AUTH_ZONE} hostmaster.{AUTH_ZONE} 1 3600 600 86400 "
+    f"{SOA_MINIMUM}",
+    f"{AUTH_ZONE} 3600 IN NS ns.{AUTH_ZONE}",
+    f"ns.{AUTH_ZONE} 300 IN A 192.0.2.53",
+    f"two.{AUTH_ZONE} 300 IN CNAME hop.{AUTH_ZONE}",  # a two-step chain into www.tiktok.com
+    f"hop.{AUTH_ZONE} 300 IN CNAME www.tiktok.com.",
+    f"mirror.{AUTH_ZONE} 300 IN DNAME tiktok.com.",  # anything.mirror.chains.test -> tiktok.com
+    f"soon.{AUTH_ZONE} 300 IN CNAME cdn.soon.example.com.",  # into a name blocked later
+)
+
+
+def auth_zone_file(directory: Path) -> Path:
+    """Write the AUTH_ZONE zone file that `unbound_config` names, in `directory`."""
+    path = directory / f"{AUTH_ZONE}zone"
+    path.write_text("".join(f"{rr}\n" for rr in AUTH_ZONE_DATA))
+    return path
+
+
 def unbound_config(
     *, port: int, directory: Path, extra_server_lines: Iterable[str] = (), log_queries: bool = True
 ) -> str:
@@ -347,10 +370,13 @@ def unbound_config(
         "prefetch: no",
         *(f'local-zone: "{zone}" {kind}' for zone, kind in LOCAL_ZONES),
         *(f"local-data: '{rr}'" for rr in LOCAL_DATA),
+        f'local-zone: "{AUTH_ZONE}" transparent',  # past the root's static zone to the auth-zone
         *extra_server_lines,
     ]
     body = "".join(f"    {line}\n" for line in server)
-    return f"server:\n{body}remote-control:\n    control-enable: no\n"
+    auth = (f'auth-zone:\n    name: "{AUTH_ZONE}"\n    zonefile: "{d}/{AUTH_ZONE}zone"\n'
+            "    for-downstream: yes\n    for-upstream: no\n    fallback-enabled: no\n")
+    return f"server:\n{body}{auth}remote-control:\n    control-enable: no\n"
 
 
 class UnboundError(RuntimeError):
@@ -398,6 +424,7 @@ class Unbound:
         failures: list[str] = []
         for _ in range(self.attempts):
             self.port = free_port(self.host)
+            auth_zone_file(self.workdir)
             self.config_path.write_text(
                 unbound_config(
                     port=self.port,

@@ -83,6 +83,16 @@ def test_unbound_serves_fixture_records(
     assert addresses_in(reply, rdtype) == expected
 
 
+def test_unbound_follows_chains_and_dnames_in_its_auth_zone(unbound: Unbound) -> None:
+    two = unbound.query("two.chains.test", "A")
+    assert [(str(r.name), str(r[0].target)) for r in two.answer] == [
+        ("two.chains.test.", "hop.chains.test."), ("hop.chains.test.", "www.tiktok.com.")]
+    mirrored = unbound.query("www.mirror.chains.test", "A")
+    assert [(r.rdtype.name, str(r.name), str(r[0].target)) for r in mirrored.answer] == [
+        ("DNAME", "mirror.chains.test.", "tiktok.com."),
+        ("CNAME", "www.mirror.chains.test.", "www.tiktok.com.")]
+
+
 def test_short_ttl_record_has_ttl_5(unbound: Unbound) -> None:
     reply = unbound.query("short.example.test", "A")
     assert [rrset.ttl for rrset in reply.answer] == [5]
