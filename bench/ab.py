@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import interleaved, machine, servers, suite, workloads
+from bench import interleaved, machine, suite
 from bench.baseline import inspect
 from bench.figures import BASELINE, WORKLOADS
-from bench.servers import NOERROR, Process
+from bench.servers import Process
 
 
 def run(baseline_dir: Path, rounds: int, seconds: float, work: Path) -> dict[str, Any]:
@@ -32,12 +32,7 @@ def run(baseline_dir: Path, rounds: int, seconds: float, work: Path) -> dict[str
     suite.log(f"baseline {checkout.label}: imports {checkout.resolver_file}")
     settings = suite.Settings("ab", runs=1, seconds=seconds, latency_seconds=0,
                               once_size=interleaved.ONCE_SIZE, budget=0, start_timeout=90)
-    variants = workloads.blocklist_variants(work)
-    shipped = variants[0]
-    names = workloads.allowed(variants)
-    files = workloads.query_files(work / "queries", shipped, names, size=1_000)
-    upstream = servers.upstream(work / "upstream", names.zones).start()
-    upstream.wait_answering(f"bench-probe.{names.zones[0]}", NOERROR, 60)
+    shipped, names, files, upstream = interleaved.shipped_setup(work)
     processes: dict[str, Process] = {}
     once: dict[str, dict[tuple[str, int], Path]] = {}
     figures: dict[str, dict[str, list[float]]] = {}

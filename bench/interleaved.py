@@ -17,6 +17,18 @@ from bench.corpus import REPO
 ONCE_SIZE = 150_000  # names per once-only file: more than a case of a few seconds asks
 
 
+def shipped_setup(work: Path) -> tuple[Any, Any, Any, servers.Process]:
+    """The shipped lists (blocked names), the allowed names, the query files, and a
+    running upstream that answers them."""
+    variants = workloads.blocklist_variants(work)
+    shipped = variants[0]
+    names = workloads.allowed(variants)
+    files = workloads.query_files(work / "queries", shipped, names, size=1_000)
+    upstream = servers.upstream(work / "upstream", names.zones).start()
+    upstream.wait_answering(f"bench-probe.{names.zones[0]}", servers.NOERROR, 60)
+    return shipped, names, files, upstream
+
+
 def once_files(directory: Path, label: str, rounds: int, variant: Any, names: Any
                ) -> dict[tuple[str, int], Path]:
     """A forwarded and a mixed file of never-asked names per round, for the server that

@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import interleaved, machine, servers, suite, workloads
+from bench import interleaved, machine, servers, suite
 from bench.figures import WORKLOADS
-from bench.servers import NOERROR, NXDOMAIN, Process
+from bench.servers import NXDOMAIN, Process
 
 
 def start(name: str, settings: str, variant: Any, work: Path, upstream_port: int) -> Process:
@@ -43,12 +43,7 @@ run once the compared servers are stopped, while the upstream still runs."""
 
 def compare(variants: dict[str, str], rounds: int, seconds: float, work: Path,
             afterwards: Afterwards | None = None) -> dict[str, Any]:
-    shipped_lists = workloads.blocklist_variants(work)
-    shipped = shipped_lists[0]
-    names = workloads.allowed(shipped_lists)
-    files = workloads.query_files(work / "queries", shipped, names, size=1_000)
-    upstream = servers.upstream(work / "upstream", names.zones).start()
-    upstream.wait_answering(f"bench-probe.{names.zones[0]}", NOERROR, 60)
+    shipped, names, files, upstream = interleaved.shipped_setup(work)
     processes: dict[str, Process] = {}
     once: dict[str, dict[tuple[str, int], Path]] = {}
     figures: dict[str, dict[str, list[float]]] = {}
