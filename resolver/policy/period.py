@@ -12,12 +12,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from resolver.policy.index import PolicyIndex
 from resolver.policy.loaded import Policy
 from resolver.policy.timeline import active_size, next_transition
+
+_UNSEEN = -1.0  # no change instant is negative
+_CHANGES_MAX = 4_096
 
 
 def index_of(policy: Policy) -> PolicyIndex:
@@ -48,12 +51,25 @@ class PolicyPeriod:
     until: float  # the next transition; math.inf when nothing changes any more
     active: int
     last_bound: float  # after this instant no rule of the policy ever changes
+    _changes: dict[str, float | None] = field(default_factory=dict, compare=False,
+                                              repr=False)
+    """Each name's next change, as found: no rule starts, ends or opens a window between
+    two transitions, so within a period it does not depend on the instant asked."""
 
     def ttl_cap(self, name: str, now: float) -> int | None:
         """Whole seconds left before `name`'s policy may change; None if it never will."""
         if now >= self.last_bound:
             return None
-        change = self.index.next_change(name, now)
+        if not self.since <= now < self.until:  # asked about another period: no memo
+            change = self.index.next_change(name, now)
+        else:
+            changes = self._changes
+            change = changes.get(name, _UNSEEN)
+            if change == _UNSEEN:
+                change = self.index.next_change(name, now)
+                if len(changes) >= _CHANGES_MAX:
+                    changes.clear()  # bounded: a flood of new names cannot grow it
+                changes[name] = change
         if change is None:
             return None
         return max(0, math.floor(change - now))

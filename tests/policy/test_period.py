@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import pytest
+
+from resolver.policy.index import PolicyIndex
 from resolver.policy.loaded import Policy
 from resolver.policy.period import PolicyHolder, index_of, period_at
 from tests.policy.assertions import policy_of, utc
@@ -135,3 +138,24 @@ def test_a_schedule_inside_dates_ends_with_them(tmp_path: Path) -> None:
     assert period.last_bound == utc(2026, 1, 5, 23).timestamp()
     after = period_at(policy, utc(2026, 1, 5, 23).timestamp())
     assert after.until == math.inf and after.active == 0
+
+
+def test_each_names_next_change_is_looked_up_once_per_period(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    period = period_at(dated(tmp_path), FEB)
+    asked: list[str] = []
+    real = PolicyIndex.next_change
+
+    def counted(index: PolicyIndex, name: str, after: float) -> float | None:
+        asked.append(name)
+        return real(index, name, after)
+
+    monkeypatch.setattr(PolicyIndex, "next_change", counted)
+    for offset in (0.0, 1.5, 3600.0, MAR - FEB - 0.5):
+        assert period.ttl_cap("tiktok.com", FEB + offset) == math.floor(MAR - FEB - offset)
+        assert period.ttl_cap("a.example", FEB + offset) is None
+    assert asked == ["tiktok.com", "a.example"]  # the rest came from the period's memo
+    # an instant outside the period is worked out afresh, and not remembered
+    assert period.ttl_cap("tiktok.com", MAR + 5) == int(APR - MAR - 5)
+    assert period.ttl_cap("tiktok.com", FEB + 7) == int(MAR - FEB - 7)
+    assert asked == ["tiktok.com", "a.example", "tiktok.com"]
