@@ -70,6 +70,10 @@ def _answers(series: dict[str, dict[tuple[str, ...], float]]) -> Iterable[Metric
     yield _labelled(CounterMetricFamily(
         "dnsfence_blocked", "Blocked answers by the list whose rule decided.",
         labels=["list"]), series.get("blocked", {}))
+    yield _labelled(CounterMetricFamily(
+        "dnsfence_observed",
+        "Answers in a list's warning period (observe_from) that its ban will block.",
+        labels=["list"]), series.get("observed", {}))
 
 
 def _upstream(series: dict[str, dict[tuple[str, ...], float]]) -> Iterable[Metric]:

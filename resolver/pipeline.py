@@ -136,6 +136,7 @@ class Pipeline:
             request.period = current(now)
             request.kind = None
             request.same_until = 0.0
+            request.observed = None
             for stage_handle in handlers:
                 answer = stage_handle(request)
                 if answer is not None:

@@ -20,6 +20,10 @@ def describe(t: Transition) -> str:
         kind = "block" if t.rule.action is Action.BLOCK else "exception"
         return f"{t.blocklist.name}: {kind} {t.rule.pattern} window {t.change} " \
             f"({t.rule.location})"
+    if t.change == "observation starts":
+        return f"{t.blocklist.name}: observation starts, blocking from " \
+            f"{show(t.blocklist.window.effective, zone(t.blocklist.timezone))} " \
+            f"(what it will block is answered and counted as observed)"
     if t.rule is None:
         what = "blocking" if any(r.action is Action.BLOCK for r in t.blocklist.rules) \
             else "exceptions"

@@ -25,8 +25,8 @@ from resolver.policy.names import InvalidName, normalise_pattern
 from resolver.policy.regexes import InvalidRegex, compile_pattern
 from resolver.policy.weekly import WeeklySchedule
 
-LIST_KEYS = ("name", "description", "reference", "effective", "expires", "timezone",
-             "schedule", "domains", "allow", "sources")
+LIST_KEYS = ("name", "description", "reference", "observe_from", "effective", "expires",
+             "timezone", "schedule", "domains", "allow", "sources")
 ENTRY_KEYS = ("domain", "regex", "effective", "expires", "schedule")
 
 
@@ -126,6 +126,12 @@ class _ListParser:
             self.error(fields["expires"][1], "`expires` must be after `effective` "
                        "(expires is the first instant the list no longer applies)")
         window = Window(effective, expires)
+        observe_from = None
+        if "observe_from" in fields:
+            observe_from = self.instant(fields["observe_from"][1], "observe_from", tz)
+            if observe_from and effective and observe_from >= effective:
+                self.error(fields["observe_from"][1], "`observe_from` must be before "
+                           "`effective` (it starts the warning period before the ban)")
 
         rules: list[Rule] = []
         regexes: list[RegexRule] = []
@@ -145,7 +151,8 @@ class _ListParser:
         self.problems.extend(entry_warnings(rules))
         self.specs = specs
         return BlockList(name, description, reference, window, tz_name, tuple(rules),
-                         list_location, regexes=tuple(regexes), schedule=self.weekly)
+                         list_location, regexes=tuple(regexes), schedule=self.weekly,
+                         observe_from=observe_from)
 
     def _schedule(self, node: yaml.Node, within: WeeklySchedule | None
                   ) -> WeeklySchedule | None:

@@ -229,6 +229,9 @@ class BlockList:
     sources: tuple[SourceRules, ...] = ()
     regexes: tuple[RegexRule, ...] = ()
     schedule: WeeklySchedule | None = None  # the list's weekly windows, if any
+    observe_from: datetime | None = None
+    """Start of the warning period (UTC): until `effective`, what the list will block is
+    answered as usual and counted as "observed"."""
 
     @property
     def size(self) -> int:

@@ -17,7 +17,12 @@ from datetime import UTC, datetime
 
 from resolver.policy.index import PolicyIndex
 from resolver.policy.loaded import Policy
-from resolver.policy.timeline import active_size, next_transition
+from resolver.policy.timeline import (
+    active_size,
+    next_observation,
+    next_transition,
+    observing,
+)
 
 _UNSEEN = -1.0  # no change instant is negative
 _CHANGES_MAX = 4_096
@@ -38,6 +43,7 @@ def _last_bound(policy: Policy) -> float:
     if any(e.weekly is not None and e.end == math.inf for e in entries):
         return math.inf
     bounds = [t for e in entries for t in (e.start, e.end) if math.isfinite(t)]
+    bounds += [b.observe_from.timestamp() for b in policy.lists if b.observe_from is not None]
     return max(bounds, default=-math.inf)
 
 
@@ -51,6 +57,8 @@ class PolicyPeriod:
     until: float  # the next transition; math.inf when nothing changes any more
     active: int
     last_bound: float  # after this instant no rule of the policy ever changes
+    observing: tuple[tuple[str, float], ...] = ()
+    """Lists in their warning period: (name, the instant the ban starts)."""
     _changes: dict[str, float | None] = field(default_factory=dict, compare=False,
                                               repr=False)
     """Each name's next change, as found: no rule starts, ends or opens a window between
@@ -78,11 +86,13 @@ class PolicyPeriod:
 def period_at(policy: Policy, now: float, index: PolicyIndex | None = None,
                 last_bound: float | None = None) -> PolicyPeriod:
     moment = datetime.fromtimestamp(now, UTC)
-    upcoming = next_transition(policy.entries, moment)
-    until = upcoming.timestamp() if upcoming is not None else math.inf
+    upcoming = [t for t in (next_transition(policy.entries, moment),
+                            next_observation(policy, moment)) if t is not None]
+    until = min(upcoming).timestamp() if upcoming else math.inf
     return PolicyPeriod(index if index is not None else index_of(policy), now, until,
                         active_size(policy, moment),
-                        last_bound if last_bound is not None else _last_bound(policy))
+                        last_bound if last_bound is not None else _last_bound(policy),
+                        observing(policy, moment))
 
 
 class PolicyHolder:

@@ -28,7 +28,7 @@ class Transition:
     instant: datetime
     blocklist: BlockList
     rule: Rule | None
-    change: str  # "starts" | "ends"
+    change: str  # "starts" | "ends" | "opens" | "closes" | "observation starts"
     names: int
 
 
@@ -45,6 +45,9 @@ def transitions(policy: Policy, start: datetime | None = None,
         inherited = sum(s.count for s in blocklist.sources) + len(blocklist.regexes)
         with_list_start = sum(1 for r in live if r.window.effective == start) + inherited
         with_list_end = sum(1 for r in live if r.window.expires == end) + inherited
+        if blocklist.observe_from is not None:
+            found.append(Transition(blocklist.observe_from, blocklist, None,
+                                    "observation starts", with_list_start))
         if start is not None:
             found.append(Transition(start, blocklist, None, "starts", with_list_start))
         if end is not None:
@@ -127,6 +130,20 @@ def next_transition(rules: Iterable[AnyRule], after: datetime) -> datetime | Non
         if edge is not None and moment < edge < min(first, end):
             first = edge
     return None if first == math.inf else datetime.fromtimestamp(first, UTC)
+
+
+def next_observation(policy: Policy, after: datetime) -> datetime | None:
+    """The first warning period (`observe_from`) starting strictly after `after`."""
+    later = [b.observe_from for b in policy.lists
+             if b.observe_from is not None and b.observe_from > after]
+    return min(later, default=None)
+
+
+def observing(policy: Policy, at: datetime) -> tuple[tuple[str, float], ...]:
+    """(list name, its `effective` instant) of every list in its warning period at `at`."""
+    return tuple((b.name, b.window.effective.timestamp()) for b in policy.lists
+                 if b.observe_from is not None and b.window.effective is not None
+                 and b.observe_from <= at < b.window.effective)
 
 
 def upcoming_block(index: PolicyIndex, rules: Iterable[AnyRule], name: str,

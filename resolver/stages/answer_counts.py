@@ -18,15 +18,16 @@ _KINDS = tuple(ResponseKind)
 class AnswerCountsStage(Stage):
     """Counts each answer once, whichever stage made it and whenever it was made."""
 
-    __slots__ = ("_by_list", "_cells")
+    __slots__ = ("_by_list", "_cells", "_observed")
 
     SERIES: ClassVar[dict[str, tuple[str, ...]]] = {
-        "queries": ("verdict", "proto"), "blocked": ("list",)}
+        "queries": ("verdict", "proto"), "blocked": ("list",), "observed": ("list",)}
 
     def __init__(self, setup: StageSetup) -> None:
         # UDP cells first, then TCP: cell = kind.index + len(kinds) * tcp
         self._cells = [0] * (2 * len(_KINDS))
         self._by_list: dict[str, int] = {}
+        self._observed: dict[str, int] = {}  # answers of a warning period, by list
 
     def observe(self, request: Request, answer: bytes) -> None:
         kind = request.kind
@@ -39,6 +40,10 @@ class AnswerCountsStage(Stage):
                 name = found[0].list_name
                 by_list = self._by_list
                 by_list[name] = by_list.get(name, 0) + 1
+        elif request.observed is not None:
+            name = request.observed[0].list_name
+            observed = self._observed
+            observed[name] = observed.get(name, 0) + 1
 
     def series(self) -> dict[str, Series]:
         cells = self._cells
@@ -48,7 +53,8 @@ class AnswerCountsStage(Stage):
             queries[(kind.verdict, "udp")] = float(cells[kind.index])
             queries[(kind.verdict, "tcp")] = float(cells[kind.index + count])
         return {"queries": queries,
-                "blocked": {(name, ): float(n) for name, n in self._by_list.items()}}
+                "blocked": {(name, ): float(n) for name, n in self._by_list.items()},
+                "observed": {(name, ): float(n) for name, n in self._observed.items()}}
 
     def blocked_by_list(self) -> dict[str, int]:
         """Blocked answers per list, for `dnsfence status`."""

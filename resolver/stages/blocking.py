@@ -65,7 +65,8 @@ class BlockingStage(Stage):
     """
 
     __slots__ = ("_blocked", "_decided", "_decided_in", "_ede", "_groups", "_holder",
-                 "_negative_ttl", "_policy", "_templates", "_udp_size")
+                 "_negative_ttl", "_observing", "_observing_in", "_policy", "_templates",
+                 "_udp_size")
 
     COUNTERS = (BLOCKED.counter,)
 
@@ -80,6 +81,8 @@ class BlockingStage(Stage):
         # decision cannot change): the hot set of an office skips the index walk.
         self._decided: dict[str, Found | None] = {}
         self._decided_in: PolicyPeriod | None = None
+        self._observing: dict[str, Found | None] = {}  # the same, for the warning period
+        self._observing_in: PolicyPeriod | None = None
         self._blocked = 0
         self.reconfigure(setup.config)
 
@@ -103,11 +106,11 @@ class BlockingStage(Stage):
             if len(decided) >= _DECIDED_MAX:
                 decided.clear()  # bounded: a flood of random names cannot grow it
             decided[qname] = found
-        if found is None:
+        if found is None or found[0].action is not Action.BLOCK:
+            if period.observing:
+                request.observed = self._observed(period, qname)
             return None
         rule, pattern = found
-        if rule.action is not Action.BLOCK:
-            return None
         self._blocked += 1
         request.kind = BLOCKED
         request.found = found
@@ -121,6 +124,26 @@ class BlockingStage(Stage):
         else:
             template = self._template(rule, pattern, qname)
         return template.render(query, self._udp_size, ttl_cap)
+
+    def _observed(self, period: PolicyPeriod, qname: str) -> Found | None:
+        """The rule that will block `qname` when a list in its warning period starts."""
+        memo = self._observing
+        if self._observing_in is not period:
+            memo.clear()
+            self._observing_in = period
+        if qname in memo:
+            return memo[qname]
+        found = None
+        for list_name, effective in period.observing:
+            at_start = period.index.lookup(qname, effective)
+            if at_start is not None and at_start[0].action is Action.BLOCK \
+                    and at_start[0].list_name == list_name:
+                found = at_start
+                break
+        if len(memo) >= _DECIDED_MAX:
+            memo.clear()
+        memo[qname] = found
+        return found
 
     def counters(self) -> dict[str, int]:
         return {BLOCKED.counter: self._blocked}

@@ -68,6 +68,16 @@ SERVFAIL = ResponseKind.SERVFAIL
 REJECTED = ResponseKind.REJECTED
 
 
+class LogVerdict(enum.Enum):
+    """What the query log and the metrics say of an answer beside its kind."""
+
+    OBSERVED = "observed"
+    """Answered as usual in a list's warning period, though the ban will block it."""
+
+
+OBSERVED = LogVerdict.OBSERVED
+
+
 DROP = b""
 """What `handle` returns for a packet that gets no answer at all (e.g. a stray response)."""
 
@@ -79,8 +89,8 @@ class Request:
     it past `handle` (copy what it needs); a Request given to `forward` is the query's own.
     """
 
-    __slots__ = ("aliases", "client", "data", "found", "kind", "ms", "now", "period",
-                 "query", "same_until", "tcp", "ttl_cap", "upstream")
+    __slots__ = ("aliases", "client", "data", "found", "kind", "ms", "now", "observed",
+                 "period", "query", "same_until", "tcp", "ttl_cap", "upstream")
 
     query: Query
     """Set by the parse stage; stages after it may rely on it (not when `kind` is
@@ -104,6 +114,9 @@ class Request:
         """Set by the stage that answered when its answer bytes stay the same for the same
         query bytes until then (within `period`); 0 when they may not."""
         self.found = None
+        self.observed: Found | None = None
+        """Set by the blocking stage in a list's warning period (`observe_from`): the rule
+        that will block this name when the ban starts. The answer itself is as usual."""
         self.upstream = ""
         """Set on the way back from the upstream: the server that answered ("" if none)."""
         self.ms = 0.0

@@ -16,6 +16,7 @@ from resolver.querylog.writer import QueryLogWriter
 from resolver.stages.contract import (
     BLOCKED,
     FORWARDED,
+    OBSERVED,
     REJECTED,
     SERVFAIL,
     Request,
@@ -67,6 +68,11 @@ class QueryLogStage(Stage):
         if kind is BLOCKED:
             submit((request.now, request.client, "", request.query, kind,
                     answer[3] & 0x0F if answer else -1, request.found, "", None, request.tcp))
+        elif request.observed is not None and kind is not None:
+            submit((request.now, request.client, "", request.query, OBSERVED,
+                    answer[3] & 0x0F if answer else -1, request.observed, request.upstream,
+                    request.ms if kind is FORWARDED or kind is SERVFAIL else None,
+                    request.tcp))
         elif not self._all or kind is None:
             return
         elif kind is REJECTED:  # `request.query` is another packet's, or unset

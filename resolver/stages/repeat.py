@@ -23,11 +23,12 @@ _LIMIT = 20_000
 """Entries at most; when full the stage starts again empty (a flood of distinct names
 cannot grow it, and the hot set is back within a second)."""
 
-Entry = tuple[bytes, float, ResponseKind, PolicyPeriod, list[int], Query, Found | None]
+Entry = tuple[bytes, float, ResponseKind, PolicyPeriod, list[int], Query, Found | None,
+              Found | None]
 """(answer from byte 2 on, valid until, its kind, the policy period it belongs to, the
 counter of that kind's repeats: a list cell, since an enum-keyed dict costs a Python-level
-hash per query; then the parsed query and the deciding rule, for those who observe
-answers: the query log and the metrics)"""
+hash per query; then the parsed query, the deciding rule and the rule of a warning period
+(`Request.observed`), for those who observe answers: the query log and the metrics)"""
 
 
 class RepeatStage(Stage):
@@ -53,6 +54,7 @@ class RepeatStage(Stage):
         request.kind = entry[2]
         request.query = entry[5]  # the same question; only its ID differs
         request.found = entry[6]
+        request.observed = entry[7]
         entry[4][0] += 1
         return data[:2] + entry[0]
 
@@ -64,7 +66,8 @@ class RepeatStage(Stage):
             kind = request.kind
             entries[request.data[2:]] = (answer[2:], request.same_until, kind, request.period,
                                          self._repeats[kind], request.query,
-                                         request.found if kind is BLOCKED else None)
+                                         request.found if kind is BLOCKED else None,
+                                         request.observed)
 
     def counters(self) -> dict[str, int]:
         """Repeats in all, and each kind's repeats under that kind's own counter."""
