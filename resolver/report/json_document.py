@@ -39,11 +39,12 @@ def _list(entry: ListSummary) -> dict[str, Any]:
         "expires": iso(entry.expires, tz),
         "attempts": entry.attempts,
         "clients": entry.clients,
+        "observed": entry.observed,
         "first_seen": entry.first_seen,
         "last_seen": entry.last_seen,
         "approximate": entry.approximate,
-        "days": [{"day": d.day, "attempts": d.attempts, "clients": d.clients}
-                 for d in entry.days],
+        "days": [{"day": d.day, "attempts": d.attempts, "clients": d.clients,
+                  "observed": d.observed} for d in entry.days],
         "top_names": [{"name": key, "attempts": count} for key, count in entry.top_names],
         "top_clients": [{"client": key, "attempts": count}
                         for key, count in entry.top_clients],

@@ -19,6 +19,7 @@ class DayCount:
     day: str          # YYYY-MM-DD in the organisation's time zone
     attempts: int
     clients: int      # distinct, as logged (anonymised)
+    observed: int = 0  # answers of the warning period that the ban will block
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class ListSummary:
     top_names: tuple[tuple[str, int], ...]
     top_clients: tuple[tuple[str, int], ...]
     approximate: bool             # the name or client counters dropped rare keys
+    observed: int = 0             # answered in its warning period (observe_from)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,7 @@ def summarise(tallies: dict[str, ListTally], policy: Policy | None, *, timezone:
     names = set(tallies) | (set(known) if only is None else ({only} & set(known)))
     if only is not None:
         names.add(only)
-    seen = [day for t in tallies.values() for day in t.day_attempts]
+    seen = [day for t in tallies.values() for day in (*t.day_attempts, *t.day_observed)]
     first_day, last_day = (min(seen), max(seen)) if seen else (None, None)
     every_day = day_range(first_day, last_day) if first_day and last_day else []
     return Report(timezone, since, until, generated, read, first_day, last_day,
@@ -103,7 +105,8 @@ def _list(name: str, counted: ListTally | None, blocklist: BlockList | None,
     counted = counted if counted is not None else ListTally()
     clients = set[str]().union(*counted.day_clients.values())
     days = tuple(DayCount(day, counted.day_attempts.get(day, 0),
-                          len(counted.day_clients.get(day, ()))) for day in every_day)
+                          len(counted.day_clients.get(day, ())),
+                          counted.day_observed.get(day, 0)) for day in every_day)
     return ListSummary(
         name=name, in_policy=blocklist is not None,
         timezone=blocklist.timezone if blocklist is not None else None,
@@ -112,4 +115,4 @@ def _list(name: str, counted: ListTally | None, blocklist: BlockList | None,
         attempts=counted.attempts, clients=len(clients),
         first_seen=counted.first or None, last_seen=counted.last or None, days=days,
         top_names=tuple(counted.names.top(TOP)), top_clients=tuple(counted.clients.top(TOP)),
-        approximate=counted.approximate)
+        approximate=counted.approximate, observed=counted.observed)

@@ -45,7 +45,8 @@ class BoundedCounter:
 class ListTally:
     """What one list blocked: attempts and distinct clients per local day, names, clients."""
 
-    __slots__ = ("attempts", "clients", "day_attempts", "day_clients", "first", "last", "names")
+    __slots__ = ("attempts", "clients", "day_attempts", "day_clients", "day_observed", "first",
+                 "last", "names", "observed")
 
     def __init__(self, limit: int = COUNTER_LIMIT) -> None:
         self.attempts = 0
@@ -55,6 +56,8 @@ class ListTally:
         self.clients = BoundedCounter(limit)
         self.first = ""   # logged stamps: they sort as text
         self.last = ""
+        self.observed = 0  # answered in the list's warning period (observe_from)
+        self.day_observed: dict[str, int] = {}
 
     def add(self, ts: str, day: str, client: str, name: str) -> None:
         self.attempts += 1
@@ -72,6 +75,11 @@ class ListTally:
         if ts > self.last:
             self.last = ts
 
+    def add_observed(self, day: str) -> None:
+        """An answer of the warning period that the ban will block (the baseline)."""
+        self.observed += 1
+        self.day_observed[day] = self.day_observed.get(day, 0) + 1
+
     @property
     def approximate(self) -> bool:
         return self.names.approximate or self.clients.approximate
@@ -83,11 +91,13 @@ def _text(value: object) -> str:
 
 def tally(records: Iterable[dict[str, Any]], days: LocalDays, only: str | None = None,
           limit: int = COUNTER_LIMIT) -> dict[str, ListTally]:
-    """Blocked records per list (only the list `only` when given), in one pass."""
+    """Blocked (and observed) records per list (only the list `only` when given), in one
+    pass."""
     lists: dict[str, ListTally] = {}
     day = days.day
     for record in records:
-        if record.get("verdict") != "blocked":
+        verdict = record.get("verdict")
+        if verdict != "blocked" and verdict != "observed":
             continue
         name = _text(record.get("list"))
         if only is not None and name != only:
@@ -96,5 +106,8 @@ def tally(records: Iterable[dict[str, Any]], days: LocalDays, only: str | None =
         if found is None:
             found = lists[name] = ListTally(limit)
         ts = record["ts"]
+        if verdict == "observed":
+            found.add_observed(day(ts))
+            continue
         found.add(ts, day(ts), _text(record.get("client")), _text(record.get("name")))
     return lists

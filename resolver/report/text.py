@@ -57,6 +57,11 @@ def _list(entry: ListSummary, org_zone: str) -> list[str]:
     attempts = f"{entry.attempts:,} attempt{'s' * (entry.attempts != 1)}"
     lines = [f"{entry.name or '(no list)'}: {attempts} from {who}",
              f"  {dates(entry)}"]
+    if entry.observed:
+        lines.append(f"  observed before the ban (answered, warning period): "
+                     f"{entry.observed:,}")
+        lines.extend(f"  {day.day}  {day.observed:>8,} observed"
+                     for day in entry.days if day.observed)
     if not entry.attempts:
         lines.append("  no blocked attempts in this period")
         return lines

@@ -9,7 +9,8 @@ from resolver.report.json_document import document, render
 from tests.report.ban_log import FIRST_DAY, LAST_DAY, ban_records, ban_report, planned
 
 LIST_KEYS = ["name", "in_policy", "timezone", "effective", "expires", "attempts", "clients",
-             "first_seen", "last_seen", "approximate", "days", "top_names", "top_clients"]
+             "observed", "first_seen", "last_seen", "approximate", "days", "top_names",
+             "top_clients"]
 
 
 def test_the_document_keys_and_figures(tmp_path: Path) -> None:
@@ -34,6 +35,7 @@ def test_the_document_keys_and_figures(tmp_path: Path) -> None:
         assert {d["day"]: (d["attempts"], d["clients"]) for d in entry["days"]
                 if d["attempts"]} == plan
         assert entry["attempts"] == sum(a for a, _ in plan.values())
+        assert entry["observed"] == 0 and all(d["observed"] == 0 for d in entry["days"])
 
 
 def test_instants_in_the_lists_zone_and_logged_stamps_as_logged(tmp_path: Path) -> None:

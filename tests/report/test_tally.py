@@ -98,3 +98,21 @@ def test_memory_stays_bounded_over_200k_records_of_random_names(tmp_path: Path) 
     assert all(t.approximate and len(t.names.counts) <= 2_000 for t in tallies.values())
     # 3 lists x 31 days x 200 clients in sets, and 3 x 2,000 names: well under 8 MB
     assert peak < 8_000_000, f"peak {peak} bytes"
+
+
+def test_observed_answers_are_counted_apart_from_blocked_ones() -> None:
+    records = [
+        {"ts": "2023-03-18T09:00:00.000Z", "verdict": "observed", "list": "tiktok",
+         "client": "192.0.2.0", "name": "www.tiktok.com"},
+        {"ts": "2023-03-18T10:00:00.000Z", "verdict": "observed", "list": "tiktok",
+         "client": "192.0.2.0", "name": "www.tiktok.com"},
+        {"ts": "2023-03-20T09:00:00.000Z", "verdict": "blocked", "list": "tiktok",
+         "client": "192.0.2.0", "name": "www.tiktok.com"},
+        {"ts": "2023-03-20T09:00:01.000Z", "verdict": "forwarded", "list": "",
+         "client": "192.0.2.0", "name": "example.org"},
+    ]
+    [(name, counted)] = tally(records, LocalDays(ZoneInfo("Europe/Brussels"))).items()
+    assert name == "tiktok"
+    assert (counted.attempts, counted.observed) == (1, 2)
+    assert counted.day_observed == {"2023-03-18": 2}
+    assert counted.day_attempts == {"2023-03-20": 1}
