@@ -28,7 +28,7 @@ def worker(pid: int, blocked: float, *, state: dict[str, object] | None = None,
         pid, 0.0, {"cache_hits": 10, "cache_entries": 40, "querylog_dropped": 1,
                    "querylog_written": 4, "querylog_errors": 3},
         {"queries": {("blocked", "udp"): blocked, ("forwarded", "tcp"): 2.0},
-         "blocked": {("tiktok",): blocked},
+         "blocked": {("tiktok",): blocked}, "observed": {("press",): 2.0},
          "upstream_responses": {("127.0.0.1:53", "NOERROR"): 5.0},
          "upstream_duration_bucket": {("0.001",): 1.0, ("0.01",): 3.0, ("+Inf",): 1.0},
          "upstream_duration_sum": {(): 0.25}},
@@ -51,6 +51,7 @@ def test_counters_and_series_are_summed_over_the_workers() -> None:
     assert queries[(("proto", "udp"), ("verdict", "blocked"))] == 12
     assert queries[(("proto", "tcp"), ("verdict", "forwarded"))] == 4
     assert found["dnsfence_blocked_total"] == {(("list", "tiktok"),): 12}
+    assert found["dnsfence_observed_total"] == {(("list", "press"),): 4}
     assert found["dnsfence_upstream_responses_total"] == {
         (("rcode", "NOERROR"), ("upstream", "127.0.0.1:53")): 10}
     assert found["dnsfence_cache_hits_total"] == {(): 20}

@@ -123,3 +123,21 @@ def test_window_edges_are_bounded_to_a_week_without_until(tmp_path: Path) -> Non
     shown = [line for line in shown if line["change"] in ("opens", "closes")]
     assert shown[0]["utc"] == "2026-09-07T07:00:00+00:00"  # monday 09:00 CEST
     assert sum(line["change"] == "opens" for line in shown) == 7
+
+
+def test_the_warning_period_is_listed_with_the_ban_it_announces(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"blocklists/video.yaml": """
+        name: video
+        reference: Board decision 2023-03
+        observe_from: 2023-03-06
+        effective: 2023-03-20
+        timezone: Europe/Brussels
+        domains: [tiktok.com, tiktokv.com]
+    """})
+    run = dnsfence("schedule", cwd=tmp_path)
+    assert run.status == 0
+    assert run.out.splitlines() == [
+        "2023-03-06 00:00 CET   (2023-03-05 23:00 UTC)  video: observation starts, blocking "
+        "from 2023-03-20 00:00 CET (what it will block is answered and counted as observed)",
+        "2023-03-20 00:00 CET   (2023-03-19 23:00 UTC)  video: blocking starts (2 names)",
+    ]

@@ -388,3 +388,34 @@ def test_a_file_with_an_error_gives_no_list_and_no_sources() -> None:
     assert (blocklist, specs) == (None, ())
     assert [p.severity for p in problems] == ["error"]
     assert parse_list("a.yaml", "domains: [\n")[0] is None
+
+
+def test_observe_from_starts_a_warning_period_before_effective() -> None:
+    blocklist, problems = parse_list("lists/social.yaml", """\
+name: social
+reference: r
+observe_from: 2023-03-06
+effective: 2023-03-20
+timezone: Europe/Brussels
+domains: [tiktok.com]
+""")
+    assert problems == []
+    assert blocklist is not None
+    assert blocklist.observe_from == utc(2023, 3, 5, 23)  # midnight in Brussels
+    assert blocklist.window.effective == utc(2023, 3, 19, 23)
+    assert parse_list("b.yaml", "reference: r\neffective: 2023-03-20\ndomains: [a.example]\n"
+                      )[0].observe_from is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("when", ["2023-03-20", "2023-04-01"])
+def test_observe_from_after_effective_is_an_error_at_its_line(when: str) -> None:
+    blocklist, problems = parse_list("lists/social.yaml", f"""\
+reference: r
+effective: 2023-03-20
+observe_from: {when}
+domains: [tiktok.com]
+""")
+    assert blocklist is None
+    [problem] = problems
+    assert str(problem.location) == "lists/social.yaml:3:15"
+    assert "`observe_from` must be before `effective`" in problem.message

@@ -159,3 +159,24 @@ def test_each_names_next_change_is_looked_up_once_per_period(
     assert period.ttl_cap("tiktok.com", MAR + 5) == int(APR - MAR - 5)
     assert period.ttl_cap("tiktok.com", FEB + 7) == int(MAR - FEB - 7)
     assert asked == ["tiktok.com", "a.example", "tiktok.com"]
+
+
+WARNED = """
+    reference: r
+    observe_from: 2024-02-01
+    effective: 2024-03-01
+    domains: [tiktok.com]
+"""
+
+
+def test_a_warning_period_is_a_period_of_its_own_that_knows_its_lists(tmp_path: Path) -> None:
+    policy = policy_of(tmp_path, WARNED)
+    before = period_at(policy, JAN)
+    assert before.until == FEB and before.observing == ()
+    during = period_at(policy, FEB)
+    assert during.until == MAR
+    assert during.observing == (("list", MAR),)
+    assert during.index.lookup("www.tiktok.com", FEB) is None  # answered as usual ...
+    assert during.ttl_cap("www.tiktok.com", FEB) == int(MAR - FEB)  # ... until the ban
+    after = period_at(policy, MAR)
+    assert after.observing == () and after.index.lookup("www.tiktok.com", MAR) is not None

@@ -140,3 +140,41 @@ def test_a_policy_swapped_into_the_holder_is_used_at_once(tmp_path: Path) -> Non
     assert_nxdomain(ask(stage, setup, "www.tiktok.com", now=T0 + 2)[0],
                     soa_owner="tiktok.com", ttl=60,
                     text="blocked by list social (tiktok.com) since 2023-03-20")
+
+
+WARNED = """
+    name: video
+    reference: r
+    observe_from: 2029-12-01
+    effective: 2030-01-01
+    timezone: UTC
+    domains: [tiktok.com]
+    allow: [newsroom.tiktok.com]
+"""
+
+
+def test_in_a_warning_period_what_the_ban_will_block_passes_on_marked_observed(
+        tmp_path: Path) -> None:
+    setup = setup_of(policy=policy_of(tmp_path, WARNED))  # T0 is in December 2029
+    stage = BlockingStage(setup)
+    for _ in range(2):  # the second from the stage's memo
+        answer, request = ask(stage, setup, "www.tiktok.com")
+        assert answer is None
+        assert_kind(request, None)
+        assert request.observed is not None
+        rule, pattern = request.observed
+        assert (rule.list_name, pattern) == ("video", "tiktok.com")
+        assert request.ttl_cap == int(CHANGE - T0)  # no answer outlives the ban's start
+    for name in ("newsroom.tiktok.com", "example.org"):
+        answer, request = ask(stage, setup, name)
+        assert answer is None and request.observed is None
+    assert stage.counters() == {"blocked": 0}
+
+
+def test_from_the_ban_on_the_same_names_are_blocked_not_observed(tmp_path: Path) -> None:
+    setup = setup_of(policy=policy_of(tmp_path, WARNED), clock=CHANGE + 1)
+    stage = BlockingStage(setup)
+    answer, request = ask(stage, setup, "www.tiktok.com", now=CHANGE + 1)
+    assert_kind(request, ResponseKind.BLOCKED)
+    assert request.observed is None
+    assert_nxdomain(answer, soa_owner="tiktok.com", ttl=60)

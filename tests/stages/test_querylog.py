@@ -240,3 +240,37 @@ def test_the_cache_hit_is_not_taken_for_a_forwarded_answer(tmp_path: Path) -> No
     assert [fields(r, "verdict", "upstream", "ms") for r in logged(
         tmp_path / "querylog.jsonl")] == [("forwarded", ANSWERED_BY, 3.217),
                                           ("cached", "", None)]
+
+
+WARNED = """
+    name: video
+    reference: r
+    observe_from: 2029-12-01
+    effective: 2030-01-01
+    timezone: UTC
+    domains: [tiktok.com]
+"""
+
+
+def test_a_warning_periods_answers_are_logged_and_counted_as_observed(tmp_path: Path) -> None:
+    policy = load_lists(tmp_path / "lists", {"video.yaml": WARNED}, "UTC").policy
+    assert policy is not None
+    stages = tuple(Upstream if stage is UpstreamStage else stage for stage in CHAIN)
+    pipeline = Pipeline.from_config(config_of(tmp_path), PolicyHolder(policy, clock=lambda: T0),
+                                    chain=stages)
+    ask(pipeline, query_wire("www.tiktok.com", qid=1), qid=1)  # forwarded
+    store(pipeline, "cdn.tiktok.com")
+    ask(pipeline, query_wire("cdn.tiktok.com", qid=2), qid=2)  # the cache answers
+    ask(pipeline, query_wire("example.org", qid=3), qid=3)  # nothing to observe
+    pipeline.close()
+    records = logged(tmp_path / "querylog.jsonl")  # mode blocked: only these two
+    assert [fields(r, "verdict", "name", "list", "rule", "rcode") for r in records] == [
+        ("observed", "www.tiktok.com", "video", "tiktok.com", "NOERROR"),
+        ("observed", "cdn.tiktok.com", "video", "tiktok.com", "NOERROR")]
+    assert (records[0]["upstream"], records[0]["ms"]) == (ANSWERED_BY, 3.217)
+    assert (records[1]["upstream"], records[1]["ms"]) == ("", None)
+    series = pipeline.series()
+    assert series["observed"] == {("video",): 2}
+    assert series["queries"][("forwarded", "udp")] == 2  # what the client got
+    assert series["queries"][("cached", "udp")] == 1
+    assert series.get("blocked", {}) == {}

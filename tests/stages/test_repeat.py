@@ -169,3 +169,21 @@ def test_an_answer_without_a_kind_is_not_remembered() -> None:
     request.same_until = T0 + 10
     stage.remember(request, blocked_answer(wire))
     assert len(stage) == 0
+
+
+def test_a_repeat_carries_the_query_the_rule_and_the_warning_period_mark() -> None:
+    stage = RepeatStage(SETUP)
+    wire = query_wire("www.tiktok.com", qid=1)
+    request = request_for(SETUP, wire)
+    marker = ("a rule", "tiktok.com")
+    request.observed = marker  # type: ignore[assignment]
+    shown(stage, wire, kind=ResponseKind.CACHED, setup_request=request)
+    repeated, again = ask(stage, query_wire("www.tiktok.com", qid=2))
+    assert repeated is not None
+    assert_kind(again, ResponseKind.CACHED)
+    assert again.observed is marker
+    assert again.query.qname == "www.tiktok.com"
+    fresh = request_for(SETUP, query_wire("example.org", qid=3))
+    shown(stage, query_wire("example.org", qid=3), kind=ResponseKind.CACHED,
+          setup_request=fresh)
+    assert ask(stage, query_wire("example.org", qid=4))[1].observed is None
