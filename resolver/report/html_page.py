@@ -57,14 +57,18 @@ def _list(entry: ListSummary, org_zone: str, fill: str) -> list[str]:
              f"last {escape(stamp(entry.last_seen, org_zone))}"
              + ("; approximate: rare names or clients were dropped" if entry.approximate
                 else "") + ".</p>"]
-    if not entry.attempts:
+    if not entry.attempts and not entry.observed:
         return parts
     marked = {moment.astimezone(zone(org_zone)).date().isoformat()
               for moment in (entry.effective, entry.expires) if moment is not None}
+    # the warning period's answers (observe_from), when there were any: the baseline
+    show_observed = entry.observed > 0
     rows = [f'<tr{" class=mark" if d.day in marked else ""}><td>{d.day}</td>'
-            f'<td class="n">{d.attempts:,}</td><td class="n">{d.clients:,}</td></tr>'
+            f'<td class="n">{d.attempts:,}</td><td class="n">{d.clients:,}</td>'
+            + (f'<td class="n">{d.observed:,}</td>' if show_observed else "") + "</tr>"
             for d in entry.days]
-    parts.append("<table><tr><th>day</th><th>attempts</th><th>clients</th></tr>"
+    parts.append("<table><tr><th>day</th><th>attempts</th><th>clients</th>"
+                 + ("<th>observed</th>" if show_observed else "") + "</tr>"
                  + "".join(rows) + "</table>")
     for title, top in (("name", entry.top_names), ("client", entry.top_clients)):
         rows = [f'<tr><td>{escape(key or "(empty)")}</td><td class="n">{count:,}</td></tr>'

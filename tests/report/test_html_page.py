@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 from resolver.report.html_page import page
+from resolver.report.summary import DayCount, ListSummary, ReadFigures, Report
 from tests.report.ban_log import HOSTILE, ban_report, planned, planned_names
 
 
@@ -87,3 +89,16 @@ def test_counts_of_one_are_singular(tmp_path: Path) -> None:
     text, _ = parsed(tmp_path)
     assert "1 attempt from 1 client;" in text  # the list no longer in the blocklists
     assert "22 attempts from 4 clients;" in text
+
+
+def test_a_warning_periods_answers_get_a_column_of_their_own() -> None:
+    entry = ListSummary("video", True, "UTC", datetime(2023, 3, 20, tzinfo=UTC), None, 1, 1,
+                        None, None, (DayCount("2023-03-19", 0, 0, 3),
+                                     DayCount("2023-03-20", 1, 1, 0)), (), (), False, 3)
+    report = Report("UTC", None, None, datetime(2023, 3, 21, tzinfo=UTC),
+                    ReadFigures("q.jsonl", (), 4, 4, 0, 0), "2023-03-19", "2023-03-20",
+                    (entry,))
+    html = page(report)
+    assert "<th>observed</th>" in html
+    assert '<td>2023-03-19</td><td class="n">0</td><td class="n">0</td><td class="n">3</td>' \
+        in html
