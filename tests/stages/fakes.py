@@ -50,6 +50,16 @@ LISTS = """
     allow:
       - newsroom.tiktok.com
 """
+WARNED = """
+    name: video
+    reference: r
+    observe_from: 2029-12-01
+    effective: 2030-01-01
+    timezone: UTC
+    domains: [tiktok.com]
+    allow: [newsroom.tiktok.com]
+"""
+"""A ban announced in a warning period: T0 is inside it, CHANGE is the ban's start."""
 OFFICE = "127.0.0.1"
 STRANGER = "192.0.2.7"
 

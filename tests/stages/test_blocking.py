@@ -13,6 +13,7 @@ from tests.stages.fakes import (
     CHANGE,
     LISTS,
     T0,
+    WARNED,
     assert_kind,
     assert_nxdomain,
     message_of,
@@ -140,17 +141,6 @@ def test_a_policy_swapped_into_the_holder_is_used_at_once(tmp_path: Path) -> Non
     assert_nxdomain(ask(stage, setup, "www.tiktok.com", now=T0 + 2)[0],
                     soa_owner="tiktok.com", ttl=60,
                     text="blocked by list social (tiktok.com) since 2023-03-20")
-
-
-WARNED = """
-    name: video
-    reference: r
-    observe_from: 2029-12-01
-    effective: 2030-01-01
-    timezone: UTC
-    domains: [tiktok.com]
-    allow: [newsroom.tiktok.com]
-"""
 
 
 def test_in_a_warning_period_what_the_ban_will_block_passes_on_marked_observed(

@@ -25,6 +25,7 @@ from tests.stages.fakes import (
     OFFICE,
     STRANGER,
     T0,
+    WARNED,
     office_config,
     query_wire,
     request_for,
@@ -240,16 +241,6 @@ def test_the_cache_hit_is_not_taken_for_a_forwarded_answer(tmp_path: Path) -> No
     assert [fields(r, "verdict", "upstream", "ms") for r in logged(
         tmp_path / "querylog.jsonl")] == [("forwarded", ANSWERED_BY, 3.217),
                                           ("cached", "", None)]
-
-
-WARNED = """
-    name: video
-    reference: r
-    observe_from: 2029-12-01
-    effective: 2030-01-01
-    timezone: UTC
-    domains: [tiktok.com]
-"""
 
 
 def test_a_warning_periods_answers_are_logged_and_counted_as_observed(tmp_path: Path) -> None:
