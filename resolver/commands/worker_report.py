@@ -11,7 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 from resolver import __version__
-from resolver.counters import PUBLISH_INTERVAL, SharedCounters, WorkerCounters, totals
+from resolver.counters import (
+    PUBLISH_INTERVAL,
+    SharedCounters,
+    WorkerCounters,
+    series_totals,
+    totals,
+)
 from resolver.pipeline import Pipeline, counter_names
 from resolver.reload import PolicyReloader
 
@@ -26,31 +32,22 @@ def status_report(live: PolicyReloader, pipeline: Pipeline, started: float,
     Policy and reload state are this worker's (every worker loads the same files);
     counters are the sum over all workers, the others' as of their last copy (≤ 1 s).
     """
-    period = live.active.period
     last = live.last
     pid = os.getpid()
     own = pipeline.counters()
-    others = shared.read() if shared is not None else []
+    others = [w for w in (shared.read() if shared is not None else []) if w.pid != pid]
     workers = [{"pid": pid, "counters": own}]
     workers += [{"pid": w.pid, "counters": w.counters, "published_at": w.published_at}
-                for w in others if w.pid != pid]
-    blocked = {labels[0]: int(value)
-               for labels, value in pipeline.series().get("blocked", {}).items()}
-    for worker in others:
-        if worker.pid != pid:
-            for labels, value in worker.series.get("blocked", {}).items():
-                blocked[labels[0]] = blocked.get(labels[0], 0) + int(value)
+                for w in others]
+    live_series = WorkerCounters(pid, 0.0, own, pipeline.series())
+    blocked = {labels[0]: int(value) for labels, value
+               in series_totals([live_series, *others]).get("blocked", {}).items()}
+    policy = live.state()["policy"]  # the figures /metrics reports, named as status has them
     return {
         "version": __version__,
         "pid": pid,
         "started": started,
-        "policy": {
-            "loaded_at": live.loaded_at,
-            "lists": [b.name for b in live.active.policy.lists],
-            "entries": live.active.policy.size,
-            "active_entries": period.active,
-            "next_change": None if period.until == float("inf") else period.until,
-        },
+        "policy": {**policy, "lists": list(policy["lists"])},
         "last_reload": None if last is None else {
             "at": last.at, "ok": last.ok, "reason": last.reason,
             "problems": list(last.problems[:50]), "restart_needed": list(last.restart_needed),
