@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--at", metavar="WHEN",
                        help="ISO date or datetime (default: now; no offset = config time zone)")
     check.add_argument("--json", action="store_true", help="one JSON object per name per line")
+    check.add_argument("--client", metavar="IP",
+                       help="explain for this client address (its `groups:`; default: a "
+                            "client in no group)")
 
     schedule = commands.add_parser("schedule", help="when lists and entries start and end")
     _common(schedule)
@@ -153,8 +156,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from resolver.commands import check
             from resolver.commands.loaded_policy import policy_or_fail
             at = instant_or_fail(args.at, config, err)
+            client = None
+            if args.client is not None:
+                try:
+                    client = check.client_of(args.client, config.server.allow_clients,
+                                             config.groups)
+                except ValueError as exc:
+                    print(f"dnsfence: {exc}", file=err)
+                    return EXIT_USAGE
             policy, _ = policy_or_fail(config, err)
-            return check.run(policy, args.names, at, as_json=args.json, out=out)
+            return check.run(policy, args.names, at, as_json=args.json, out=out,
+                             client=client)
         if args.command == "schedule":
             from resolver.commands import schedule
             from resolver.commands.loaded_policy import policy_or_fail

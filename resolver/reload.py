@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -210,7 +211,8 @@ class PolicyReloader:
         sys.setswitchinterval(_RELOAD_SWITCH_INTERVAL)
         try:
             result: LoadResult = await loop.run_in_executor(
-                None, load_policy, config.blocklists, config.timezone, config.lists.cache_dir)
+                None, functools.partial(load_policy, config.blocklists, config.timezone,
+                                        config.lists.cache_dir, groups=config.group_names))
         finally:
             sys.setswitchinterval(interval)
         if result.policy is None:

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver import pipeline as pipeline_module
+from resolver.config.settings import Config
 from resolver.dns.query import parse_query
 from resolver.pipeline import CHAIN, Pipeline, counter_names
 from resolver.policy.loaded import Policy
@@ -32,7 +33,17 @@ from resolver.stages.contract import Done, Request, Stage
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.upstream import UpstreamStage
 from tests.policy.assertions import policy_of
-from tests.stages.fakes import CHANGE, OFFICE, STRANGER, T0, office_config
+from tests.stages.fakes import (
+    CHANGE,
+    GUEST,
+    OFFICE,
+    PRESS,
+    STRANGER,
+    T0,
+    grouped_config,
+    grouped_policy,
+    office_config,
+)
 
 LISTS = """
     name: office
@@ -46,23 +57,32 @@ LISTS = """
 CACHED_NAMES = ("www.example.com", "mail.example.com", "www.later.example", "cdn.example.net")
 
 
-def build(policy: Policy, *, repeat: bool, chain: tuple[type[Stage], ...] = CHAIN) -> Pipeline:
+def build(policy: Policy, *, repeat: bool, chain: tuple[type[Stage], ...] = CHAIN,
+          config: Config | None = None, cached: tuple[str, ...] = CACHED_NAMES) -> Pipeline:
     active = PolicyHolder(policy, clock=lambda: T0)
     if not repeat:
         chain = tuple(stage for stage in chain if stage is not RepeatStage)
-    pipeline = Pipeline.from_config(office_config(), active, chain=chain)
+    pipeline = Pipeline.from_config(config or office_config(), active, chain=chain)
     cache = pipeline.stage(CacheStage)
-    for name in CACHED_NAMES:  # the same upstream answers, stored at T0
+    for name in cached:  # the same upstream answers, stored at T0
         for rdtype in ("A", "AAAA"):
             query = dns.message.make_query(name, rdtype, use_edns=False)
             response = dns.message.make_response(query)
             rdata = "192.0.2.1" if rdtype == "A" else "2001:db8::1"
-            response.answer.append(dns.rrset.from_text(name + ".", 300, "IN", rdtype, rdata))
+            owner = name + "."
+            if name in ALIASES:  # a CNAME to another name, and that name's address
+                response.answer.append(dns.rrset.from_text(owner, 300, "IN", "CNAME",
+                                                           ALIASES[name] + "."))
+                owner = ALIASES[name] + "."
+            response.answer.append(dns.rrset.from_text(owner, 300, "IN", rdtype, rdata))
             wire = response.to_wire()
             parsed = parse_query(query.to_wire())
             assert parsed is not None
             cache.store(parsed, wire, T0)
     return pipeline
+
+
+ALIASES = {"alias.example": "v16.tiktokcdn.com"}
 
 
 def counted(pipeline: Pipeline, name: str) -> int:
@@ -276,3 +296,75 @@ def test_building_or_reconfiguring_the_chain_leaves_the_policy_period_alone(
     pipeline = Pipeline.from_config(office_config(), holder)
     pipeline.reconfigure(office_config(**{"blocking.negative_ttl": 30}))
     assert holder.period is before  # no period of another instant was made (and logged)
+
+
+# --- client groups: one group's answer never reaches another -------------------------------
+
+GROUPED_CACHED = ("www.tiktok.com", "games.example", "alias.example", "www.example.com")
+EXPECTED = {  # (name, client) -> "blocked", "address" or "forwarded"
+    **{("www.tiktok.com", c): "blocked" for c in (OFFICE, GUEST)},
+    ("www.tiktok.com", PRESS): "address",
+    **{("alias.example", c): "blocked" for c in (OFFICE, GUEST)},  # via its CNAME
+    ("alias.example", PRESS): "address",
+    **{("games.example", c): "address" for c in (OFFICE, PRESS)},
+    ("games.example", GUEST): "blocked",
+    **{("www.example.com", c): "address" for c in (OFFICE, PRESS, GUEST)},
+    **{("streaming.example", c): "forwarded" for c in (OFFICE, PRESS, GUEST)},
+}
+
+
+def outcome(answer: bytes | str) -> str:
+    if answer == "forwarded":
+        return "forwarded"
+    assert isinstance(answer, bytes)
+    message = dns.message.from_wire(answer)
+    if message.rcode() == dns.rcode.NXDOMAIN:
+        return "blocked"
+    assert message.rcode() == dns.rcode.NOERROR
+    assert [rd.address for rrset in message.answer if rrset.rdtype == dns.rdatatype.A
+            for rd in rrset] == ["192.0.2.1"]
+    return "address"
+
+
+def test_the_same_query_bytes_from_three_groups_alternating_get_each_their_own_answer(
+        ) -> None:
+    pipeline = build(grouped_policy(), repeat=True, config=grouped_config(),
+                     cached=GROUPED_CACHED)
+    for step in range(5):
+        for name in ("www.tiktok.com", "alias.example", "games.example", "www.example.com",
+                     "streaming.example"):
+            for client in (OFFICE, PRESS, GUEST, PRESS, OFFICE):
+                answer = ask(pipeline, query(name, qid=7), T0 + step * 0.1, client)
+                assert outcome(answer) == EXPECTED[(name, client)], (step, name, client)
+    assert counted(pipeline, "repeats") > 0  # the repeat stage took part, group by group
+
+
+_GROUPED_NAMES = (*GROUPED_CACHED, "newsroom.tiktok.com", "streaming.example", "x.games.example")
+
+
+@st.composite
+def grouped_traffic(draw: st.DrawFn) -> list[tuple[bytes, float, str]]:
+    steps = draw(st.lists(st.tuples(
+        st.sampled_from(_GROUPED_NAMES), st.sampled_from(("A", "AAAA")),
+        st.integers(0, 65535), st.floats(0, 0.7),
+        st.sampled_from((OFFICE, PRESS, GUEST, STRANGER))), min_size=1, max_size=60))
+    now = T0 - 5
+    out = []
+    for name, rdtype, qid, gap, client in steps:
+        now += gap
+        message = dns.message.make_query(name, rdtype, use_edns=0)
+        message.id = qid
+        out.append((message.to_wire(), now, client))
+    return out
+
+
+@settings(max_examples=100, deadline=None)
+@given(grouped_traffic())
+def test_with_groups_and_with_or_without_repeats_every_answer_is_the_same(
+        stream: list[tuple[bytes, float, str]]) -> None:
+    policy, config = grouped_policy(), grouped_config()
+    plain = build(policy, repeat=False, config=config, cached=GROUPED_CACHED)
+    repeating = build(policy, repeat=True, config=config, cached=GROUPED_CACHED)
+    for wire, now, client in stream:
+        assert ask(repeating, wire, now, client) == ask(plain, wire, now, client)
+    assert counted(repeating, "blocked") == counted(plain, "blocked")

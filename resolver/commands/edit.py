@@ -168,7 +168,8 @@ def run_new(config: Config, list_name: str, *, effective: str, reference: str,
 
 
 def _directory(config: Config) -> EditDirectory:
-    return EditDirectory(config.blocklists, config.timezone, config.lists.cache_dir)
+    return EditDirectory(config.blocklists, config.timezone, config.lists.cache_dir,
+                         config.group_names)
 
 
 def _refused(exc: EditError, err: TextIO) -> int:

@@ -11,7 +11,8 @@ from resolver.lists.load import load_policy
 
 
 def run(config: Config, *, strict: bool, out: TextIO, err: TextIO) -> int:
-    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir)
+    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir,
+                         groups=config.group_names)
     report(result.problems, err)
     for source in result.sources:
         print(f"{source.spec.location}: {source.describe()}", file=out)

@@ -14,7 +14,8 @@ from resolver.policy.loaded import Policy
 
 def policy_or_fail(config: Config, err: TextIO = sys.stderr) -> tuple[Policy, LoadResult]:
     """Load the blocklists; on any error print them all and fail."""
-    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir)
+    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir,
+                         groups=config.group_names)
     if result.policy is None:
         report(result.errors, err)
         print(f"dnsfence: {len(result.errors)} error(s) in {config.blocklists}; "

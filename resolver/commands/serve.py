@@ -107,7 +107,8 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
     # first start: no copy yet
     for item in update_sources(config.fetch_settings(), only_missing=True):
         (log.info if item.changed else log.warning)("dnsfence: %s", item.describe())
-    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir)
+    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir,
+                         groups=config.group_names)
     for problem in result.problems:
         log.warning("%s", problem)
     if result.policy is None:

@@ -25,8 +25,8 @@ def example_config() -> str:
         default = _plain(s.default)
         shown = str(default).lower() if isinstance(default, bool) else str(default)
         lines.append(f"{indent}# {s.help} Default: {shown}")
-        lines.append(f"{indent}{s.key}: {yaml.safe_dump(value, default_flow_style=True).strip()}"
-                     .replace("\n...", ""))
+        shown_value = yaml.safe_dump(value, default_flow_style=True, sort_keys=False)
+        lines.append(f"{indent}{s.key}: {shown_value.strip()}".replace("\n...", ""))
     return "\n".join(lines) + "\n"
 
 

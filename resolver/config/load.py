@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
-from resolver.config.setting import Setting
+from resolver.config.setting import KeyedValueError, Setting
 from resolver.config.settings import ORDERED, SECTIONS, SETTINGS, Config
 from resolver.lists.marks import YamlSyntaxError, compose, location, mapping_items
 from resolver.lists.problems import Problem, unknown_key_message
@@ -39,7 +39,7 @@ def _build(values: dict[tuple[str, str], Any], source: Path | None) -> Config:
     if source is not None and not state_dir.is_absolute():
         state_dir = source.parent / state_dir
     return Config(blocklists, values.get(("", "timezone"), "UTC"), source=source,
-                  state_dir=state_dir, **sections)
+                  state_dir=state_dir, groups=values.get(("", "groups"), ()), **sections)
 
 
 def defaults() -> Config:
@@ -117,5 +117,19 @@ def _read(setting: Setting, node: yaml.Node, constructor: SafeConstructor, where
     try:
         raw = constructor.construct_object(node, deep=True)
         values[(setting.section, setting.key)] = setting.parse(raw)
+    except KeyedValueError as exc:
+        problems.append(Problem(location(where, _value_of(node, exc.key)), f"`{name}`: {exc}"))
     except (ValueError, ConstructorError) as exc:
         problems.append(Problem(location(where, node), f"`{name}`: {exc}"))
+
+
+def _value_of(node: yaml.Node, key: Any) -> yaml.Node:
+    """The key's line in a mapping (the key itself when its value is empty), else the
+    mapping's."""
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if getattr(key_node, "value", None) == key:
+                found: yaml.Node = value_node if getattr(value_node, "value", None) \
+                    else key_node
+                return found
+    return node

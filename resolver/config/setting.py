@@ -27,6 +27,15 @@ class Setting:
     example: Any = None
 
 
+class KeyedValueError(ValueError):
+    """A bad value under one key of a mapping setting: the error is reported at that key's
+    line, not at the setting's."""
+
+    def __init__(self, key: Any, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 def number(kind: type, low: float, high: float) -> Callable[[Any], Any]:
     """A parser for an int or float from `low` to `high`."""
     def parse(value: Any) -> Any:

@@ -7,9 +7,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from resolver.config import blocking, cache, http, lists, log, querylog, reload, server, upstream
+from resolver.config import (
+    blocking,
+    cache,
+    groups,
+    http,
+    lists,
+    log,
+    querylog,
+    reload,
+    server,
+    upstream,
+)
 from resolver.config.blocking import BlockingConfig
 from resolver.config.cache import CacheConfig
+from resolver.config.groups import ClientGroup
 from resolver.config.http import HttpConfig
 from resolver.config.lists import ListsConfig
 from resolver.config.log import LogConfig
@@ -30,6 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("", "state_dir", Path(".dnsfence-state"),
             "Directory for what the server writes and keeps: the query log and its hash key; "
             "relative to the config file.", directory_path, "/var/lib/dnsfence"),
+    *groups.SETTINGS,
     *server.SETTINGS,
     *upstream.SETTINGS,
     *cache.SETTINGS,
@@ -65,6 +78,7 @@ class Config:
     http: HttpConfig
     log: LogConfig
     state_dir: Path = Path(".dnsfence-state")
+    groups: tuple[ClientGroup, ...] = ()
     source: Path | None = field(default=None, compare=False)
 
     def with_overrides(self, **changes: Any) -> Config:
@@ -78,6 +92,11 @@ class Config:
             result = replace(result, **{section: replace(getattr(result, section),
                                                          **{key: value})})
         return result
+
+    @property
+    def group_names(self) -> tuple[str, ...]:
+        """The client groups lists may name in `clients:` and `except_clients:`."""
+        return tuple(group.name for group in self.groups)
 
     def fetch_settings(self) -> FetchSettings:
         """What refreshing the `url:` sources needs, and nothing else of the config."""

@@ -31,6 +31,7 @@ class EditDirectory:
     blocklists: Path
     timezone: str
     cache_dir: Path
+    groups: tuple[str, ...] | None = None  # the config's client groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class Target:
 
 def loaded_directory(where: EditDirectory) -> LoadResult:
     """The directory as it is; an edit starts only from one that loads."""
-    loaded = load_policy(where.blocklists, where.timezone, where.cache_dir)
+    loaded = load_policy(where.blocklists, where.timezone, where.cache_dir, where.groups)
     if loaded.policy is None:
         raise EditError(f"{len(loaded.errors)} error(s) in {where.blocklists}; fix them first "
                         "(see `dnsfence lint`); nothing was changed", loaded.errors)
@@ -134,7 +135,7 @@ def checked_edit(where: EditDirectory, target: Target, text: str,
     """The directory with the edited file, loaded as lint loads it; EditError unless it
     loads and the list gained and lost exactly the entries meant."""
     loaded = load_policy_with(where.blocklists, target.path, text, where.timezone,
-                              where.cache_dir)
+                              where.cache_dir, where.groups)
     after = _loads(loaded, target.blocklist.name, target.path)
     if rule_changes(target.blocklist, after) != (added, removed):
         raise EditError(f"internal error: the edit of {target.path} would change other entries "
@@ -146,7 +147,8 @@ def checked_edit(where: EditDirectory, target: Target, text: str,
 def checked_new(where: EditDirectory, path: Path, text: str, list_name: str
                 ) -> tuple[LoadResult, BlockList]:
     """The directory with the new list file `path` holding `text`; EditError unless it loads."""
-    loaded = load_policy_with(where.blocklists, path, text, where.timezone, where.cache_dir)
+    loaded = load_policy_with(where.blocklists, path, text, where.timezone, where.cache_dir,
+                              where.groups)
     return loaded, _loads(loaded, list_name, path)
 
 
@@ -179,7 +181,8 @@ def rule_changes(before: BlockList | None, after: BlockList) -> tuple[Counter[tu
 
 
 def load_policy_with(directory: Path, path: Path, text: str, default_timezone: str = "UTC",
-                     remote_cache: Path | None = None) -> LoadResult:
+                     remote_cache: Path | None = None,
+                     groups: tuple[str, ...] | None = None) -> LoadResult:
     """`load_policy(directory)` as it would be with `path` holding `text`.
 
     The directory is loaded exactly as `lint` loads it, from a temporary directory of
@@ -196,7 +199,7 @@ def load_policy_with(directory: Path, path: Path, text: str, default_timezone: s
                 if entry.name != path.name:
                     os.symlink(entry.absolute(), copy / entry.name)
         (copy / path.name).write_text(text, encoding="utf-8", newline="")
-        result = load_policy(copy, default_timezone, remote_cache)
+        result = load_policy(copy, default_timezone, remote_cache, groups)
     return replace(result, problems=tuple(_relocated(p, str(copy), str(directory))
                                           for p in result.problems))
 

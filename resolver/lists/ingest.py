@@ -16,6 +16,7 @@ from resolver.lists.formats.parsed import ParsedSource
 from resolver.lists.problems import Problem
 from resolver.lists.remote_cache import RemoteCache
 from resolver.lists.sources import SourceSpec
+from resolver.policy.audience import Audience
 from resolver.policy.index import NameHashes, hashes_of
 from resolver.policy.model import Action, Location, RegexRule, Rule, Scope, SourceRules, Window
 from resolver.policy.weekly import WeeklySchedule
@@ -72,7 +73,8 @@ def read_text(spec: SourceSpec, remote: RemoteCache | None) -> tuple[str | None,
 
 
 def ingest(specs: tuple[SourceSpec, ...], window: Window,
-           remote: RemoteCache | None, weekly: WeeklySchedule | None = None) -> Ingested:
+           remote: RemoteCache | None, weekly: WeeklySchedule | None = None,
+           audience: Audience | None = None) -> Ingested:
     out = Ingested([], [], [], [], [], [])
     for spec in specs:
         started = time.perf_counter()
@@ -89,7 +91,7 @@ def ingest(specs: tuple[SourceSpec, ...], window: Window,
         parsed = parse_source(text, spec.format, match=spec.match)
         del text
         _check_lines(spec, parsed, out.problems)
-        _entries(spec, parsed, window, out, weekly)
+        _entries(spec, parsed, window, out, weekly, audience)
         out.reports.append(SourceReport(
             spec, parsed.format.value, parsed.taken,
             tuple(collections.Counter(parsed.skipped).most_common()), len(parsed.invalid),
@@ -118,7 +120,7 @@ def _check_lines(spec: SourceSpec, parsed: ParsedSource, problems: list[Problem]
 
 
 def _entries(spec: SourceSpec, parsed: ParsedSource, window: Window, out: Ingested,
-             weekly: WeeklySchedule | None) -> None:
+             weekly: WeeklySchedule | None, audience: Audience | None) -> None:
     where = str(spec.path) if spec.path is not None else spec.label
     for (action, scope), names in parsed.names.items():
         if spec.action is Action.ALLOW:
@@ -126,14 +128,14 @@ def _entries(spec: SourceSpec, parsed: ParsedSource, window: Window, out: Ingest
         plain = [n for n in names if "*" not in n]
         if plain:
             group = SourceRules(spec.label, action, scope, spec.list_name, window,
-                                spec.location, len(plain), weekly)
+                                spec.location, len(plain), weekly, audience)
             # sources keep only hashes; their strings die with this source's text
             out.groups.append((group, hashes_of(plain)))
         for glob in (n for n in names if "*" in n):
             out.rules.append(Rule(glob, action, spec.list_name, window, Location(where),
-                                  scope=Scope.SUBTREE, weekly=weekly))
+                                  scope=Scope.SUBTREE, weekly=weekly, audience=audience))
     for action, pattern, line in parsed.regexes:  # the parsers took only patterns that compile
         if spec.action is Action.ALLOW:
             action = Action.ALLOW
         out.regexes.append(RegexRule(pattern, action, spec.list_name, window,
-                                     Location(where, line), weekly))
+                                     Location(where, line), weekly, audience))

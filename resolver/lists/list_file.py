@@ -7,6 +7,7 @@ objects, so each problem can name where it was written and dates stay as written
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,11 +15,13 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from resolver.lists.entry_warnings import entry_warnings
+from resolver.lists.list_audience import parse_audience
 from resolver.lists.marks import YamlSyntaxError, compose, location, mapping_items, scalar_text
 from resolver.lists.problems import Problem, unknown_key_message
 from resolver.lists.source_options import SOURCE_KEYS, source_option
 from resolver.lists.sources import SourceSpec
 from resolver.lists.weekly_schedule import parse_schedule
+from resolver.policy.audience import Audience
 from resolver.policy.instants import InstantError, parse_instant, zone
 from resolver.policy.model import Action, BlockList, Location, RegexRule, Rule, Window
 from resolver.policy.names import InvalidName, normalise_pattern
@@ -26,16 +29,19 @@ from resolver.policy.regexes import InvalidRegex, compile_pattern
 from resolver.policy.weekly import WeeklySchedule
 
 LIST_KEYS = ("name", "description", "reference", "observe_from", "effective", "expires",
-             "timezone", "schedule", "domains", "allow", "sources")
+             "timezone", "schedule", "clients", "except_clients", "domains", "allow", "sources")
 ENTRY_KEYS = ("domain", "regex", "effective", "expires", "schedule")
 
 
 class _ListParser:
     """Turns one file's node tree into a BlockList, collecting problems."""
 
-    def __init__(self, path: str, default_timezone: str) -> None:
+    def __init__(self, path: str, default_timezone: str,
+                 groups: Collection[str] | None = None) -> None:
         self.path = path
         self.default_timezone = default_timezone
+        self.groups = groups  # the config's group names; None: not checked
+        self.audience: Audience | None = None  # the list's `clients:`, once parsed
         self.problems: list[Problem] = []
         self.specs: tuple[SourceSpec, ...] = ()  # the list's `sources:`, once parsed
         self.tz_name = default_timezone
@@ -108,6 +114,8 @@ class _ListParser:
         self.tz_name = tz.key
         if "schedule" in fields:
             self.weekly = self._schedule(fields["schedule"][1], None)
+        self.audience = parse_audience(self.path, {k: v for k, (_, v) in fields.items()},
+                                       self.groups, self.problems)
 
         effective = None
         if "effective" in fields:
@@ -152,7 +160,7 @@ class _ListParser:
         self.specs = specs
         return BlockList(name, description, reference, window, tz_name, tuple(rules),
                          list_location, regexes=tuple(regexes), schedule=self.weekly,
-                         observe_from=observe_from)
+                         observe_from=observe_from, audience=self.audience)
 
     def _schedule(self, node: yaml.Node, within: WeeklySchedule | None
                   ) -> WeeklySchedule | None:
@@ -292,7 +300,8 @@ class _ListParser:
                        "names (write the name the clients look up)")
             return None
         return Rule(pattern, action, list_name, window.intersect(own),
-                    location(self.path, name_node), own_dates, weekly=weekly)
+                    location(self.path, name_node), own_dates, weekly=weekly,
+                    audience=self.audience)
 
     def _regex_entry(self, fields: dict[str, yaml.Node], action: Action, list_name: str,
                      window: Window, tz: ZoneInfo, weekly: WeeklySchedule | None
@@ -312,7 +321,7 @@ class _ListParser:
         expires = self.instant(fields["expires"], "expires", tz) \
             if "expires" in fields else None
         return RegexRule(pattern, action, list_name, window.intersect(Window(effective, expires)),
-                         location(self.path, node), weekly)
+                         location(self.path, node), weekly, self.audience)
 
 
 def _ip_address(text: str) -> bool:
@@ -334,21 +343,23 @@ def _looks_like_ip(pattern: str) -> bool:
     return len(parts) == 4 and all(p.isdigit() for p in parts)
 
 
-def parse_list(path: str, text: str, default_timezone: str = "UTC"
+def parse_list(path: str, text: str, default_timezone: str = "UTC",
+               groups: Collection[str] | None = None
                ) -> tuple[BlockList | None, list[Problem]]:
     """One list file's text -> (BlockList or None, problems)."""
-    blocklist, _, problems = parse_list_file(path, text, default_timezone)
+    blocklist, _, problems = parse_list_file(path, text, default_timezone, groups)
     return blocklist, problems
 
 
-def parse_list_file(path: str, text: str, default_timezone: str = "UTC"
+def parse_list_file(path: str, text: str, default_timezone: str = "UTC",
+                    groups: Collection[str] | None = None
                     ) -> tuple[BlockList | None, tuple[SourceSpec, ...], list[Problem]]:
     """One list file's text -> (BlockList or None, its `sources:`, problems).
 
     The sources stay beside the BlockList, not in it: the policy engine never reads
     them; the loader ingests them and the fetch layer downloads their URLs.
     """
-    parser = _ListParser(path, default_timezone)
+    parser = _ListParser(path, default_timezone, groups)
     try:
         root = compose(path, text)
     except YamlSyntaxError as exc:

@@ -6,6 +6,7 @@ than the last good one, which the caller keeps.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -45,11 +46,13 @@ def list_files(directory: Path) -> list[Path]:
 
 
 def load_policy(directory: Path, default_timezone: str = "UTC",
-                remote_cache: Path | None = None) -> LoadResult:
+                remote_cache: Path | None = None,
+                groups: Collection[str] | None = None) -> LoadResult:
     """Load every list file in `directory` and its sources, and index it; all-or-nothing.
 
     URL sources are read from `remote_cache` (the last good download); nothing is
-    fetched here, so loading never waits on the network.
+    fetched here, so loading never waits on the network. `groups` are the config's
+    client group names, which lists' `clients:` may name (None: names not checked).
     """
     problems: list[Problem] = []
     if not directory.is_dir():
@@ -64,7 +67,7 @@ def load_policy(directory: Path, default_timezone: str = "UTC",
         except (OSError, UnicodeDecodeError) as exc:
             problems.append(Problem(Location(str(path)), f"cannot read file: {exc}"))
             continue
-        blocklist, sources, found = parse_list_file(str(path), text, default_timezone)
+        blocklist, sources, found = parse_list_file(str(path), text, default_timezone, groups)
         problems.extend(found)
         if blocklist is not None:
             lists.append(blocklist)
@@ -73,23 +76,23 @@ def load_policy(directory: Path, default_timezone: str = "UTC",
     if any(p.severity == "error" for p in problems):
         return LoadResult(None, tuple(problems))
     remote = RemoteCache(remote_cache) if remote_cache is not None else None
-    groups: list[tuple[SourceRules, list[str] | NameHashes]] = []
+    named: list[tuple[SourceRules, list[str] | NameHashes]] = []
     reports: list[SourceReport] = []
     paths: list[str] = []
     for i, (blocklist, sources) in enumerate(zip(lists, specs, strict=True)):
         if not sources:
             continue
-        got = ingest(sources, blocklist.window, remote, blocklist.schedule)
+        got = ingest(sources, blocklist.window, remote, blocklist.schedule, blocklist.audience)
         problems.extend(got.problems)
         reports.extend(got.reports)
         paths.extend(got.paths)
-        groups.extend(got.groups)
+        named.extend(got.groups)
         lists[i] = replace(blocklist, rules=blocklist.rules + tuple(got.rules),
                            sources=tuple(g for g, _ in got.groups),
                            regexes=blocklist.regexes + tuple(got.regexes))
     if any(p.severity == "error" for p in problems):
         return LoadResult(None, tuple(problems), tuple(reports))
-    index = PolicyIndex((r for b in lists for r in b.rules), groups,
+    index = PolicyIndex((r for b in lists for r in b.rules), named,
                         (r for b in lists for r in b.regexes))
     policy = Policy(tuple(lists), default_timezone, index=index, source_paths=tuple(paths))
     return LoadResult(policy, tuple(problems), tuple(reports))

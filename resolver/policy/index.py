@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from resolver.policy.audience import NO_GROUPS, Audience, Groups
 from resolver.policy.model import (
     Action,
     AnyRule,
@@ -137,7 +138,7 @@ class HashedNames:
 class _RegexGroup:
     """Regex rules sharing one action and window, matched together."""
 
-    __slots__ = ("action", "end", "matcher", "rules", "start", "weekly")
+    __slots__ = ("action", "audience", "end", "matcher", "rules", "start", "weekly")
 
     def __init__(self, rules: list[RegexRule]) -> None:
         self.rules = tuple(rules)
@@ -145,6 +146,7 @@ class _RegexGroup:
         self.start = rules[0].start
         self.end = rules[0].end
         self.weekly = rules[0].weekly
+        self.audience = rules[0].audience
         self.matcher = RegexMatcher([r.pattern for r in rules])
 
 
@@ -155,7 +157,7 @@ class PolicyIndex:
     assignment and worker processes can share it copy-on-write.
     """
 
-    __slots__ = ("_exact", "_globs", "_hashed", "_regexes", "_subtree", "size")
+    __slots__ = ("_exact", "_globs", "_hashed", "_regexes", "_subtree", "audiences", "size")
 
     def __init__(self, rules: Iterable[Rule] = (),
                  sources: Iterable[tuple[SourceRules, list[str] | NameHashes]] = (),
@@ -164,8 +166,10 @@ class PolicyIndex:
         exact: dict[str, Slot] = {}
         globs: dict[str, list[Rule]] = {}
         size = 0
+        audiences = False
         for rule in rules:
             size += 1
+            audiences = audiences or rule.audience is not None
             if rule.is_glob:
                 globs.setdefault(rule.suffix, []).append(rule)
             else:
@@ -174,12 +178,14 @@ class PolicyIndex:
         for group, names in sources:
             hashed.append(HashedNames(group, names))
             size += group.count
-        grouped: dict[tuple[Action, float, float, str, WeeklySchedule | None],
-                      list[RegexRule]] = {}
+            audiences = audiences or group.audience is not None
+        grouped: dict[tuple[Action, float, float, str, WeeklySchedule | None,
+                            Audience | None], list[RegexRule]] = {}
         for regex in regexes:
             grouped.setdefault((regex.action, regex.start, regex.end, regex.list_name,
-                                regex.weekly), []).append(regex)
+                                regex.weekly, regex.audience), []).append(regex)
             size += 1
+            audiences = audiences or regex.audience is not None
         self._subtree = subtree
         self._exact = exact
         # (hashes, group, fewest labels, subtree?) per source: plain tuples, since this is
@@ -189,20 +195,28 @@ class PolicyIndex:
         self._globs = {k: tuple(v) for k, v in globs.items()}
         self._regexes = tuple(_RegexGroup(v) for v in grouped.values())
         self.size = size
+        self.audiences = audiences
+        """Whether some list applies only to some clients: then a name's decision may
+        differ from client to client."""
 
     def __len__(self) -> int:
         return self.size
 
-    def decide(self, name: str, at: datetime | float | None = None) -> AnyRule | None:
-        """The deciding rule for `name` (normalised) among rules active at `at`.
+    def decide(self, name: str, at: datetime | float | None = None,
+               groups: Groups = NO_GROUPS) -> AnyRule | None:
+        """The deciding rule for `name` (normalised) among rules active at `at`, for a
+        client in `groups`.
 
         With `at=None` every rule counts as active.
         """
-        found = self.lookup(name, at)
+        found = self.lookup(name, at, groups)
         return None if found is None else found[0]
 
-    def lookup(self, name: str, at: datetime | float | None = None) -> Found | None:
-        """The deciding rule and the pattern it matched by (for answers and explanations).
+    def lookup(self, name: str, at: datetime | float | None = None,
+               groups: Groups = NO_GROUPS) -> Found | None:
+        """The deciding rule and the pattern it matched by (for answers and explanations),
+        for a client in `groups`: a list that does not apply to the client is skipped, so
+        the next best rule decides (an exempted group falls through to other lists).
 
         This is the server's per-query path, so precedence is an int (`_rank`) rather
         than a tuple, and a key with one rule (the usual case) skips the loop.
@@ -215,8 +229,9 @@ class PolicyIndex:
         slot = self._exact.get(name)
         if slot is not None:
             for entry in (slot if isinstance(slot, tuple) else (slot,)):
-                if now is None or (entry.start <= now < entry.end and (
-                        entry.weekly is None or entry.weekly.active(now))):
+                if (now is None or (entry.start <= now < entry.end and (
+                        entry.weekly is None or entry.weekly.active(now)))) and (
+                        entry.audience is None or entry.audience.reaches(groups)):
                     rank = _rank(entry, total)
                     if rank > best_rank:
                         best, best_rank, best_pattern = entry, rank, name
@@ -229,13 +244,15 @@ class PolicyIndex:
             if slot is not None and floor + 3 > best_rank:
                 if isinstance(slot, tuple):
                     for entry in slot:
-                        if now is None or (entry.start <= now < entry.end and (
-                                entry.weekly is None or entry.weekly.active(now))):
+                        if (now is None or (entry.start <= now < entry.end and (
+                                entry.weekly is None or entry.weekly.active(now)))) and (
+                                entry.audience is None or entry.audience.reaches(groups)):
                             rank = _rank(entry, depth)
                             if rank > best_rank:
                                 best, best_rank, best_pattern = entry, rank, suffix
-                elif now is None or (slot.start <= now < slot.end and (
-                        slot.weekly is None or slot.weekly.active(now))):
+                elif (now is None or (slot.start <= now < slot.end and (
+                        slot.weekly is None or slot.weekly.active(now)))) and (
+                        slot.audience is None or slot.audience.reaches(groups)):
                     rank = floor | (2 if slot.action is _ALLOW else 0) | 1
                     if rank > best_rank:
                         best, best_rank, best_pattern = slot, rank, suffix
@@ -244,7 +261,8 @@ class PolicyIndex:
                 for hashes, group, fewest, below in hashed:
                     if depth >= fewest and h in hashes and (below or depth == total) \
                             and (now is None or (group.start <= now < group.end and (
-                                group.weekly is None or group.weekly.active(now)))):
+                                group.weekly is None or group.weekly.active(now)))) \
+                            and (group.audience is None or group.audience.reaches(groups)):
                         rank = _rank(group, depth)
                         if rank > best_rank:
                             best, best_rank, best_pattern = group, rank, suffix
@@ -252,7 +270,8 @@ class PolicyIndex:
                 for rule in globs.get(suffix, ()):
                     if rule.depth <= total and (now is None or (rule.start <= now < rule.end
                                                 and (rule.weekly is None
-                                                     or rule.weekly.active(now)))):
+                                                     or rule.weekly.active(now)))) \
+                            and (rule.audience is None or rule.audience.reaches(groups)):
                         rank = _rank(rule, rule.depth)
                         if rank > best_rank and rule.matches(name):
                             best, best_rank, best_pattern = rule, rank, rule.pattern
@@ -267,7 +286,8 @@ class PolicyIndex:
             for rule in globs.get("", ()):
                 if rule.depth <= total and (now is None or (rule.start <= now < rule.end
                                             and (rule.weekly is None
-                                                 or rule.weekly.active(now)))):
+                                                 or rule.weekly.active(now)))) \
+                        and (rule.audience is None or rule.audience.reaches(groups)):
                     rank = _rank(rule, rule.depth)
                     if rank > best_rank and rule.matches(name):
                         best, best_rank, best_pattern = rule, rank, rule.pattern
@@ -277,6 +297,8 @@ class PolicyIndex:
             for patterns in self._regexes:
                 if now is not None and not (patterns.start <= now < patterns.end and (
                         patterns.weekly is None or patterns.weekly.active(now))):
+                    continue
+                if patterns.audience is not None and not patterns.audience.reaches(groups):
                     continue
                 rank = (total << 2) | (2 if patterns.action is _ALLOW else 0) | 1
                 if rank <= best_rank:
@@ -315,6 +337,11 @@ class PolicyIndex:
             if index is not None:
                 yield patterns.rules[index]
 
+    def depends_on_client(self, name: str) -> bool:
+        """Whether a list that applies only to some clients covers `name` (then its
+        decision may differ from client to client)."""
+        return self.audiences and any(r.audience is not None for r in self.covering(name))
+
     @staticmethod
     def _in_hashes(hashes: set[int], below: bool, name: str) -> bool:
         if not below:
@@ -344,12 +371,14 @@ class PolicyIndex:
 
 
 def decide_by_scan(rules: Iterable[Rule], name: str,
-                   at: datetime | float | None = None) -> Rule | None:
+                   at: datetime | float | None = None, groups: Groups = NO_GROUPS
+                   ) -> Rule | None:
     """The same decision by brute force: the reference the index is tested against."""
     now = _epoch(at)
     best: Rule | None = None
     for rule in rules:
         if (now is None or in_force(rule, now)) and rule.matches(name) and (
+            rule.audience is None or rule.audience.reaches(groups)) and (
             best is None or precedence(rule, rule.depth) > precedence(best, best.depth)
         ):
             best = rule

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from resolver.policy.audience import Audience
 from resolver.policy.weekly import WeeklySchedule
 
 
@@ -125,6 +126,7 @@ class Rule:
     own_dates: bool = False
     scope: Scope = Scope.SUBTREE
     weekly: WeeklySchedule | None = None  # `schedule:`: in force only inside its windows
+    audience: Audience | None = None  # `clients:`/`except_clients:`; None: every client
     suffix: str = field(init=False)
     globs: tuple[re.Pattern[str], ...] = field(init=False, compare=False, repr=False)
     depth: int = field(init=False)
@@ -186,6 +188,7 @@ class SourceRules:
     location: Location   # the `sources:` entry in the list file
     count: int
     weekly: WeeklySchedule | None = None
+    audience: Audience | None = None
     start: float = field(init=False, compare=False, repr=False)
     end: float = field(init=False, compare=False, repr=False)
     is_glob = False
@@ -204,6 +207,7 @@ class RegexRule:
     window: Window
     location: Location
     weekly: WeeklySchedule | None = None
+    audience: Audience | None = None
     start: float = field(init=False, compare=False, repr=False)
     end: float = field(init=False, compare=False, repr=False)
     is_glob = False
@@ -232,6 +236,8 @@ class BlockList:
     observe_from: datetime | None = None
     """Start of the warning period (UTC): until `effective`, what the list will block is
     answered as usual and counted as "observed"."""
+    audience: Audience | None = None
+    """The clients the list applies to (`clients:`, `except_clients:`); None: every one."""
 
     @property
     def size(self) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from resolver.policy.audience import NO_GROUPS, Groups
 from resolver.policy.index import PolicyIndex
 from resolver.policy.loaded import Policy
 from resolver.policy.model import Action, AnyRule, BlockList, Rule, SourceRules, in_force
@@ -147,7 +148,8 @@ def observing(policy: Policy, at: datetime) -> tuple[tuple[str, float], ...]:
 
 
 def upcoming_block(index: PolicyIndex, rules: Iterable[AnyRule], name: str,
-                   after: datetime) -> tuple[datetime, AnyRule, str] | None:
+                   after: datetime, groups: Groups = NO_GROUPS
+                   ) -> tuple[datetime, AnyRule, str] | None:
     """When an allowed name will next be blocked: (instant, rule, matched pattern).
 
     Checked at each future change of the rules covering the name, since the verdict only
@@ -158,7 +160,7 @@ def upcoming_block(index: PolicyIndex, rules: Iterable[AnyRule], name: str,
         change = index.next_change(name, moment)
         if change is None:
             return None
-        found = index.lookup(name, change)
+        found = index.lookup(name, change, groups)
         if found is not None and found[0].action is Action.BLOCK:
             return datetime.fromtimestamp(change, UTC), found[0], found[1]
         moment = change

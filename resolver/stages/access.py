@@ -1,59 +1,63 @@
-"""Access control: only configured client networks may query (never an open resolver)."""
+"""Access control: only configured client networks may query (never an open resolver),
+and each client's groups (`groups:`), which the policy's decision may depend on."""
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 
+from resolver.config.groups import ClientGroup, client_ip, groups_of
 from resolver.config.server import IPNetwork
 from resolver.config.settings import Config
 from resolver.dns import answers
+from resolver.policy.audience import Groups
 from resolver.stages.contract import REFUSED, Request, Stage, StageSetup
 
 _MEMO_LIMIT = 65_536
+_UNSEEN = object()
 
 
 class ClientNetworks:
-    """Decides per source address, memoised, since an office has few clients."""
+    """Classifies per source address, memoised, since an office has few clients: may it
+    query, and which groups is it in."""
 
-    __slots__ = ("_memo", "_networks")
+    __slots__ = ("_groups", "_interned", "_memo", "_networks", "grouped")
 
-    def __init__(self, networks: Sequence[IPNetwork]) -> None:
+    def __init__(self, networks: Sequence[IPNetwork],
+                 groups: Sequence[ClientGroup] = ()) -> None:
         self._networks = tuple(networks)
-        self._memo: dict[str, bool] = {}
+        self._groups = tuple(groups)
+        self.grouped = bool(groups)
+        """Whether any group is configured (else every client is in none)."""
+        self._memo: dict[str, Groups | None] = {}
+        # one object per distinct set of groups, so that memos keyed by it compare by
+        # identity first
+        self._interned: dict[Groups, Groups] = {}
 
-    def allows(self, address: str) -> bool:
-        known = self._memo.get(address)
-        if known is not None:
-            return known
-        verdict = self._decide(address)
+    def classify(self, address: str) -> Groups | None:
+        """The client's groups, or None when it may not query at all."""
+        known = self._memo.get(address, _UNSEEN)
+        if known is not _UNSEEN:
+            return known  # type: ignore[return-value]
+        ip = client_ip(address)
+        verdict: Groups | None = None
+        if ip is not None and any(ip.version == net.version and ip in net
+                                  for net in self._networks):
+            groups = groups_of(self._groups, ip)
+            verdict = self._interned.setdefault(groups, groups)
         if len(self._memo) >= _MEMO_LIMIT:
             self._memo.clear()  # bounded: a spoofing flood cannot grow memory
         self._memo[address] = verdict
         return verdict
 
-    def _decide(self, address: str) -> bool:
-        ip = client_ip(address)
-        if ip is None:
-            return False
-        return any(ip.version == net.version and ip in net for net in self._networks)
-
-
-def client_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """A socket's peer address as an IP (zone dropped, IPv4-mapped IPv6 as IPv4)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
+    def allows(self, address: str) -> bool:
+        return self.classify(address) is not None
 
 
 class AccessStage(Stage):
-    """REFUSED with EDE 18 for clients outside `server.allow_clients`; others pass on."""
+    """REFUSED with EDE 18 for clients outside `server.allow_clients`; others pass on, with
+    their groups on the request."""
 
-    __slots__ = ("_clients", "_refused", "_udp_size")
+    __slots__ = ("_classify", "_refused", "_udp_size")
 
     COUNTERS = (REFUSED.counter,)
 
@@ -62,7 +66,9 @@ class AccessStage(Stage):
         self.reconfigure(setup.config)
 
     def handle(self, request: Request) -> bytes | None:
-        if self._clients.allows(request.client):
+        groups = self._classify(request.client)
+        if groups is not None:
+            request.groups = groups
             return None
         self._refused += 1
         request.kind = REFUSED
@@ -72,5 +78,5 @@ class AccessStage(Stage):
         return {REFUSED.counter: self._refused}
 
     def reconfigure(self, config: Config) -> None:
-        self._clients = ClientNetworks(config.server.allow_clients)
+        self._classify = ClientNetworks(config.server.allow_clients, config.groups).classify
         self._udp_size = config.server.edns_udp_size

@@ -1,7 +1,9 @@
 """Blocking: names decided by a BLOCK rule get NXDOMAIN + SOA + EDE 15, built once per rule.
 
 This stage sits above the cache, and the cache stores only upstream answers, so
-a name that becomes blocked is never served from cache (as in Blocky).
+a name that becomes blocked is never served from cache (as in Blocky). A decision
+depends on the client's groups (`Request.groups`) when lists apply only to some, so
+its memos are kept per set of groups.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from resolver.config.settings import Config
 from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
+from resolver.policy.audience import NO_GROUPS, Groups
 from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.period import PolicyPeriod
@@ -22,17 +25,23 @@ distinct names a bigger dict that never hits only costs (docs/BENCHMARKS.md)."""
 _UNKNOWN: Found | None = ("", "")  # type: ignore[assignment]  # a sentinel no lookup returns
 
 
-def ede_parts(rule: AnyRule, timezone: str, via: str = "") -> tuple[str, str]:
+def ede_parts(rule: AnyRule, timezone: str, via: str = "", group: str = ""
+              ) -> tuple[str, str]:
     """The EDE extra text around the matched pattern: one pair per rule, reused for every
     name a source rule matches. `via` names the alias chain that led to the name
-    ('CNAME www.example.com → v16.tiktokcdn.com') when the question itself is not blocked."""
+    ('CNAME www.example.com → v16.tiktokcdn.com') when the question itself is not blocked;
+    `group` the client group through which the list applied, if it applies only to some."""
     if isinstance(rule, SourceRules):
         before, after = "", f", from {rule.source}"
     elif isinstance(rule, RegexRule):
         before, after = "regex ", ""
     else:
         before, after = "", ""
-    suffix = f"{after}) via {via}" if via else f"{after})"
+    suffix = f"{after})"
+    if group:
+        suffix += f" for group {group}"
+    if via:
+        suffix += f" via {via}"
     start = rule.window.effective
     if start is not None:
         local = start.astimezone(ZoneInfo(timezone))
@@ -42,9 +51,10 @@ def ede_parts(rule: AnyRule, timezone: str, via: str = "") -> tuple[str, str]:
     return f"blocked by list {rule.list_name} ({before}", suffix
 
 
-def ede_text(rule: AnyRule, pattern: str, timezone: str, via: str = "") -> str:
+def ede_text(rule: AnyRule, pattern: str, timezone: str, via: str = "", group: str = ""
+             ) -> str:
     """'blocked by list tiktok (tiktok.com) since 2023-03-20' for the EDE extra text."""
-    before, after = ede_parts(rule, timezone, via)
+    before, after = ede_parts(rule, timezone, via, group)
     return f"{before}{pattern}{after}"
 
 
@@ -64,7 +74,7 @@ class BlockingStage(Stage):
     at a known instant, no answer (blocked, cached or forwarded) may outlive it.
     """
 
-    __slots__ = ("_blocked", "_decided", "_decided_in", "_ede", "_groups", "_holder",
+    __slots__ = ("_blocked", "_decided", "_decided_in", "_ede", "_holder", "_named_templates",
                  "_negative_ttl", "_observing", "_observing_in", "_policy", "_templates",
                  "_udp_size")
 
@@ -73,15 +83,18 @@ class BlockingStage(Stage):
     def __init__(self, setup: StageSetup) -> None:
         self._holder = setup.policy
         # keyed by the matched pattern; the rule is kept to tell lists with the same pattern apart
+        # (a pattern and, for a list of some groups only, " " and the client's group)
         self._templates: dict[str, tuple[AnyRule, BlockedTemplate]] = {}
-        self._ede: dict[int, tuple[AnyRule, tuple[str, str]]] = {}
-        self._groups: dict[int, tuple[SourceRules, NamedBlockedTemplate]] = {}
+        self._ede: dict[tuple[int, str], tuple[AnyRule, tuple[str, str]]] = {}
+        self._named_templates: dict[tuple[int, str],
+                                    tuple[SourceRules, NamedBlockedTemplate]] = {}
         self._policy = setup.policy.policy
         # Decisions already taken in this period (between two transitions a name's
-        # decision cannot change): the hot set of an office skips the index walk.
-        self._decided: dict[str, Found | None] = {}
+        # decision cannot change), per set of client groups: the hot set of an office
+        # skips the index walk.
+        self._decided: dict[Groups, dict[str, Found | None]] = {NO_GROUPS: {}}
         self._decided_in: PolicyPeriod | None = None
-        self._observing: dict[str, Found | None] = {}  # the same, for the warning period
+        self._observing: dict[Groups, dict[str, Found | None]] = {}  # for warning periods
         self._observing_in: PolicyPeriod | None = None
         self._blocked = 0
         self.reconfigure(setup.config)
@@ -94,21 +107,24 @@ class BlockingStage(Stage):
         # None unless this name's verdict changes at a known instant (then: seconds left)
         ttl_cap = request.ttl_cap = period.ttl_cap(qname, now) \
             if now < period.last_bound else None
-        decided = self._decided
+        groups = request.groups
         if self._decided_in is not period:
-            decided.clear()
+            self._decided = {NO_GROUPS: {}}
             self._decided_in = period
+        decided = self._decided.get(groups)
+        if decided is None:
+            decided = self._decided[groups] = {}
         found = decided.get(qname, _UNKNOWN)
         # a name decided before in this period is worth repeating; a flood of new ones is not
         seen_before = found is not _UNKNOWN
         if found is _UNKNOWN:
-            found = period.index.lookup(qname, now)
+            found = period.index.lookup(qname, now, groups)
             if len(decided) >= _DECIDED_MAX:
                 decided.clear()  # bounded: a flood of random names cannot grow it
             decided[qname] = found
         if found is None or found[0].action is not Action.BLOCK:
             if period.observing:
-                request.observed = self._observed(period, qname)
+                request.observed = self._observed(period, qname, groups)
             return None
         rule, pattern = found
         self._blocked += 1
@@ -116,26 +132,31 @@ class BlockingStage(Stage):
         request.found = found
         if seen_before and ttl_cap is None:
             request.same_until = period.until
+        group = "" if rule.audience is None else rule.audience.group_for(groups)
         if isinstance(rule, SourceRules):
-            return self._named(rule).render(query, self._udp_size, ttl_cap, pattern)
-        cached = self._templates.get(pattern)
+            return self._named(rule, group).render(query, self._udp_size, ttl_cap, pattern)
+        key = f"{pattern} {group}" if group else pattern
+        cached = self._templates.get(key)
         if cached is not None and cached[0] is rule:
             template = cached[1]
         else:
-            template = self._template(rule, pattern, qname)
+            template = self._template(rule, pattern, qname, group)
         return template.render(query, self._udp_size, ttl_cap)
 
-    def _observed(self, period: PolicyPeriod, qname: str) -> Found | None:
-        """The rule that will block `qname` when a list in its warning period starts."""
-        memo = self._observing
+    def _observed(self, period: PolicyPeriod, qname: str, groups: Groups) -> Found | None:
+        """The rule that will block `qname` for this client when a list in its warning
+        period starts."""
         if self._observing_in is not period:
-            memo.clear()
+            self._observing.clear()
             self._observing_in = period
+        memo = self._observing.get(groups)
+        if memo is None:
+            memo = self._observing[groups] = {}
         if qname in memo:
             return memo[qname]
         found = None
         for list_name, effective in period.observing:
-            at_start = period.index.lookup(qname, effective)
+            at_start = period.index.lookup(qname, effective, groups)
             if at_start is not None and at_start[0].action is Action.BLOCK \
                     and at_start[0].list_name == list_name:
                 found = at_start
@@ -152,34 +173,39 @@ class BlockingStage(Stage):
         self._negative_ttl = config.blocking.negative_ttl
         self._udp_size = config.server.edns_udp_size
         self._templates.clear()  # made with the old negative TTL
-        self._groups.clear()
+        self._named_templates.clear()
 
-    def _named(self, rule: SourceRules) -> NamedBlockedTemplate:
-        """The shared template of a source's names (one per source group)."""
-        known = self._groups.get(id(rule))
+    def _named(self, rule: SourceRules, group: str) -> NamedBlockedTemplate:
+        """The shared template of a source's names (one per source's rules and client
+        group)."""
+        key = (id(rule), group)
+        known = self._named_templates.get(key)
         if known is not None and known[0] is rule:
             return known[1]
         blocklist = self._holder.policy.list_named(rule.list_name)
-        before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC")
+        before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC",
+                                  group=group)
         template = NamedBlockedTemplate(self._negative_ttl, before, after)
-        if len(self._groups) > 1000:
-            self._groups.clear()
-        self._groups[id(rule)] = (rule, template)
+        if len(self._named_templates) > 1000:
+            self._named_templates.clear()
+        self._named_templates[key] = (rule, template)
         return template
 
-    def _template(self, rule: AnyRule, pattern: str, qname: str) -> BlockedTemplate:
+    def _template(self, rule: AnyRule, pattern: str, qname: str, group: str
+                  ) -> BlockedTemplate:
         if len(self._templates) > _TEMPLATES_MAX or self._policy is not self._holder.policy:
             self._templates.clear()  # bounded, and no templates of a replaced policy
             self._ede.clear()
             self._policy = self._holder.policy
-        known = self._ede.get(id(rule))
+        known = self._ede.get((id(rule), group))
         if known is not None and known[0] is rule:
             before, after = known[1]
         else:
             blocklist = self._holder.policy.list_named(rule.list_name)
-            before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC")
-            self._ede[id(rule)] = (rule, (before, after))
+            before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC",
+                                      group=group)
+            self._ede[(id(rule), group)] = (rule, (before, after))
         template = BlockedTemplate(answer_zone(rule, pattern, qname), self._negative_ttl,
                                    f"{before}{pattern}{after}")
-        self._templates[pattern] = (rule, template)
+        self._templates[f"{pattern} {group}" if group else pattern] = (rule, template)
         return template

@@ -16,6 +16,10 @@ Names in the chain whose verdict changes at a known instant cap the answer's TTL
 as the blocking stage caps those of question names. A question a list explicitly allows
 (an exception such as `newsroom.tiktok.com`) is never blocked through its chain: the
 exception is the admin's word on that name.
+
+A chain name covered by a list of some client groups only (`clients:`) is decided per
+query for the client's groups, on the rare path, so that the memos and the chain's
+"clear" mark stay valid for every client.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ _DECIDED_MAX = 4_096
 _TEMPLATES_MAX = 1_000
 """Blocked answers kept, one per question and chain: few are ever hot."""
 
-_State = tuple[Found | None, float | None] | None
+_State = tuple[Found | None, float | None, bool] | None
 """A chain name's decision within a period: None when it neither blocks nor changes
-before the policy's last bound (the usual case: one `is None` per name); otherwise the
-BLOCK rule that decides it (or None) and the instant its decision next changes (or None)."""
-_UNKNOWN: _State = (None, math.nan)  # a sentinel `_decide` never returns
+before the policy's last bound, for any client (the usual case: one `is None` per name);
+otherwise the BLOCK rule that decides it for a client in no group (or None), the instant
+its decision next changes (or None), and whether it depends on the client's groups."""
+_UNKNOWN: _State = (None, math.nan, False)  # a sentinel `_decide` never returns
 
 
 class ChainInspection:
@@ -54,7 +59,7 @@ class ChainInspection:
         self._udp_size = udp_size
         self._decided: dict[str, _State] = {}
         self._decided_in: PolicyPeriod | None = None
-        self._templates: dict[tuple[str, tuple[str, ...], str],
+        self._templates: dict[tuple[str, tuple[str, ...], str, str],
                               tuple[AnyRule, BlockedTemplate]] = {}
         self.blocked = 0
         """Answers blocked through their chain (the blocking stage counts the others)."""
@@ -80,11 +85,14 @@ class ChainInspection:
         return None
 
     def _decide(self, name: str, period: PolicyPeriod, now: float) -> _State:
-        found = period.index.lookup(name, now)
+        index = period.index
+        found = index.lookup(name, now)
         if found is not None and found[0].action is not Action.BLOCK:
             found = None
-        change = period.index.next_change(name, now) if now < period.last_bound else None
-        state = None if found is None and change is None else (found, change)
+        change = index.next_change(name, now) if now < period.last_bound else None
+        depends = index.depends_on_client(name)
+        state = None if found is None and change is None and not depends \
+            else (found, change, depends)
         decided = self._decided
         if len(decided) >= _DECIDED_MAX:
             decided.clear()  # bounded: a flood of distinct chains cannot grow it
@@ -97,13 +105,18 @@ class ChainInspection:
         decided = self._decided
         blocking: tuple[str, Found] | None = None
         change = math.inf
+        groups = request.groups
         for name in chain.names:
             state = decided.get(name, _UNKNOWN)
             if state is _UNKNOWN:  # cleared by a flood since `check` looked
                 state = self._decide(name, period, now)
             if state is None:
                 continue
-            found, at = state
+            found, at, depends = state
+            if depends and groups:
+                found = period.index.lookup(name, now, groups)
+                if found is not None and found[0].action is not Action.BLOCK:
+                    found = None
             if found is not None and blocking is None:
                 blocking = name, found
             if at is not None and at < change:
@@ -116,18 +129,20 @@ class ChainInspection:
         if blocking is None:
             return None
         qname = request.query.qname
-        exception = period.index.lookup(qname, now)
+        exception = period.index.lookup(qname, now, groups)
         if exception is not None and exception[0].action is Action.ALLOW:
             return None
         name, found = blocking
         self.blocked += 1
         request.kind = BLOCKED
         request.found = found
-        return self._template(chain, found, name, qname).render(
+        audience = found[0].audience
+        group = "" if audience is None else audience.group_for(groups)
+        return self._template(chain, found, name, qname, group).render(
             request.query, self._udp_size, ttl_cap)
 
-    def _template(self, chain: AliasChain, found: Found, name: str, qname: str
-                  ) -> BlockedTemplate:
+    def _template(self, chain: AliasChain, found: Found, name: str, qname: str,
+                  group: str) -> BlockedTemplate:
         """The blocked answer for this question, chain and rule, made once: each upstream
         message brings a new chain object, but mostly with the same names.
 
@@ -135,13 +150,13 @@ class ChainInspection:
         zone is not an ancestor of the question here, and a negative answer's SOA should be.
         """
         rule, pattern = found
-        key = (qname, chain.names, pattern)
+        key = (qname, chain.names, pattern, group)
         known = self._templates.get(key)
         if known is not None and known[0] is rule:
             return known[1]
         blocklist = self._holder.policy.list_named(rule.list_name)
         before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC",
-                                  chain.path_to(name))
+                                  chain.path_to(name), group)
         template = BlockedTemplate(qname, self._negative_ttl, f"{before}{pattern}{after}")
         if len(self._templates) >= _TEMPLATES_MAX:
             self._templates.clear()

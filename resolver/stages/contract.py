@@ -25,6 +25,7 @@ from resolver.config.settings import Config
 from resolver.dns.aliases import UNREAD, AliasChain, Unread
 from resolver.dns.answers import EdeCode
 from resolver.dns.query import Query
+from resolver.policy.audience import NO_GROUPS, Groups
 from resolver.policy.index import Found
 from resolver.policy.period import PolicyHolder, PolicyPeriod
 
@@ -89,8 +90,8 @@ class Request:
     it past `handle` (copy what it needs); a Request given to `forward` is the query's own.
     """
 
-    __slots__ = ("aliases", "client", "data", "found", "kind", "ms", "now", "observed",
-                 "period", "query", "same_until", "tcp", "ttl_cap", "upstream")
+    __slots__ = ("aliases", "client", "data", "found", "groups", "kind", "ms", "now",
+                 "observed", "period", "query", "same_until", "tcp", "ttl_cap", "upstream")
 
     query: Query
     """Set by the parse stage; stages after it may rely on it (not when `kind` is
@@ -101,6 +102,10 @@ class Request:
     found: Found | None
     """Set with `kind` BLOCKED: the deciding rule and the pattern it matched (the query
     log's `list` and `rule`)."""
+    groups: Groups
+    """Set by the access stage (or the repeat stage, which answers before it): the client
+    groups the client is in; stages after access may rely on it. The policy's decision
+    depends on it, so every memo of a decision is kept per group set."""
 
     def __init__(self, data: bytes, client: str, now: float, tcp: bool,
                  period: PolicyPeriod) -> None:
@@ -114,6 +119,7 @@ class Request:
         """Set by the stage that answered when its answer bytes stay the same for the same
         query bytes until then (within `period`); 0 when they may not."""
         self.found = None
+        self.groups = NO_GROUPS
         self.observed: Found | None = None
         """Set by the blocking stage in a list's warning period (`observe_from`): the rule
         that will block this name when the ban starts. The answer itself is as usual."""

@@ -12,6 +12,7 @@ from typing import ClassVar
 
 from resolver.config.querylog import QueryLogConfig
 from resolver.config.settings import Config
+from resolver.policy.audience import group_of
 from resolver.querylog.writer import QueryLogWriter
 from resolver.stages.contract import (
     BLOCKED,
@@ -66,10 +67,16 @@ class QueryLogStage(Stage):
             return
         kind = request.kind
         if kind is BLOCKED:
-            submit((request.now, request.client, "", request.query, kind,
-                    answer[3] & 0x0F if answer else -1, request.found, "", None, request.tcp))
+            found = request.found
+            audience = found[0].audience if found is not None else None
+            submit((request.now, request.client,
+                    "" if audience is None else audience.group_for(request.groups),
+                    request.query, kind, answer[3] & 0x0F if answer else -1, found, "", None,
+                    request.tcp))
         elif request.observed is not None and kind is not None:
-            submit((request.now, request.client, "", request.query, OBSERVED,
+            submit((request.now, request.client,
+                    group_of(request.observed[0].audience, request.groups),
+                    request.query, OBSERVED,
                     answer[3] & 0x0F if answer else -1, request.observed, request.upstream,
                     request.ms if kind is FORWARDED or kind is SERVFAIL else None,
                     request.tcp))

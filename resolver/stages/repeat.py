@@ -7,13 +7,16 @@ This stage keeps those bytes, keyed by the query from its flags on, so a repeat 
 dict lookup. It keeps only answers the stage that made them marked as the same until some
 instant (`Request.same_until`), and only within the policy period they were made in: a
 transition or a reload starts a new period, and a config change clears the stage. It
-decides client access itself, so a refused client never gets a repeat.
+decides client access itself, so a refused client never gets a repeat, and when client
+groups are configured it keeps the answers of each set of groups apart (a list may apply
+to one group and not another: one group's answer must never reach another).
 """
 
 from __future__ import annotations
 
 from resolver.config.settings import Config
 from resolver.dns.query import Query
+from resolver.policy.audience import Groups
 from resolver.policy.index import Found
 from resolver.policy.period import PolicyPeriod
 from resolver.stages.access import ClientNetworks
@@ -34,23 +37,34 @@ hash per query; then the parsed query, the deciding rule and the rule of a warni
 class RepeatStage(Stage):
     """Answer bytes of recent UDP queries, keyed by the query without its ID."""
 
-    __slots__ = ("_clients", "_entries", "_repeats")
+    __slots__ = ("_classify", "_entries", "_grouped", "_of_groups", "_repeats")
 
     COUNTERS = ("repeats",)  # and each repeated kind's own counter, declared by its stage
 
     def __init__(self, setup: StageSetup) -> None:
-        self._clients = ClientNetworks(setup.config.server.allow_clients)
-        self._entries: dict[bytes, Entry] = {}
+        self._entries: dict[bytes, Entry] = {}  # of clients in no group
+        self._of_groups: dict[Groups, dict[bytes, Entry]] = {}  # of the others, by groups
         self._repeats = {kind: [0] for kind in ResponseKind}
+        self.reconfigure(setup.config)
 
     def handle(self, request: Request) -> bytes | None:
         if request.tcp:
             return None
         data = request.data
-        entry = self._entries.get(data[2:])
-        if entry is None or request.now >= entry[1] or entry[3] is not request.period \
-                or not self._clients.allows(request.client):
-            return None
+        if self._grouped:
+            groups = self._classify(request.client)
+            if groups is None:
+                return None  # refused: the access stage answers it
+            entries = self._of_groups.get(groups) if groups else self._entries
+            entry = entries.get(data[2:]) if entries is not None else None
+            if entry is None or request.now >= entry[1] or entry[3] is not request.period:
+                return None
+            request.groups = groups
+        else:
+            entry = self._entries.get(data[2:])
+            if entry is None or request.now >= entry[1] or entry[3] is not request.period \
+                    or self._classify(request.client) is None:
+                return None
         request.kind = entry[2]
         request.query = entry[5]  # the same question; only its ID differs
         request.found = entry[6]
@@ -60,7 +74,13 @@ class RepeatStage(Stage):
 
     def remember(self, request: Request, answer: bytes) -> None:
         if request.same_until > request.now and not request.tcp and request.kind is not None:
-            entries = self._entries
+            groups = request.groups
+            if groups and self._grouped:
+                entries = self._of_groups.get(groups)
+                if entries is None:
+                    entries = self._of_groups[groups] = {}
+            else:
+                entries = self._entries
             if len(entries) >= _LIMIT:
                 entries.clear()
             kind = request.kind
@@ -76,8 +96,11 @@ class RepeatStage(Stage):
         return found
 
     def reconfigure(self, config: Config) -> None:
-        self._clients = ClientNetworks(config.server.allow_clients)
+        clients = ClientNetworks(config.server.allow_clients, config.groups)
+        self._classify = clients.classify
+        self._grouped = clients.grouped
         self._entries.clear()  # its answers were made under the old settings
+        self._of_groups.clear()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + sum(map(len, self._of_groups.values()))

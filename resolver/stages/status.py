@@ -14,9 +14,9 @@ from typing import Any
 
 from dnslib import CLASS, QTYPE, RR, TXT, DNSHeader, DNSQuestion, DNSRecord
 
+from resolver.config.groups import client_ip
 from resolver.config.settings import Config
 from resolver.dns import answers
-from resolver.stages.access import client_ip
 from resolver.stages.contract import LOCAL, REFUSED, Request, Stage, StageSetup
 
 STATUS_NAME = "status.dnsfence"

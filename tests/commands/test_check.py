@@ -157,3 +157,79 @@ def test_check_honours_weekly_windows(tmp_path: Path) -> None:
              for at in ("2026-03-29T00:29:59Z", "2026-03-29T00:30:00Z",
                         "2026-03-29T01:29:59Z", "2026-03-29T01:30:00Z")]
     assert night == [False, True, True, False]
+
+
+GROUPED_SITE = {
+    "dnsfence.yaml": """
+        blocklists: lists
+        timezone: Europe/Brussels
+        groups:
+          press-office: [10.1.20.0/24]
+          guests: [10.9.0.0/16, "fd00:9::/48"]
+    """,
+    "lists/tiktok.yaml": """
+        name: tiktok
+        reference: EP decision
+        effective: 2023-03-20
+        except_clients: [press-office]
+        domains:
+          - tiktok.com
+    """,
+    "lists/guests.yaml": """
+        name: guest-ban
+        reference: guest policy
+        effective: 2023-03-20
+        clients: [guests]
+        domains:
+          - streaming.example
+    """,
+}
+
+
+def test_check_client_explains_for_the_clients_groups(tmp_path: Path) -> None:
+    site = write_tree(tmp_path, GROUPED_SITE)
+    at = ("--at", "2024-01-01", "--config", "dnsfence.yaml")
+    press = dnsfence("check", "www.tiktok.com", "--client", "10.1.20.5", *at, cwd=site)
+    assert (press.status, press.err) == (0, "")
+    assert press.out.splitlines() == [
+        "www.tiktok.com: allowed for client 10.1.20.5 (groups: press-office) "
+        "(no rule applies)",
+        "  not here:  list tiktok (lists/tiktok.yaml:6:5) is not for this client "
+        "(everyone except press-office)",
+    ]
+    guest = dnsfence("check", "streaming.example", "--client", "fd00:9::7", *at, cwd=site)
+    assert guest.out.splitlines() == [
+        "streaming.example: BLOCKED for client fd00:9::7 (groups: guests) by list "
+        "guest-ban, rule streaming.example",
+        "  rule at:   lists/guests.yaml:6:5",
+        "  reference: guest policy",
+        "  in force:  from 2023-03-20 00:00 CET, no expiry",
+        "  clients:   only guests; here through group guests",
+    ]
+    nobody = dnsfence("check", "streaming.example", *at, cwd=site)
+    assert nobody.out.splitlines() == [
+        "streaming.example: allowed (no rule applies)",
+        "  not here:  list guest-ban (lists/guests.yaml:6:5) is not for this client "
+        "(only guests)",
+        "  note:      some lists here apply only to some client groups; shown for a client "
+        "in no group (see --client IP)",
+    ]
+    stranger = dnsfence("check", "tiktok.com", "--client", "192.0.2.1", "--json", *at,
+                        cwd=site)
+    (line,) = stranger.json_lines()
+    assert {k: line[k] for k in ("client", "groups", "refused", "blocked", "list", "group",
+                                 "clients", "depends_on_client")} == {
+        "client": "192.0.2.1", "groups": [], "refused": True, "blocked": True,
+        "list": "tiktok", "group": None, "clients": "everyone except press-office",
+        "depends_on_client": True}
+    guest_json = dnsfence("check", "streaming.example", "--client", "10.9.1.1", "--json", *at,
+                          cwd=site).json_lines()[0]
+    assert (guest_json["group"], guest_json["groups"]) == ("guests", ["guests"])
+
+
+def test_check_client_must_be_an_address(tmp_path: Path) -> None:
+    site = write_tree(tmp_path, GROUPED_SITE)
+    run = dnsfence("check", "tiktok.com", "--client", "press", "--config", "dnsfence.yaml",
+                   cwd=site)
+    assert run.status == 2 and run.out == ""
+    assert "--client: 'press' is not an IP address" in run.err

@@ -73,3 +73,23 @@ def test_run_in_process_reports_warnings_and_fails_on_them_only_when_strict(
     assert out.getvalue() == f"{tmp_path / 'lists'}: 0 error(s), 1 warning(s); 1 list(s), " \
         "2 entries\n"
     assert lint.run(config, strict=True, out=io.StringIO(), err=io.StringIO()) == EXIT_PROBLEMS
+
+
+def test_lint_checks_group_names_against_the_configs_groups(tmp_path: Path) -> None:
+    write_tree(tmp_path, {
+        "dnsfence.yaml": "blocklists: lists\ngroups:\n  press-office: [10.1.20.0/24]\n",
+        "lists/a.yaml": """
+            reference: r
+            effective: 2023-03-20
+            except_clients: [press-ofice]
+            domains: [tiktok.com]
+        """,
+    })
+    run = dnsfence("lint", "--config", "dnsfence.yaml", cwd=tmp_path)
+    assert run.status == EXIT_PROBLEMS
+    assert "lists/a.yaml:3:18: error: unknown group 'press-ofice' in `except_clients`; " \
+        "did you mean 'press-office'?" in run.err
+    (tmp_path / "lists/a.yaml").write_text(
+        "reference: r\neffective: 2023-03-20\nexcept_clients: [press-office]\n"
+        "domains: [tiktok.com]\n")
+    assert dnsfence("lint", "--config", "dnsfence.yaml", cwd=tmp_path).status == EXIT_OK

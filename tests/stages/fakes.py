@@ -25,13 +25,17 @@ import dns.rdatatype
 import dns.rrset
 
 from resolver.config.endpoints import Endpoint
+from resolver.config.groups import client_groups
 from resolver.config.load import defaults
 from resolver.config.settings import Config
 from resolver.dns.query import parse_query
+from resolver.lists.load import load_policy
+from resolver.policy.audience import NO_GROUPS
 from resolver.policy.loaded import Policy
 from resolver.policy.period import PolicyHolder
+from resolver.stages.access import ClientNetworks
 from resolver.stages.contract import Done, Request, ResponseKind, StageSetup
-from tests.policy.assertions import policy_of
+from tests.policy.assertions import policy_of, write_lists
 
 CHANGE = datetime(2030, 1, 1, tzinfo=UTC).timestamp()
 """When later.example becomes blocked and temporary.example stops being blocked."""
@@ -62,6 +66,39 @@ WARNED = """
 """A ban announced in a warning period: T0 is inside it, CHANGE is the ban's start."""
 OFFICE = "127.0.0.1"
 STRANGER = "192.0.2.7"
+PRESS = "127.0.0.2"
+"""A client in the press office, which the TikTok ban of `GROUPED_LISTS` exempts."""
+GUEST = "127.0.0.3"
+"""A client on the guests' network, which has bans of its own."""
+GROUPED_LISTS = {
+    "tiktok.yaml": """
+        name: tiktok
+        reference: r
+        effective: 2023-03-20
+        timezone: UTC
+        except_clients: [press-office]
+        domains: [tiktok.com, tiktokcdn.com]
+        allow: [newsroom.tiktok.com]
+    """,
+    "guests.yaml": """
+        name: guest-ban
+        reference: r
+        effective: 2023-03-20
+        timezone: UTC
+        clients: [guests]
+        domains: [games.example]
+    """,
+    "guests-later.yaml": """
+        name: guest-streaming
+        reference: r
+        observe_from: 2029-12-01
+        effective: 2030-01-01
+        timezone: UTC
+        clients: [guests]
+        domains: [streaming.example]
+    """,
+}
+"""Lists for some client groups only: T0 is in the warning period of guest-streaming."""
 
 
 def office_config(**overrides: Any) -> Config:
@@ -88,6 +125,24 @@ def office_policy() -> Policy:
         return policy_of(Path(directory), LISTS)
 
 
+def grouped_config(**overrides: Any) -> Config:
+    """The office's settings with two client groups: press-office (`PRESS`) and guests
+    (`GUEST`)."""
+    return office_config(**{"groups": client_groups({"press-office": [f"{PRESS}/32"],
+                                                     "guests": [f"{GUEST}/32"]}),
+                            **overrides})
+
+
+@functools.cache
+def grouped_policy() -> Policy:
+    """The policy of `GROUPED_LISTS`, checked against `grouped_config`'s groups."""
+    with tempfile.TemporaryDirectory() as directory:
+        result = load_policy(write_lists(Path(directory), GROUPED_LISTS),
+                             groups=grouped_config().group_names)
+    assert result.policy is not None, result.problems
+    return result.policy
+
+
 def setup_of(config: Config | None = None, policy: Policy | None = None, *,
              status_report: Callable[[], dict[str, Any]] | None = None,
              clock: float = T0) -> StageSetup:
@@ -109,8 +164,12 @@ def query_wire(name: str, rdtype: str = "A", qid: int = 1, *, edns: int | bool =
 def request_for(setup: StageSetup, wire: bytes, *, now: float = T0, client: str = OFFICE,
                 tcp: bool = False, ttl_cap: int | None = None) -> Request:
     """A Request as the stages before the one under test leave it: parsed (when the bytes
-    are a usable query), in the policy period of `now`, with `ttl_cap` from blocking."""
+    are a usable query), in the policy period of `now`, with the client's groups from
+    access and `ttl_cap` from blocking."""
     request = Request(wire, client, now, tcp, setup.policy.current(now))
+    config = setup.config
+    request.groups = ClientNetworks(config.server.allow_clients,
+                                    config.groups).classify(client) or NO_GROUPS
     query = parse_query(wire)
     if query is not None:
         request.query = query

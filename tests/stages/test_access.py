@@ -6,8 +6,9 @@ import ipaddress
 
 import pytest
 
+from resolver.config.groups import client_groups
 from resolver.stages import access as access_module
-from resolver.stages.access import AccessStage, ClientNetworks, client_ip
+from resolver.stages.access import AccessStage, ClientNetworks
 from resolver.stages.contract import Request, ResponseKind
 from tests.stages.fakes import (
     T0,
@@ -57,13 +58,6 @@ def test_each_refusal_counts() -> None:
     assert stage.counters() == {"refused": 3}
 
 
-def test_client_ip_drops_the_zone_and_unmaps_ipv4() -> None:
-    assert client_ip("fe80::1%eth0") == ipaddress.IPv6Address("fe80::1")
-    assert client_ip("::ffff:10.1.2.3") == ipaddress.IPv4Address("10.1.2.3")
-    assert client_ip("192.0.2.7") == ipaddress.IPv4Address("192.0.2.7")
-    assert client_ip("nonsense") is None
-
-
 def test_reconfigure_applies_other_networks_at_once() -> None:
     stage = AccessStage(SETUP)
     ask(stage, "192.0.2.7")
@@ -84,3 +78,28 @@ def test_the_memo_is_bounded_and_decides_the_same_after_clearing(
         assert not networks.allows(f"192.0.2.{n}")
         assert len(networks._memo) <= 4
     assert networks.allows("10.0.0.0") and not networks.allows("192.0.2.0")
+
+
+GROUPED = setup_of(office_config(**{
+    "server.allow_clients": NETWORKS,
+    "groups": client_groups({"press-office": ["127.0.0.2/32", "10.1.0.0/16"],
+                             "staff": ["10.0.0.0/8"]})}))
+
+
+@pytest.mark.parametrize(("client", "groups"), [
+    ("127.0.0.1", set()), ("127.0.0.2", {"press-office"}),
+    ("10.1.2.3", {"press-office", "staff"}), ("::ffff:10.1.2.3", {"press-office", "staff"}),
+    ("10.2.0.1", {"staff"})])
+def test_the_clients_groups_are_left_on_the_request(client: str, groups: set[str]) -> None:
+    stage = AccessStage(GROUPED)
+    request = request_for(GROUPED, query_wire("www.example.com"), now=T0, client=client)
+    assert stage.handle(request) is None
+    assert request.groups == groups
+
+
+def test_equal_group_sets_are_one_object() -> None:
+    networks = ClientNetworks(NETWORKS, GROUPED.config.groups)
+    first, second = networks.classify("10.1.2.3"), networks.classify("10.1.9.9")
+    assert first == {"press-office", "staff"} and first is second
+    assert networks.classify("192.0.2.7") is None and networks.grouped
+    assert not ClientNetworks(NETWORKS).grouped

@@ -11,11 +11,16 @@ from resolver.stages.contract import Request, ResponseKind, StageSetup
 from tests.policy.assertions import policy_of
 from tests.stages.fakes import (
     CHANGE,
+    GUEST,
     LISTS,
+    OFFICE,
+    PRESS,
     T0,
     WARNED,
     assert_kind,
     assert_nxdomain,
+    grouped_config,
+    grouped_policy,
     message_of,
     office_config,
     query_wire,
@@ -168,3 +173,47 @@ def test_from_the_ban_on_the_same_names_are_blocked_not_observed(tmp_path: Path)
     assert_kind(request, ResponseKind.BLOCKED)
     assert request.observed is None
     assert_nxdomain(answer, soa_owner="tiktok.com", ttl=60)
+
+
+# --- client groups -------------------------------------------------------------------------
+
+GROUPED = setup_of(grouped_config(), grouped_policy())
+
+
+def ask_as(stage: BlockingStage, client: str, name: str) -> tuple[bytes | None, Request]:
+    request = request_for(GROUPED, query_wire(name), now=T0, client=client)
+    return stage.handle(request), request
+
+
+def test_each_group_gets_its_own_decision_for_the_same_name_alternating() -> None:
+    stage = BlockingStage(GROUPED)
+    for _ in range(3):  # the second and third rounds come from the stage's memos
+        for client in (OFFICE, PRESS, GUEST):
+            answer, request = ask_as(stage, client, "www.tiktok.com")
+            if client == PRESS:
+                assert answer is None, "the press office is exempt from the ban"
+                assert_kind(request, None)
+            else:
+                assert_nxdomain(answer, soa_owner="tiktok.com", ttl=60,
+                                text="blocked by list tiktok (tiktok.com) since 2023-03-20")
+                assert_kind(request, ResponseKind.BLOCKED)
+        for client in (OFFICE, PRESS, GUEST):
+            answer, _ = ask_as(stage, client, "games.example")
+            if client == GUEST:
+                assert_nxdomain(answer, soa_owner="games.example", ttl=60,
+                                text="blocked by list guest-ban (games.example) for group "
+                                     "guests since 2023-03-20")
+            else:
+                assert answer is None
+
+
+def test_a_warning_period_of_one_group_marks_only_its_clients() -> None:
+    stage = BlockingStage(GROUPED)
+    for _ in range(2):
+        for client, observed in ((OFFICE, False), (GUEST, True), (PRESS, False)):
+            answer, request = ask_as(stage, client, "streaming.example")
+            assert answer is None
+            assert (request.observed is not None) is observed, client
+            if observed:
+                assert request.observed is not None
+                assert request.observed[0].list_name == "guest-streaming"

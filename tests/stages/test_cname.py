@@ -22,6 +22,7 @@ import pytest
 from resolver import pipeline as pipeline_module
 from resolver.dns.aliases import chain_of
 from resolver.dns.query import parse_query
+from resolver.lists.load import load_policy
 from resolver.pipeline import CHAIN, Pipeline
 from resolver.policy.index import Found
 from resolver.policy.loaded import Policy
@@ -33,14 +34,17 @@ from resolver.stages.cname import ChainInspection
 from resolver.stages.contract import Done, Request, ResponseKind, Stage, StageSetup
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.upstream import UpstreamStage
-from tests.policy.assertions import policy_of
+from tests.policy.assertions import policy_of, write_lists
 from tests.stages.fakes import (
     CHANGE,
+    GUEST,
     OFFICE,
+    PRESS,
     T0,
     assert_nxdomain,
     assert_rcode,
     ede_of,
+    grouped_config,
     message_of,
     office_config,
     query_wire,
@@ -76,6 +80,8 @@ CHAINS = {
     "newsroom.tiktok.com": ("newsroom.tiktok.com 300 CNAME www.tiktok.com.",
                             "www.tiktok.com 300 A 192.0.2.41"),
     "plain.example.test": ("plain.example.test 300 A 192.0.2.12",),
+    "guests.alias.test": ("guests.alias.test 300 CNAME www.example.test.",
+                          "www.example.test 300 A 192.0.2.10"),
 }
 """What the scripted upstream answers, by question name (answer records)."""
 
@@ -373,3 +379,74 @@ def test_a_chain_found_clear_is_checked_again_after_a_reload(clock: Clock) -> No
         15, "blocked by list tiktok (www.example.test) via CNAME alias.example.test → "
             "www.example.test since 2023-03-20")
     assert asked(pipeline) == ["alias.example.test"]
+
+
+# --- client groups -------------------------------------------------------------------------
+
+GROUPED_LISTS = {
+    "tiktok.yaml": """
+        name: tiktok
+        effective: 2023-03-20
+        timezone: UTC
+        except_clients: [press-office]
+        domains: [tiktok.com, tiktokcdn.com]
+    """,
+    "guests.yaml": """
+        name: guest-rules
+        effective: 2023-03-20
+        timezone: UTC
+        clients: [guests]
+        domains: [example.test]
+        allow: [a.example.test]
+    """,
+}
+
+
+def grouped_pipeline() -> Pipeline:
+    chain = (*(ScriptedUpstream if stage is UpstreamStage else stage for stage in CHAIN),
+             Observer)
+    config = grouped_config()
+    with tempfile.TemporaryDirectory() as directory:
+        result = load_policy(write_lists(Path(directory), GROUPED_LISTS),
+                             groups=config.group_names)
+    assert result.policy is not None, result.problems
+    holder = PolicyHolder(result.policy, clock=lambda: T0)
+    return Pipeline.from_config(config, holder, chain=chain)
+
+
+def ask_as(pipeline: Pipeline, clock: Clock, client: str, name: str, now: float = T0
+           ) -> bytes:
+    clock.now = now
+    result = pipeline.handle(query_wire(name, qid=9), client, now)
+    if isinstance(result, Request):
+        answers: list[bytes] = []
+        pipeline.forward(result, answers.append)
+        result = answers[0]
+    assert isinstance(result, bytes)
+    pipeline.stage(Observer).seen.clear()
+    return result
+
+
+def test_a_chain_is_decided_for_each_clients_groups_forwarded_and_cached(
+        clock: Clock) -> None:
+    pipeline = grouped_pipeline()
+    for step in range(3):  # forwarded the first time, from the cache after
+        now = T0 + step
+        # the press office is exempt from the ban the chain runs into
+        assert_rcode(ask_as(pipeline, clock, PRESS, "www.example.com", now), dns.rcode.NOERROR)
+        office = assert_nxdomain(ask_as(pipeline, clock, OFFICE, "www.example.com", now),
+                                 soa_owner="www.example.com", ttl=60)
+        assert ede_of(office) == (15, TIKTOKCDN_TEXT)
+        # an exception of the guests' own list wins over the chain, for the guests only
+        assert_rcode(ask_as(pipeline, clock, GUEST, "a.example.test", now), dns.rcode.NOERROR)
+        assert_nxdomain(ask_as(pipeline, clock, OFFICE, "a.example.test", now),
+                        soa_owner="a.example.test", ttl=60, text="via CNAME")
+        # a chain into a name of a guests-only list: blocked for them, naming the group
+        guest = assert_nxdomain(ask_as(pipeline, clock, GUEST, "guests.alias.test", now),
+                                soa_owner="guests.alias.test", ttl=60)
+        assert ede_of(guest) == (15, "blocked by list guest-rules (example.test) for group "
+                                     "guests via CNAME guests.alias.test → www.example.test "
+                                     "since 2023-03-20")
+        assert_rcode(ask_as(pipeline, clock, PRESS, "guests.alias.test", now),
+                     dns.rcode.NOERROR)
+    assert asked(pipeline).count("www.example.com") == 1  # one upstream answer, shared

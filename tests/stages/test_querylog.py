@@ -22,10 +22,14 @@ from resolver.stages.querylog import STANDARD_OUTPUT_FD, QueryLogStage, writer_f
 from resolver.stages.upstream import UpstreamStage
 from tests.policy.assertions import load_lists
 from tests.stages.fakes import (
+    GUEST,
     OFFICE,
+    PRESS,
     STRANGER,
     T0,
     WARNED,
+    grouped_config,
+    grouped_policy,
     office_config,
     query_wire,
     request_for,
@@ -265,3 +269,23 @@ def test_a_warning_periods_answers_are_logged_and_counted_as_observed(tmp_path: 
     assert series["queries"][("forwarded", "udp")] == 2  # what the client got
     assert series["queries"][("cached", "udp")] == 1
     assert series.get("blocked", {}) == {}
+
+
+def test_the_group_through_which_a_list_decided_is_logged(tmp_path: Path) -> None:
+    config = grouped_config(state_dir=tmp_path, **{"querylog.mode": "blocked",
+                                                   "querylog.clients": "full"})
+    stages = tuple(Upstream if stage is UpstreamStage else stage for stage in CHAIN)
+    pipeline = Pipeline.from_config(config, PolicyHolder(grouped_policy(), clock=lambda: T0),
+                                    chain=stages)
+    for qid in (1, 2):  # the second time from the repeat stage
+        ask(pipeline, query_wire("games.example"), qid=qid, client=GUEST)  # guests only
+        ask(pipeline, query_wire("www.tiktok.com"), qid=qid, client=GUEST)  # all but press
+        ask(pipeline, query_wire("www.tiktok.com"), qid=qid, client=PRESS)  # exempt
+        ask(pipeline, query_wire("streaming.example"), qid=qid, client=GUEST)  # observed
+    pipeline.close()
+    records = logged(tmp_path / "querylog.jsonl")
+    assert [fields(r, "verdict", "name", "list", "group", "client") for r in records] == [
+        ("blocked", "games.example", "guest-ban", "guests", GUEST),
+        ("blocked", "www.tiktok.com", "tiktok", "", GUEST),
+        ("observed", "streaming.example", "guest-streaming", "guests", GUEST),
+    ] * 2

@@ -14,11 +14,15 @@ from resolver.stages import repeat as repeat_module
 from resolver.stages.contract import Request, ResponseKind
 from resolver.stages.repeat import RepeatStage
 from tests.stages.fakes import (
+    GUEST,
     OFFICE,
+    PRESS,
     STRANGER,
     T0,
     assert_kind,
     assert_nxdomain,
+    grouped_config,
+    grouped_policy,
     office_config,
     query_wire,
     request_for,
@@ -187,3 +191,29 @@ def test_a_repeat_carries_the_query_the_rule_and_the_warning_period_mark() -> No
     shown(stage, query_wire("example.org", qid=3), kind=ResponseKind.CACHED,
           setup_request=fresh)
     assert ask(stage, query_wire("example.org", qid=4))[1].observed is None
+
+
+GROUPED = setup_of(grouped_config(), grouped_policy())
+
+
+def test_with_groups_an_answer_is_repeated_only_to_clients_of_the_same_groups() -> None:
+    stage = RepeatStage(GROUPED)
+    wire = query_wire("games.example", qid=1)
+    for client in (GUEST, OFFICE):
+        request = request_for(GROUPED, wire, now=T0, client=client)
+        request.kind = ResponseKind.BLOCKED if client == GUEST else ResponseKind.CACHED
+        request.same_until = T0 + 10
+        stage.remember(request, (b"\x00\x01" + client.encode()))
+    assert len(stage) == 2
+    for client, expected in ((GUEST, GUEST), (OFFICE, OFFICE), (PRESS, None),
+                             (STRANGER, None), (GUEST, GUEST)):
+        request = Request(query_wire("games.example", qid=2), client, T0 + 1, False,
+                          GROUPED.policy.current(T0 + 1))
+        answer = stage.handle(request)
+        if expected is None:
+            assert answer is None, client
+        else:
+            assert answer == b"\x00\x02" + expected.encode(), client
+            assert request.groups == ({"guests"} if client == GUEST else set())
+    stage.reconfigure(GROUPED.config)
+    assert len(stage) == 0
