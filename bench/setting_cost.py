@@ -26,10 +26,12 @@ from bench.figures import WORKLOADS
 from bench.servers import NXDOMAIN, Process
 
 
-def start(name: str, settings: str, variant: Any, work: Path, upstream_port: int) -> Process:
-    """One dnsfence with `settings` added to its config, answering."""
-    process = servers.dnsfence(work / f"dnsfence-{name}", variant.directory, upstream_port,
-                               name=name, settings=settings)
+def start(name: str, settings: str, variant: Any, work: Path, upstream_port: int,
+          blocklists: Path | None = None) -> Process:
+    """One dnsfence with `settings` added to its config (and `blocklists` in place of the
+    shipped lists, if given), answering."""
+    process = servers.dnsfence(work / f"dnsfence-{name}", blocklists or variant.directory,
+                               upstream_port, name=name, settings=settings)
     process.start()
     ready = process.wait_answering(suite.probe_name(variant), NXDOMAIN, 90)
     suite.log(f"{name} answered after {ready:.2f} s")
@@ -41,8 +43,15 @@ Afterwards = Callable[[Any, Path, int, Any], dict[str, Any]]
 run once the compared servers are stopped, while the upstream still runs."""
 
 
+Lists = Callable[[Path, Path], Path]
+"""(the shipped lists' directory, a scratch directory) -> the lists a variant serves."""
+
+
 def compare(variants: dict[str, str], rounds: int, seconds: float, work: Path,
-            afterwards: Afterwards | None = None) -> dict[str, Any]:
+            afterwards: Afterwards | None = None,
+            lists: dict[str, Lists] | None = None) -> dict[str, Any]:
+    """`lists` gives some variants other blocklists, made from the shipped ones (they must
+    block the same names for the same client, 127.0.0.1)."""
     shipped, names, files, upstream = interleaved.shipped_setup(work)
     processes: dict[str, Process] = {}
     once: dict[str, dict[tuple[str, int], Path]] = {}
@@ -51,7 +60,9 @@ def compare(variants: dict[str, str], rounds: int, seconds: float, work: Path,
     order_of = list(variants)
     try:
         for number, (name, settings) in enumerate(variants.items()):
-            processes[name] = start(name, settings, shipped, work, upstream.port)
+            own = (lists or {}).get(name)
+            directory = own(shipped.directory, work / f"lists-{name}") if own else None
+            processes[name] = start(name, settings, shipped, work, upstream.port, directory)
             suite.warm(processes[name], files)
             once[name] = interleaved.once_files(work / "queries", f"v{number}x", rounds,
                                                 shipped, names)
