@@ -13,14 +13,16 @@ from resolver.policy.audience import Groups
 from resolver.stages.contract import REFUSED, Request, Stage, StageSetup
 
 _MEMO_LIMIT = 65_536
-_UNSEEN = object()
+REFUSED_CLIENT: Groups = frozenset({""})
+"""What `ClientNetworks` says of a client that may not query: a set no client's groups
+can equal (group names are never empty), compared by identity."""
 
 
 class ClientNetworks:
     """Classifies per source address, memoised, since an office has few clients: may it
     query, and which groups is it in."""
 
-    __slots__ = ("_groups", "_interned", "_memo", "_networks", "grouped")
+    __slots__ = ("_groups", "_interned", "_memo", "_networks", "grouped", "known")
 
     def __init__(self, networks: Sequence[IPNetwork],
                  groups: Sequence[ClientGroup] = ()) -> None:
@@ -28,18 +30,22 @@ class ClientNetworks:
         self._groups = tuple(groups)
         self.grouped = bool(groups)
         """Whether any group is configured (else every client is in none)."""
-        self._memo: dict[str, Groups | None] = {}
+        self._memo: dict[str, Groups] = {}
+        self.known = self._memo.get
+        """The client's groups (or `REFUSED_CLIENT`) if classified before, else None: the
+        per-query path calls this (a C method, no Python frame) and `classify` only when
+        it says None."""
         # one object per distinct set of groups, so that memos keyed by it compare by
         # identity first
         self._interned: dict[Groups, Groups] = {}
 
-    def classify(self, address: str) -> Groups | None:
-        """The client's groups, or None when it may not query at all."""
-        known = self._memo.get(address, _UNSEEN)
-        if known is not _UNSEEN:
-            return known  # type: ignore[return-value]
+    def classify(self, address: str) -> Groups:
+        """The client's groups, or `REFUSED_CLIENT` when it may not query at all."""
+        known = self._memo.get(address)
+        if known is not None:
+            return known
         ip = client_ip(address)
-        verdict: Groups | None = None
+        verdict = REFUSED_CLIENT
         if ip is not None and any(ip.version == net.version and ip in net
                                   for net in self._networks):
             groups = groups_of(self._groups, ip)
@@ -50,14 +56,14 @@ class ClientNetworks:
         return verdict
 
     def allows(self, address: str) -> bool:
-        return self.classify(address) is not None
+        return self.classify(address) is not REFUSED_CLIENT
 
 
 class AccessStage(Stage):
     """REFUSED with EDE 18 for clients outside `server.allow_clients`; others pass on, with
     their groups on the request."""
 
-    __slots__ = ("_classify", "_refused", "_udp_size")
+    __slots__ = ("_classify", "_known", "_refused", "_udp_size")
 
     COUNTERS = (REFUSED.counter,)
 
@@ -66,8 +72,10 @@ class AccessStage(Stage):
         self.reconfigure(setup.config)
 
     def handle(self, request: Request) -> bytes | None:
-        groups = self._classify(request.client)
-        if groups is not None:
+        groups = self._known(request.client)
+        if groups is None:
+            groups = self._classify(request.client)
+        if groups is not REFUSED_CLIENT:
             request.groups = groups
             return None
         self._refused += 1
@@ -78,5 +86,6 @@ class AccessStage(Stage):
         return {REFUSED.counter: self._refused}
 
     def reconfigure(self, config: Config) -> None:
-        self._classify = ClientNetworks(config.server.allow_clients, config.groups).classify
+        clients = ClientNetworks(config.server.allow_clients, config.groups)
+        self._known, self._classify = clients.known, clients.classify
         self._udp_size = config.server.edns_udp_size

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from resolver.config.settings import Config
 from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
-from resolver.policy.audience import NO_GROUPS, Groups
+from resolver.policy.audience import Groups
 from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.period import PolicyPeriod
@@ -74,9 +74,9 @@ class BlockingStage(Stage):
     at a known instant, no answer (blocked, cached or forwarded) may outlive it.
     """
 
-    __slots__ = ("_blocked", "_decided", "_decided_in", "_ede", "_holder", "_named_templates",
-                 "_negative_ttl", "_observing", "_observing_in", "_policy", "_templates",
-                 "_udp_size")
+    __slots__ = ("_blocked", "_decided", "_decided_in", "_decided_of_groups", "_ede",
+                 "_holder", "_named_templates", "_negative_ttl", "_observing", "_observing_in",
+                 "_policy", "_templates", "_udp_size")
 
     COUNTERS = (BLOCKED.counter,)
 
@@ -92,7 +92,8 @@ class BlockingStage(Stage):
         # Decisions already taken in this period (between two transitions a name's
         # decision cannot change), per set of client groups: the hot set of an office
         # skips the index walk.
-        self._decided: dict[Groups, dict[str, Found | None]] = {NO_GROUPS: {}}
+        self._decided: dict[str, Found | None] = {}  # of clients in no group
+        self._decided_of_groups: dict[Groups, dict[str, Found | None]] = {}
         self._decided_in: PolicyPeriod | None = None
         self._observing: dict[Groups, dict[str, Found | None]] = {}  # for warning periods
         self._observing_in: PolicyPeriod | None = None
@@ -109,11 +110,15 @@ class BlockingStage(Stage):
             if now < period.last_bound else None
         groups = request.groups
         if self._decided_in is not period:
-            self._decided = {NO_GROUPS: {}}
+            self._decided.clear()
+            self._decided_of_groups.clear()
             self._decided_in = period
-        decided = self._decided.get(groups)
-        if decided is None:
-            decided = self._decided[groups] = {}
+        if groups:
+            decided = self._decided_of_groups.get(groups)
+            if decided is None:
+                decided = self._decided_of_groups[groups] = {}
+        else:
+            decided = self._decided
         found = decided.get(qname, _UNKNOWN)
         # a name decided before in this period is worth repeating; a flood of new ones is not
         seen_before = found is not _UNKNOWN

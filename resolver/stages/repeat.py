@@ -19,7 +19,7 @@ from resolver.dns.query import Query
 from resolver.policy.audience import Groups
 from resolver.policy.index import Found
 from resolver.policy.period import PolicyPeriod
-from resolver.stages.access import ClientNetworks
+from resolver.stages.access import REFUSED_CLIENT, ClientNetworks
 from resolver.stages.contract import BLOCKED, Request, ResponseKind, Stage, StageSetup
 
 _LIMIT = 20_000
@@ -37,7 +37,7 @@ hash per query; then the parsed query, the deciding rule and the rule of a warni
 class RepeatStage(Stage):
     """Answer bytes of recent UDP queries, keyed by the query without its ID."""
 
-    __slots__ = ("_classify", "_entries", "_grouped", "_of_groups", "_repeats")
+    __slots__ = ("_classify", "_entries", "_grouped", "_known", "_of_groups", "_repeats")
 
     COUNTERS = ("repeats",)  # and each repeated kind's own counter, declared by its stage
 
@@ -52,9 +52,11 @@ class RepeatStage(Stage):
             return None
         data = request.data
         if self._grouped:
-            groups = self._classify(request.client)
+            groups = self._known(request.client)
             if groups is None:
-                return None  # refused: the access stage answers it
+                groups = self._classify(request.client)
+            if groups is REFUSED_CLIENT:
+                return None  # the access stage answers it
             entries = self._of_groups.get(groups) if groups else self._entries
             entry = entries.get(data[2:]) if entries is not None else None
             if entry is None or request.now >= entry[1] or entry[3] is not request.period:
@@ -62,8 +64,12 @@ class RepeatStage(Stage):
             request.groups = groups
         else:
             entry = self._entries.get(data[2:])
-            if entry is None or request.now >= entry[1] or entry[3] is not request.period \
-                    or self._classify(request.client) is None:
+            if entry is None or request.now >= entry[1] or entry[3] is not request.period:
+                return None
+            groups = self._known(request.client)
+            if groups is None:
+                groups = self._classify(request.client)
+            if groups is REFUSED_CLIENT:
                 return None
         request.kind = entry[2]
         request.query = entry[5]  # the same question; only its ID differs
@@ -97,7 +103,7 @@ class RepeatStage(Stage):
 
     def reconfigure(self, config: Config) -> None:
         clients = ClientNetworks(config.server.allow_clients, config.groups)
-        self._classify = clients.classify
+        self._known, self._classify = clients.known, clients.classify
         self._grouped = clients.grouped
         self._entries.clear()  # its answers were made under the old settings
         self._of_groups.clear()

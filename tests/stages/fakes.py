@@ -33,7 +33,7 @@ from resolver.lists.load import load_policy
 from resolver.policy.audience import NO_GROUPS
 from resolver.policy.loaded import Policy
 from resolver.policy.period import PolicyHolder
-from resolver.stages.access import ClientNetworks
+from resolver.stages.access import REFUSED_CLIENT, ClientNetworks
 from resolver.stages.contract import Done, Request, ResponseKind, StageSetup
 from tests.policy.assertions import policy_of, write_lists
 
@@ -168,8 +168,8 @@ def request_for(setup: StageSetup, wire: bytes, *, now: float = T0, client: str 
     access and `ttl_cap` from blocking."""
     request = Request(wire, client, now, tcp, setup.policy.current(now))
     config = setup.config
-    request.groups = ClientNetworks(config.server.allow_clients,
-                                    config.groups).classify(client) or NO_GROUPS
+    groups = ClientNetworks(config.server.allow_clients, config.groups).classify(client)
+    request.groups = NO_GROUPS if groups is REFUSED_CLIENT else groups
     query = parse_query(wire)
     if query is not None:
         request.query = query

@@ -8,7 +8,7 @@ import pytest
 
 from resolver.config.groups import client_groups
 from resolver.stages import access as access_module
-from resolver.stages.access import AccessStage, ClientNetworks
+from resolver.stages.access import REFUSED_CLIENT, AccessStage, ClientNetworks
 from resolver.stages.contract import Request, ResponseKind
 from tests.stages.fakes import (
     T0,
@@ -101,5 +101,6 @@ def test_equal_group_sets_are_one_object() -> None:
     networks = ClientNetworks(NETWORKS, GROUPED.config.groups)
     first, second = networks.classify("10.1.2.3"), networks.classify("10.1.9.9")
     assert first == {"press-office", "staff"} and first is second
-    assert networks.classify("192.0.2.7") is None and networks.grouped
+    assert networks.classify("192.0.2.7") is REFUSED_CLIENT and networks.grouped
+    assert networks.known("192.0.2.7") is REFUSED_CLIENT and networks.known("10.3.3.3") is None
     assert not ClientNetworks(NETWORKS).grouped
