@@ -160,13 +160,17 @@ class Pipeline:
         def done(response: bytes | None) -> None:
             try:
                 answer = self._for_client(request, response)
-                for observe in self._observers:
-                    observe(request, answer)
             except Exception:
                 log.exception("dnsfence: internal error while answering a forwarded query")
                 # still answer, so that no client (nor a TCP connection) waits for nothing
+                request.kind = SERVFAIL
                 answer = answers.servfail(request.query, answers.EdeCode.OTHER,
                                           "internal error", udp_size=self._udp_size)
+            try:
+                for observe in self._observers:
+                    observe(request, answer)
+            except Exception:  # a broken log or counter must not cost the client its answer
+                log.exception("dnsfence: internal error while observing a forwarded answer")
             reply(answer)
 
         self._forward(request, done)

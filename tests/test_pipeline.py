@@ -368,3 +368,39 @@ def test_with_groups_and_with_or_without_repeats_every_answer_is_the_same(
     for wire, now, client in stream:
         assert ask(repeating, wire, now, client) == ask(plain, wire, now, client)
     assert counted(repeating, "blocked") == counted(plain, "blocked")
+
+
+class BrokenObserver(Stage):
+    """An observer with a bug: it raises on every answer."""
+
+    def observe(self, request: Request, answer: bytes) -> None:
+        raise RuntimeError("a bug in an observer")
+
+
+def test_a_broken_observer_costs_a_forwarded_query_nothing_but_a_log_line(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    chain = (*(AnsweringUpstreamWithMessage if stage is UpstreamStage else stage
+               for stage in CHAIN), BrokenObserver)
+    pipeline = build(policy_of(tmp_path, LISTS), repeat=True, chain=chain)
+    pending = pipeline.handle(query("uncached.example"), OFFICE, T0)
+    assert isinstance(pending, Request)
+    answers: list[bytes] = []
+    pipeline.forward(pending, answers.append)
+    [answer] = answers
+    reply = dns.message.from_wire(answer)
+    assert reply.rcode() == dns.rcode.NOERROR and reply.answer  # the upstream's answer
+    assert "while observing a forwarded answer" in caplog.text
+
+
+class AnsweringUpstreamWithMessage(Stage):
+    """A tail that answers every question at once with an address."""
+
+    next = None
+
+    def forward(self, request: Request, done: Done) -> None:
+        message = dns.message.from_wire(request.data)
+        response = dns.message.make_response(message)
+        response.use_edns(False)
+        response.answer.append(dns.rrset.from_text(request.query.qname + ".", 60, "IN", "A",
+                                                   "192.0.2.8"))
+        done(response.to_wire())
