@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resolver.config.querylog import one_of
-from resolver.config.setting import Setting
+from resolver.config.setting import Setting, one_of
 
 LEVELS = ("debug", "info", "warning", "error")
 FORMATS = ("text", "json")

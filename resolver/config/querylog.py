@@ -6,28 +6,17 @@ clients truncated to their /24 (IPv4) or /48 (IPv6) network.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from resolver.config.setting import Setting, number
+from resolver.config.setting import Setting, number, one_of
 
 MODES = ("off", "blocked", "all")
 STANDARD_OUTPUT = "-"
 CLIENT_MODES = ("full", "truncate", "hash", "none")
 
 
-def one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
-    """A parser for one word out of `choices`."""
-    def parse(value: Any) -> str:
-        # YAML reads a bare `off` as false: take it as the word the admin wrote
-        if value is False and "off" in choices:
-            return "off"
-        if not isinstance(value, str) or value not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, not {value!r}")
-        return value
-    return parse
 
 
 def log_path(value: Any) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 from resolver.config.cpus import usable_cpus
 from resolver.config.endpoints import Endpoint, endpoints
-from resolver.config.setting import Setting, number
+from resolver.config.setting import Setting, number, one_of
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -26,6 +26,9 @@ def networks(value: Any) -> tuple[IPNetwork, ...]:
         return tuple(ipaddress.ip_network(str(v), strict=False) for v in items)
     except ValueError as exc:
         raise ValueError(f"not a network: {exc} (write e.g. 10.0.0.0/8 or fd00::/8)") from None
+
+
+LOCAL_ZONES = ("default", "none")
 
 
 def parse_workers(value: Any) -> int | str:
@@ -53,6 +56,10 @@ SETTINGS = (
             parse_workers),
     Setting("server", "tcp_idle_timeout", 10.0,
             "Seconds an idle TCP connection is kept open (RFC 7766).", number(float, 0.1, 3600)),
+    Setting("server", "local_zones", "default",
+            "Answer the locally served zones here (reverse zones of private, loopback and "
+            "link-local addresses, localhost, invalid, onion, home.arpa, local): default, "
+            "or none to forward them like any name.", one_of(LOCAL_ZONES)),
     Setting("server", "tcp_max_connections", 512,
             "Open TCP connections at most; further ones are closed at once.",
             number(int, 1, 100_000)),
@@ -66,6 +73,7 @@ class ServerConfig:
     edns_udp_size: int
     workers: int | str  # a count, or "auto"
     tcp_idle_timeout: float
+    local_zones: str
     tcp_max_connections: int
 
     @property

@@ -67,3 +67,15 @@ def directory_path(value: Any) -> Path:
     if not isinstance(value, str) or not value:
         raise ValueError("must be a directory path")
     return Path(value)
+
+
+def one_of(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    """A parser for one word out of `choices`."""
+    def parse(value: Any) -> str:
+        # YAML reads a bare `off` as false: take it as the word the admin wrote
+        if value is False and "off" in choices:
+            return "off"
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, not {value!r}")
+        return value
+    return parse

@@ -28,6 +28,7 @@ from typing import Final
 
 from resolver.dns import message
 from resolver.dns.message import (
+    AA,
     CD,
     CLASS_IN,
     DEFAULT_UDP_SIZE,
@@ -102,15 +103,19 @@ def _reply(
     options: bytes = b"",
     authority: bytes = b"",
     ext_rcode: int = 0,
+    answer: bytes = b"",
+    ancount: int = 0,
+    flags: int = 0,
 ) -> bytes:
-    flags = QR | RA | (query.flags & _COPIED) | rcode
+    """`flags` adds header bits (AA for the zones dnsfence serves itself)."""
+    flags |= QR | RA | (query.flags & _COPIED) | rcode
     nscount = 1 if authority else 0
     if query.edns is None:
-        header = HEADER.pack(query.id, flags, 1, 0, nscount, 0)
-        return header + query.question + authority
-    header = HEADER.pack(query.id, flags, 1, 0, nscount, 1)
+        header = HEADER.pack(query.id, flags, 1, ancount, nscount, 0)
+        return header + query.question + answer + authority
+    header = HEADER.pack(query.id, flags, 1, ancount, nscount, 1)
     opt = opt_record(udp_size, query.edns.do, options, ext_rcode)
-    return header + query.question + authority + opt
+    return header + query.question + answer + authority + opt
 
 
 def _ede_if(ede_code: int | None, ede_text: str) -> bytes:
@@ -257,11 +262,25 @@ def blocked(query: Query, zone: str, negative_ttl: int, ede_text: str, udp_size:
 
 
 def local_negative(query: Query, zone: str, rcode: int, negative_ttl: int,
-                   udp_size: int = DEFAULT_UDP_SIZE) -> bytes:
+                   udp_size: int = DEFAULT_UDP_SIZE, *, authoritative: bool = False) -> bytes:
     """NXDOMAIN or NODATA (NOERROR, no answer) from a zone dnsfence answers itself: the
-    zone's SOA in the authority section, so the answer is cached as RFC 2308 says."""
+    zone's SOA in the authority section, so the answer is cached as RFC 2308 says; AA set
+    for a zone dnsfence serves as its authority (`authoritative`)."""
     authority = name_to_wire(zone) + _soa_after_owner(negative_ttl)
-    return _reply(query, rcode, udp_size, authority=authority)
+    return _reply(query, rcode, udp_size, authority=authority,
+                  flags=AA if authoritative else 0)
+
+
+def soa_record(zone: str, ttl: int) -> bytes:
+    """The SOA of a zone dnsfence serves, as a whole record (owner included)."""
+    return name_to_wire(zone) + _soa_after_owner(ttl)
+
+
+def local_answer(query: Query, records: bytes, count: int,
+                 udp_size: int = DEFAULT_UDP_SIZE) -> bytes:
+    """NOERROR with `count` whole records (owner, type, class, TTL, data) in the answer
+    section, from a zone dnsfence serves as its authority (AA set)."""
+    return _reply(query, Rcode.NOERROR, udp_size, answer=records, ancount=count, flags=AA)
 
 
 def refused(
