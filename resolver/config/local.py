@@ -214,7 +214,7 @@ def _text(what: str, node: yaml.Node, where: str, problems: list[Problem]) -> st
 def parse_records(value: Any) -> tuple[LocalRecord, ...]:
     """`read_records` for a value given as Python data (the documented example, tests)."""
     where = "<value>"
-    node = yaml.compose(yaml.safe_dump(value))
+    node = yaml.compose(yaml.safe_dump(value, sort_keys=False))
     if node is None:
         return ()
     try:
