@@ -135,7 +135,7 @@ def _records_of(name: str, key_node: yaml.Node, node: yaml.Node, where: str,
                     f"{name}: {type_text!r} is not a record type dnsfence serves "
                     f"(known: {', '.join(TYPES)})")))
                 continue
-            found.extend(_typed(name, rtype, values, where, problems))
+            found.extend(_typed(name, rtype, type_node, values, where, problems))
         cnames = [r for r in found if r.rtype == TYPE_CNAME]
         if cnames and len(found) > 1:
             others = sorted({r.type_name for r in found} - {"CNAME"})
@@ -161,10 +161,10 @@ def _records_of(name: str, key_node: yaml.Node, node: yaml.Node, where: str,
     return found
 
 
-def _typed(name: str, rtype: int, node: yaml.Node, where: str,
+def _typed(name: str, rtype: int, type_node: yaml.Node, node: yaml.Node, where: str,
            problems: list[Problem]) -> list[LocalRecord]:
     type_name = TYPE_NAMES[rtype]
-    items = _items(f"{name} {type_name}", node, node, where, problems)
+    items = _items(f"{name} {type_name}", type_node, node, where, problems)
     if rtype == TYPE_CNAME and len(items) > 1:
         problems.append(Problem(location(where, items[1]),
                                 f"{name} has more than one CNAME; an alias has one target"))
