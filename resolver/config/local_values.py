@@ -30,9 +30,10 @@ def ip_address(text: str) -> IPAddress:
             raise ValueError
         return ipaddress.ip_address(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not an IPv4 or IPv6 address (for another type, "
-                         "write it as a mapping, e.g. {CNAME: intranet.corp.example.eu})"
-                         ) from None
+        looks_like_one = text and not text.strip("0123456789abcdefABCDEF.:")
+        hint = "" if looks_like_one else (" (for another type, write it as a mapping, "
+                                          "e.g. {CNAME: intranet.corp.example.eu})")
+        raise ValueError(f"{text!r} is not an IPv4 or IPv6 address{hint}") from None
 
 
 def domain_name(text: str, *, root: bool = False) -> str:

@@ -63,6 +63,8 @@ def test_an_untyped_value_is_a_or_aaaa_by_its_form() -> None:
     assert address_value("fd00::90")[0] == TYPES["AAAA"]
     with pytest.raises(ValueError, match=r"for another type, write it as a mapping"):
         address_value("intranet.corp.example.eu")
+    with pytest.raises(ValueError, match=r"'10\.0\.0\.999' is not an IPv4 or IPv6 address\Z"):
+        address_value("10.0.0.999")  # no hint about types for what is meant as an address
 
 
 def test_the_root_is_a_name_only_where_it_means_no_host() -> None:
