@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,13 @@ def test_every_type_has_a_reader() -> None:
     assert len(records) == 7
     with pytest.raises(ValueError, match="not a record type"):
         parse_records({"x.example": {"NS": "ns.example"}})
+
+
+def test_the_readme_example_is_a_config_that_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    [block] = [b for b in re.findall(r"^```yaml\n(.*?)^```$", readme, re.MULTILINE | re.DOTALL)
+               if b.startswith("local:")]
+    local = load_config(write_config(tmp_path, block)).local
+    assert local.zones == (LocalZone("lab.corp.example.eu", True),)
+    example = load_config(write_config(tmp_path, ISSUE_EXAMPLE, "issue.yaml")).local
+    assert local.records == example.records
