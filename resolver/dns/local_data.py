@@ -76,9 +76,10 @@ class LocalData:
         """Every name answered here, with its answers made so far by query type."""
 
     def _existing_without_records(self) -> set[str]:
-        """The apex of each static zone holding records, and the names between it and
-        those records (empty non-terminals): they exist, so they are NODATA."""
-        found: set[str] = set()
+        """The apex of each static zone, and the names between it and its records (empty
+        non-terminals): they exist, so they are NODATA."""
+        found = {zone for zone, static in self._zones.items()
+                 if static and zone not in self._records}
         for name in self._records:
             zone = self._closest_zone(name)
             if zone is None or not self._zones[zone]:

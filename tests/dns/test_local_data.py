@@ -204,6 +204,16 @@ def test_static_zone_names_without_records_do_not_exist() -> None:
         assert reply.answer == [] and soa_owner(reply) == "lab.corp.example.eu"
 
 
+def test_a_static_zone_without_records_has_an_apex_and_nothing_below() -> None:
+    data = office({"lan": True})
+    reply = ask(data, "lan", "A")
+    assert reply is not None and reply.rcode() == dns.rcode.NOERROR
+    assert soa_owner(reply) == "lan"
+    reply = ask(data, "printer.lan", "A")
+    assert reply is not None and reply.rcode() == dns.rcode.NXDOMAIN
+    assert soa_owner(reply) == "lan"
+
+
 def test_transparent_names_without_records_are_not_ours() -> None:
     data = office({"lab.corp.example.eu": True, "open.lab.corp.example.eu": False,
                    "corp.example.eu": False})
