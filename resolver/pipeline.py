@@ -37,6 +37,7 @@ from resolver.stages.contract import (
     Stage,
     StageSetup,
 )
+from resolver.stages.local_records import LocalRecordsStage
 from resolver.stages.local_zones import LocalZonesStage
 from resolver.stages.parse import ParseStage
 from resolver.stages.querylog import QueryLogStage
@@ -54,6 +55,7 @@ CHAIN: tuple[type[Stage], ...] = (
     AccessStage,    # a refused client costs one dict lookup and learns nothing
     SpecialUseStage,  # resolver.arpa (DDR) answered here: no upstream may point clients away
     BlockingStage,  # above the cache, so a block applies at once and is never served from cache
+    LocalRecordsStage,  # below blocking (a block wins over a local record), never forwarded
     LocalZonesStage,  # private reverse zones, localhost, .invalid...: never leave the office
     CacheStage,     # wraps the upstream: hits answer now, upstream answers are stored coming back
     UpstreamStage,  # the tail, the only stage that waits

@@ -25,6 +25,12 @@ def example_config() -> str:
         default = _plain(s.default)
         shown = str(default).lower() if isinstance(default, bool) else str(default)
         lines.append(f"{indent}# {s.help} Default: {shown}")
+        if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+            # a mapping of mappings (local records): one entry a line, as an admin writes it
+            body = yaml.safe_dump(value, default_flow_style=None, sort_keys=False, width=1000)
+            lines.append(f"{indent}{s.key}:")
+            lines.extend(f"{indent}  {line}" for line in body.splitlines())
+            continue
         shown_value = yaml.safe_dump(value, default_flow_style=True, sort_keys=False)
         lines.append(f"{indent}{s.key}: {shown_value.strip()}".replace("\n...", ""))
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from yaml.constructor import ConstructorError, SafeConstructor
 
-from resolver.config.setting import KeyedValueError, Setting
+from resolver.config.setting import KeyedValueError, NodeProblems, Setting
 from resolver.config.settings import ORDERED, SECTIONS, SETTINGS, Config
 from resolver.lists.marks import YamlSyntaxError, compose, location, mapping_items
 from resolver.lists.problems import Problem, unknown_key_message
@@ -114,6 +114,13 @@ def _check_pairs(values: dict[tuple[str, str], Any], nodes: dict[tuple[str, str]
 def _read(setting: Setting, node: yaml.Node, constructor: SafeConstructor, where: str,
           values: dict[tuple[str, str], Any], problems: list[Problem]) -> None:
     name = f"{setting.section}.{setting.key}" if setting.section else setting.key
+    if setting.read is not None:
+        try:
+            values[(setting.section, setting.key)] = setting.read(node, where)
+        except NodeProblems as exc:
+            problems.extend(Problem(p.location, f"`{name}`: {p.message}")
+                            for p in exc.problems)
+        return
     try:
         raw = constructor.construct_object(node, deep=True)
         values[(setting.section, setting.key)] = setting.parse(raw)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from resolver.lists.problems import Problem
 from resolver.policy.instants import InstantError, zone
 
 
@@ -25,6 +26,17 @@ class Setting:
     help: str
     parse: Callable[[Any], Any]
     example: Any = None
+    read: Callable[[Any, str], Any] | None = None
+    """For a value with many entries, each worth its own file:line: reads the YAML node
+    (and the file's name) instead of `parse`, raising `NodeProblems`."""
+
+
+class NodeProblems(ValueError):
+    """What a `Setting.read` found wrong, each problem at its own file:line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
 
 
 class KeyedValueError(ValueError):

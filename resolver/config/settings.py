@@ -13,6 +13,7 @@ from resolver.config import (
     groups,
     http,
     lists,
+    local,
     log,
     querylog,
     reload,
@@ -24,6 +25,7 @@ from resolver.config.cache import CacheConfig
 from resolver.config.groups import ClientGroup
 from resolver.config.http import HttpConfig
 from resolver.config.lists import ListsConfig
+from resolver.config.local import LocalConfig
 from resolver.config.log import LogConfig
 from resolver.config.querylog import QueryLogConfig
 from resolver.config.reload import ReloadConfig
@@ -47,6 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
     *upstream.SETTINGS,
     *cache.SETTINGS,
     *blocking.SETTINGS,
+    *local.SETTINGS,
     *lists.SETTINGS,
     *reload.SETTINGS,
     *querylog.SETTINGS,
@@ -56,8 +59,9 @@ SETTINGS: tuple[Setting, ...] = (
 
 SECTIONS: dict[str, type] = {
     "server": ServerConfig, "upstream": UpstreamConfig,
-    "cache": CacheConfig, "blocking": BlockingConfig, "lists": ListsConfig,
-    "reload": ReloadConfig, "querylog": QueryLogConfig, "http": HttpConfig, "log": LogConfig,
+    "cache": CacheConfig, "blocking": BlockingConfig, "local": LocalConfig,
+    "lists": ListsConfig, "reload": ReloadConfig, "querylog": QueryLogConfig,
+    "http": HttpConfig, "log": LogConfig,
 }
 
 # (smaller, larger, why): keys of one section whose values must be in this order.
@@ -72,6 +76,7 @@ class Config:
     upstream: UpstreamConfig
     cache: CacheConfig
     blocking: BlockingConfig
+    local: LocalConfig
     lists: ListsConfig
     reload: ReloadConfig
     querylog: QueryLogConfig

@@ -8,6 +8,8 @@ from pathlib import Path
 from resolver.commands import lint
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.config.load import defaults
+from resolver.config.local import parse_records
+from resolver.lists.load import load_policy
 from tests.commands.cli_runner import dnsfence, write_tree
 
 
@@ -93,3 +95,73 @@ def test_lint_checks_group_names_against_the_configs_groups(tmp_path: Path) -> N
         "reference: r\neffective: 2023-03-20\nexcept_clients: [press-office]\n"
         "domains: [tiktok.com]\n")
     assert dnsfence("lint", "--config", "dnsfence.yaml", cwd=tmp_path).status == EXIT_OK
+
+
+def test_lint_warns_of_a_list_blocking_a_local_record_naming_both_lines(tmp_path: Path
+                                                                        ) -> None:
+    write_tree(tmp_path, {
+        "blocklists/social.yaml": """
+            reference: r
+            effective: 2023-03-20
+            domains:
+              - tiktok.com
+              - corp.example.eu
+        """,
+        "blocklists/later.yaml": """
+            reference: r
+            effective: 2031-01-01
+            sources:
+              - path: names.txt
+        """,
+        "blocklists/names.txt": "printer.corp.example.eu\n",
+        "dnsfence.yaml": """
+            local:
+              records:
+                www.example.org: 10.0.0.1
+                intranet.corp.example.eu: 10.0.0.80
+                printer.corp.example.eu:
+                  A: 10.0.0.90
+        """,
+    })
+    run = dnsfence("lint", "--config", "dnsfence.yaml", cwd=tmp_path)
+    assert run.status == 0, run.err
+    assert sorted(run.err.splitlines()) == [
+        "blocklists/later.yaml:4:5: warning: list later (from blocklists/names.txt) blocks "
+        "printer.corp.example.eu, which has local records (dnsfence.yaml:6:10); the block "
+        "wins: clients get NXDOMAIN while it is in force",
+        "blocklists/social.yaml:5:5: warning: list social blocks intranet.corp.example.eu, "
+        "which has local records (dnsfence.yaml:4:31); the block wins: clients get "
+        "NXDOMAIN while it is in force",
+        "blocklists/social.yaml:5:5: warning: list social blocks printer.corp.example.eu, "
+        "which has local records (dnsfence.yaml:6:10); the block wins: clients get "
+        "NXDOMAIN while it is in force",
+    ]
+    assert "0 error(s), 3 warning(s)" in run.out
+    assert dnsfence("lint", "--strict", "--config", "dnsfence.yaml", cwd=tmp_path).status == 1
+    # without local records, nothing to say
+    clean = dnsfence("lint", cwd=tmp_path)
+    assert (clean.status, clean.err) == (0, "")
+
+
+def test_blocked_local_records_skips_allowed_and_unrelated_names(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"blocklists/a.yaml": """
+        reference: r
+        effective: 2023-03-20
+        domains:
+          - corp.example.eu
+          - domain: old.example.org
+            expires: 2023-06-01
+        allow: [intranet.corp.example.eu]
+    """})
+    config = defaults().with_overrides(blocklists=tmp_path / "blocklists")
+    policy = load_policy(config.blocklists).policy
+    assert policy is not None and policy.index is not None
+    records = parse_records({"intranet.corp.example.eu": "10.0.0.80",
+                             "www.example.org": "10.0.0.1",
+                             "old.example.org": "10.0.0.2",
+                             "wiki.corp.example.eu": {"CNAME": "intranet.corp.example.eu"}})
+    found = lint.blocked_local_records(records, policy.index)
+    # the allow entry overrides the block, an expired entry blocks no more; the block of
+    # corp.example.eu covers wiki
+    assert [(p.severity, p.location.line) for p in found] == [("warning", 4)]
+    assert "blocks wiki.corp.example.eu" in found[0].message
