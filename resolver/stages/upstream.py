@@ -120,14 +120,15 @@ class UpstreamStage(Stage):
 
     def reconfigure(self, config: Config) -> None:
         old, self._config = self._config, config
-        waiting_changed = config.upstream != old.upstream \
+        # what every forwarder is built from: the zones' forwarders are rebuilt too
+        built_from_changed = config.upstream != old.upstream \
             or config.server.edns_udp_size != old.server.edns_udp_size
-        if waiting_changed:
+        if built_from_changed:
             previous, self._forwarder = self._forwarder, forwarder_for(config.upstream.servers,
                                                                        config)
             self._retire(previous)
-        if waiting_changed or config.forward_zones != old.forward_zones:
-            self._set_zones(config, reuse=not waiting_changed)
+        if built_from_changed or config.forward_zones != old.forward_zones:
+            self._set_zones(config, reuse=not built_from_changed)
 
     def _set_zones(self, config: Config, *, reuse: bool) -> None:
         """One forwarder per forward zone; with `reuse`, a zone whose servers did not change
