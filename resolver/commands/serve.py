@@ -154,6 +154,11 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
                     "lists": lists, "active_entries": active.period.active,
                     "entries": result.policy.size, "workers": workers,
                     "upstreams": [str(e) for e in config.upstream.servers]})
+    for zone in config.forward_zones:
+        log.info("dnsfence: forward zone %s to %s", zone.name,
+                 ", ".join(str(e) for e in zone.servers),
+                 extra={"event": "forward_zone", "zone": zone.name,
+                        "servers": [str(e) for e in zone.servers]})
     shared = SharedCounters(workers, counter_names())
     _tune_garbage_collector()
     if workers == 1:

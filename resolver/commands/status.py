@@ -71,6 +71,10 @@ def render(status: dict[str, Any]) -> str:
         lines.append("blocked by list: " + (", ".join(f"{name} {count}" for name, count
                                                       in by_list.items()) or "none yet"))
     lines.append(f"upstreams: {', '.join(status['upstreams'])}")
+    zones = status.get("forward_zones")  # not sent by a server older than this command
+    if zones:
+        lines.append("forward zones: " + "; ".join(f"{name} to {', '.join(servers)}"
+                                                   for name, servers in zones.items()))
     return "\n".join(lines)
 
 

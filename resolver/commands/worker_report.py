@@ -58,6 +58,8 @@ def status_report(live: PolicyReloader, pipeline: Pipeline, started: float,
         "blocked_by_list": dict(sorted(blocked.items())),
         "workers": workers,
         "upstreams": [str(e) for e in live.config.upstream.servers],
+        "forward_zones": {zone.name: [str(e) for e in zone.servers]
+                          for zone in live.config.forward_zones},
     }
 
 

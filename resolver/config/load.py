@@ -39,7 +39,8 @@ def _build(values: dict[tuple[str, str], Any], source: Path | None) -> Config:
     if source is not None and not state_dir.is_absolute():
         state_dir = source.parent / state_dir
     return Config(blocklists, values.get(("", "timezone"), "UTC"), source=source,
-                  state_dir=state_dir, groups=values.get(("", "groups"), ()), **sections)
+                  state_dir=state_dir, groups=values.get(("", "groups"), ()),
+                  forward_zones=values.get(("", "forward_zones"), ()), **sections)
 
 
 def defaults() -> Config:

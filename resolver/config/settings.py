@@ -10,6 +10,7 @@ from typing import Any
 from resolver.config import (
     blocking,
     cache,
+    forward_zones,
     groups,
     http,
     lists,
@@ -22,6 +23,7 @@ from resolver.config import (
 )
 from resolver.config.blocking import BlockingConfig
 from resolver.config.cache import CacheConfig
+from resolver.config.forward_zones import ForwardZone
 from resolver.config.groups import ClientGroup
 from resolver.config.http import HttpConfig
 from resolver.config.lists import ListsConfig
@@ -45,6 +47,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Directory for what the server writes and keeps: the query log and its hash key; "
             "relative to the config file.", directory_path, "/var/lib/dnsfence"),
     *groups.SETTINGS,
+    *forward_zones.SETTINGS,
     *server.SETTINGS,
     *upstream.SETTINGS,
     *cache.SETTINGS,
@@ -84,6 +87,7 @@ class Config:
     log: LogConfig
     state_dir: Path = Path(".dnsfence-state")
     groups: tuple[ClientGroup, ...] = ()
+    forward_zones: tuple[ForwardZone, ...] = ()
     source: Path | None = field(default=None, compare=False)
 
     def with_overrides(self, **changes: Any) -> Config:

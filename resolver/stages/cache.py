@@ -60,8 +60,8 @@ class CacheStage(Stage):
     answered as blocked (`ChainInspection`).
     """
 
-    __slots__ = ("_blocked_before", "_cache", "_cname", "_holder", "_inspection",
-                 "_settings", "_udp_size", "next")
+    __slots__ = ("_blocked_before", "_cache", "_cname", "_forward_zones", "_holder",
+                 "_inspection", "_settings", "_udp_size", "next")
 
     COUNTERS = (CACHED.counter, "cache_misses", "cache_entries", "cache_bytes",
                 BLOCKED.counter, "cname_blocked")
@@ -75,6 +75,7 @@ class CacheStage(Stage):
         self._holder = setup.policy
         self._inspection = _inspection(setup.policy, setup.config)
         self._blocked_before = 0  # by inspections since replaced
+        self._forward_zones = setup.config.forward_zones
 
     def handle(self, request: Request) -> bytes | None:
         cache = self._cache
@@ -157,6 +158,10 @@ class CacheStage(Stage):
             self._settings = config.cache
             self._cname = config.blocking.cname
             self._cache = _new_cache(self._settings, self._cname)
+        elif config.forward_zones != self._forward_zones and self._cache is not None:
+            # names of a zone added, moved or removed were answered by other servers
+            self._cache.clear()
+        self._forward_zones = config.forward_zones
 
     def __len__(self) -> int:
         return 0 if self._cache is None else len(self._cache)

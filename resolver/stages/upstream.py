@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
+from collections.abc import Sequence
 from typing import ClassVar
 
+from resolver.config.endpoints import Endpoint
+from resolver.config.forward_zones import ForwardZone
 from resolver.config.settings import Config
 from resolver.dns.message import rcode_name
 from resolver.stages.contract import Done, Forward, Request, Series, Stage, StageSetup
 from resolver.upstream.forwarder import Forwarder
 from resolver.upstream.servers import UpstreamServer
+from resolver.upstream.zones import ZoneTable
 
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 """Upper bounds, in seconds, of the upstream time histogram (+Inf is implied): from a
@@ -21,18 +25,24 @@ MAX_IN_FLIGHT = 4096
 must not exhaust file descriptors. Beyond it the client gets SERVFAIL at once."""
 
 
-def _forwarder(config: Config) -> Forwarder:
-    return Forwarder([UpstreamServer(e.host, e.port) for e in config.upstream.servers],
+def forwarder_for(servers: Sequence[Endpoint], config: Config) -> Forwarder:
+    """A forwarder to `servers` (the upstreams, or one forward zone's) with its own
+    failover and health, waiting as `upstream:` says."""
+    return Forwarder([UpstreamServer(e.host, e.port) for e in servers],
                      try_timeout=config.upstream.timeout,
                      deadline=config.upstream.deadline,
                      udp_size=config.server.edns_udp_size)
 
 
 class UpstreamStage(Stage):
-    """Forwards a question; `done(None)` means every upstream failed (SERVFAIL)."""
+    """Forwards a question; `done(None)` means every upstream failed (SERVFAIL).
 
-    __slots__ = ("_config", "_durations", "_failures", "_forwarded", "_forwarder",
-                 "_responses", "_seconds", "in_flight", "next", "shed")
+    A question in a forward zone goes to that zone's forwarder (the longest zone wins),
+    any other to the upstreams'.
+    """
+
+    __slots__ = ("_by_zone", "_config", "_durations", "_failures", "_forwarded", "_forwarder",
+                 "_responses", "_seconds", "_zones", "in_flight", "next", "shed")
 
     COUNTERS = ("forwarded", "upstream_failures")
     SERIES: ClassVar[dict[str, tuple[str, ...]]] = {"upstream_responses": ("upstream", "rcode"),
@@ -42,7 +52,10 @@ class UpstreamStage(Stage):
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None  # always None: nothing lies below
         self._config = setup.config
-        self._forwarder = _forwarder(setup.config)
+        self._forwarder = forwarder_for(setup.config.upstream.servers, setup.config)
+        self._by_zone: dict[ForwardZone, Forwarder] = {}
+        self._zones: ZoneTable[Forwarder] | None = None
+        """None without forward zones: then a question costs one attribute read more."""
         self._forwarded = 0
         self._failures = 0
         self.in_flight = 0
@@ -51,6 +64,7 @@ class UpstreamStage(Stage):
         self._durations = [0] * (len(DURATION_BUCKETS) + 1)
         self._seconds = 0.0
         self._responses: dict[tuple[str, int], int] = {}  # of forwarders replaced since
+        self._set_zones(setup.config, reuse=False)
 
     def forward(self, request: Request, done: Done) -> None:
         if self.in_flight >= MAX_IN_FLIGHT:
@@ -59,7 +73,13 @@ class UpstreamStage(Stage):
             return
         self._forwarded += 1
         self.in_flight += 1
+        query = request.query
         forwarder = self._forwarder
+        zones = self._zones
+        if zones is not None:
+            in_zone = zones.get(query.qname)
+            if in_zone is not None:
+                forwarder = in_zone
         started = time.monotonic()
 
         def finished(response: bytes | None) -> None:
@@ -75,7 +95,6 @@ class UpstreamStage(Stage):
                 self._seconds += seconds
             done(response)
 
-        query = request.query
         # the question as the client sent it: parsed, so already valid and uncompressed
         forwarder.start_question(query.question, do=query.do, cd=query.cd,
                                  tcp=request.tcp, done=finished)
@@ -85,9 +104,10 @@ class UpstreamStage(Stage):
 
     def series(self) -> dict[str, Series]:
         responses = dict(self._responses)
-        for (server, rcode), count in self._forwarder.responses.items():
-            key = (str(server), rcode)
-            responses[key] = responses.get(key, 0) + count
+        for forwarder in (self._forwarder, *self._by_zone.values()):
+            for (server, rcode), count in forwarder.responses.items():
+                key = (str(server), rcode)
+                responses[key] = responses.get(key, 0) + count
         buckets = [str(bound) for bound in DURATION_BUCKETS] + ["+Inf"]
         return {
             "upstream_responses": {(server, rcode_name(rcode)): float(count)
@@ -100,14 +120,40 @@ class UpstreamStage(Stage):
 
     def reconfigure(self, config: Config) -> None:
         old, self._config = self._config, config
-        if config.upstream != old.upstream \
-                or config.server.edns_udp_size != old.server.edns_udp_size:
-            previous, self._forwarder = self._forwarder, _forwarder(config)
-            for (server, rcode), count in previous.responses.items():
-                key = (str(server), rcode)  # counters never go back (Prometheus)
-                self._responses[key] = self._responses.get(key, 0) + count
-            previous.responses = {}  # its late answers are lost to the counts: rare
-            previous.close()  # queries in flight there still finish
+        # what every forwarder is built from: the zones' forwarders are rebuilt too
+        built_from_changed = config.upstream != old.upstream \
+            or config.server.edns_udp_size != old.server.edns_udp_size
+        if built_from_changed:
+            previous, self._forwarder = self._forwarder, forwarder_for(config.upstream.servers,
+                                                                       config)
+            self._retire(previous)
+        if built_from_changed or config.forward_zones != old.forward_zones:
+            self._set_zones(config, reuse=not built_from_changed)
+
+    def _set_zones(self, config: Config, *, reuse: bool) -> None:
+        """One forwarder per forward zone; with `reuse`, a zone whose servers did not change
+        keeps its forwarder, and so its servers' health."""
+        old = self._by_zone
+        by_zone = {}
+        for zone in config.forward_zones:
+            kept = old.get(zone) if reuse else None
+            by_zone[zone] = kept if kept is not None else forwarder_for(zone.servers, config)
+        self._by_zone = by_zone
+        self._zones = ZoneTable({zone.name: forwarder for zone, forwarder in by_zone.items()}) \
+            if by_zone else None
+        for zone, forwarder in old.items():
+            if by_zone.get(zone) is not forwarder:
+                self._retire(forwarder)
+
+    def _retire(self, previous: Forwarder) -> None:
+        """Keep a replaced forwarder's counts and close it."""
+        for (server, rcode), count in previous.responses.items():
+            key = (str(server), rcode)  # counters never go back (Prometheus)
+            self._responses[key] = self._responses.get(key, 0) + count
+        previous.responses = {}  # its late answers are lost to the counts: rare
+        previous.close()  # queries in flight there still finish
 
     def close(self) -> None:
         self._forwarder.close()
+        for forwarder in self._by_zone.values():
+            forwarder.close()

@@ -114,6 +114,21 @@ def test_blocked_answers_are_shown_per_list(server: StatusServer) -> None:
     assert "blocked by list: none yet" in out.getvalue().splitlines()
 
 
+def test_forward_zones_are_shown_when_there_are_some(server: StatusServer) -> None:
+    server.status = {**STATUS, "forward_zones": {"corp.example.eu": ["10.0.0.10:53",
+                                                                     "10.0.0.11:53"],
+                                                 "10.in-addr.arpa": ["10.0.0.10:53"]}}
+    out = io.StringIO()
+    status.run(defaults(), server.endpoint, as_json=False, out=out, err=io.StringIO())
+    assert out.getvalue().splitlines()[-1] == (  # the server sends its keys sorted
+        "forward zones: 10.in-addr.arpa to 10.0.0.10:53; "
+        "corp.example.eu to 10.0.0.10:53, 10.0.0.11:53")
+    server.status = {**STATUS, "forward_zones": {}}
+    out = io.StringIO()
+    status.run(defaults(), server.endpoint, as_json=False, out=out, err=io.StringIO())
+    assert not any(line.startswith("forward zones") for line in out.getvalue().splitlines())
+
+
 def test_a_failed_last_reload_is_shown_with_its_problems_and_exits_1(
         server: StatusServer) -> None:
     server.status = {**STATUS, "workers": [{"pid": 42}, {"pid": 43}], "last_reload": {

@@ -16,6 +16,7 @@ from resolver.commands.worker_report import (
     status_report,
 )
 from resolver.config.endpoints import Endpoint
+from resolver.config.forward_zones import ForwardZone
 from resolver.config.load import defaults
 from resolver.config.settings import Config
 from resolver.counters import SharedCounters
@@ -55,7 +56,7 @@ def test_status_report_shape(tmp_path: Path) -> None:
     report = status_report(live, pipeline, 1234.5)
     assert set(report) == {"version", "pid", "started", "policy", "last_reload", "reloads",
                            "failed_reloads", "counters", "blocked_by_list", "workers",
-                           "upstreams"}
+                           "upstreams", "forward_zones"}
     assert (report["version"], report["pid"], report["started"]) == (__version__, os.getpid(),
                                                                      1234.5)
     assert report["policy"]["lists"] == ["social"]
@@ -66,7 +67,23 @@ def test_status_report_shape(tmp_path: Path) -> None:
     assert list(report["counters"]) == list(counter_names())
     assert report["workers"] == [{"pid": os.getpid(), "counters": pipeline.counters()}]
     assert report["upstreams"] == ["192.0.2.1:53"]
+    assert report["forward_zones"] == {}
     assert report["blocked_by_list"] == {}
+
+
+def test_status_report_names_the_forward_zones_and_their_servers(tmp_path: Path) -> None:
+    zones = (ForwardZone("corp.example.eu", (Endpoint("10.0.0.10", 53),
+                                             Endpoint("fd00::53", 5353))),
+             ForwardZone("10.in-addr.arpa", (Endpoint("10.0.0.10", 53),)))
+    config = staged_config(tmp_path).with_overrides(forward_zones=zones)
+    loaded = load_policy(config.blocklists, config.timezone)
+    assert loaded.policy is not None
+    active = PolicyHolder(loaded.policy)
+    live = PolicyReloader(config, active, lambda: config, lambda _old, _new: None,
+                          downloads=False)
+    report = status_report(live, Pipeline.from_config(config, active), 0.0)
+    assert report["forward_zones"] == {"corp.example.eu": ["10.0.0.10:53", "[fd00::53]:5353"],
+                                       "10.in-addr.arpa": ["10.0.0.10:53"]}
 
 
 def blocked_query(name: str, qid: int) -> bytes:

@@ -8,6 +8,8 @@ import types
 import dns.flags
 import pytest
 
+from resolver.config.endpoints import Endpoint
+from resolver.config.forward_zones import ForwardZone
 from resolver.stages import cache as cache_module
 from resolver.stages.cache import CacheStage
 from resolver.stages.contract import Request, ResponseKind, StageSetup
@@ -155,6 +157,22 @@ def test_reconfigure_with_only_the_udp_size_changed_keeps_the_entries() -> None:
     assert len(stage) == 1
     answer, _ = ask(stage)
     assert assert_addresses(answer, "192.0.2.1").payload == 1400
+
+
+def test_reconfigure_with_other_forward_zones_drops_the_entries() -> None:
+    """An answer from the upstreams must not outlive a zone that now sends its name to
+    other servers (nor one from a zone's servers its removal)."""
+    corp = ForwardZone("corp.example.eu", (Endpoint("127.0.0.1", 5300),))
+    stage, _ = cache_over(UPSTREAM)
+    forwarded(stage)
+    stage.reconfigure(office_config(forward_zones=(corp,)))
+    assert len(stage) == 0
+    assert ask(stage)[0] is None
+    forwarded(stage)
+    stage.reconfigure(office_config(forward_zones=(corp,), **{"blocking.negative_ttl": 30}))
+    assert len(stage) == 1, "the same zones keep the entries"
+    stage.reconfigure(office_config())
+    assert len(stage) == 0
 
 
 def test_reconfigure_to_0_entries_then_back_serves_nothing_old() -> None:
