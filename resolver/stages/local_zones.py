@@ -119,6 +119,6 @@ class LocalZonesStage(Stage):
     def reconfigure(self, config: Config) -> None:
         self._zones = frozenset(SERVED) if config.server.local_zones == "default" \
             else frozenset()
-        self._forwarded = frozenset(zone.name for zone in getattr(config, "forward_zones", ()))
+        self._forwarded = frozenset(zone.name for zone in config.forward_zones)
         self._ttl = config.blocking.negative_ttl
         self._udp_size = config.server.edns_udp_size

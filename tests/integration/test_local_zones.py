@@ -51,3 +51,16 @@ def test_local_zones_none_forwards_them(dnsfence_factory: DnsfenceFactory, unbou
     reply = server.query(PTR_NAME, "PTR")
     assert not reply.flags & dns.flags.AA  # the upstream's answer, passed on
     unbound.wait_for_query_count(PTR_NAME, before + 1)
+
+
+def test_a_forward_zone_over_a_served_zone_takes_its_names(
+        dnsfence_factory: DnsfenceFactory, unbound: Unbound, tmp_path: Path) -> None:
+    config = tmp_path / "dnsfence.yaml"
+    config.write_text(f"forward_zones:\n  10.in-addr.arpa: [{unbound.address}]\n")
+    server = dnsfence_factory("--config", str(config))
+    before = unbound.query_count(PTR_NAME)
+    reply = server.query(PTR_NAME, "PTR")
+    assert not reply.flags & dns.flags.AA  # the zone's servers answered, not dnsfence
+    unbound.wait_for_query_count(PTR_NAME, before + 1)
+    local = server.query("1.1.168.192.in-addr.arpa", "PTR")  # another served zone: here
+    assert local.flags & dns.flags.AA

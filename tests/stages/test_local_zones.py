@@ -9,6 +9,7 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
+from resolver.config.forward_zones import forward_zones
 from resolver.stages.contract import Request, ResponseKind
 from resolver.stages.local_zones import SERVED, LocalZonesStage
 from tests.stages.fakes import (
@@ -132,3 +133,14 @@ def test_reconfigure_turns_the_set_on_and_off() -> None:
 def test_every_served_zone_is_a_normalised_name() -> None:
     assert len(SERVED) == len(set(SERVED)) == 16 + 64 + 9 + 8 + 5
     assert all(zone == zone.lower() and not zone.endswith(".") for zone in SERVED)
+
+
+def test_a_forward_zone_takes_the_names_it_covers() -> None:
+    config = office_config(forward_zones=forward_zones({"1.10.in-addr.arpa": ["127.0.0.1"],
+                                                        "home.arpa": ["127.0.0.1"]}))
+    stage = LocalZonesStage(setup_of(config))
+    assert ask(stage, "3.2.1.10.in-addr.arpa", "PTR")[0] is None  # the zone's to answer
+    assert ask(stage, "1.10.in-addr.arpa", "SOA")[0] is None
+    assert ask(stage, "printer.home.arpa", "A")[0] is None
+    negative(ask(stage, "3.2.2.10.in-addr.arpa", "PTR")[0], dns.rcode.NXDOMAIN,
+             "10.in-addr.arpa")  # the rest of 10/8 is still served here
