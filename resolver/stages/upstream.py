@@ -22,10 +22,14 @@ must not exhaust file descriptors. Beyond it the client gets SERVFAIL at once.""
 
 
 def _forwarder(config: Config) -> Forwarder:
-    return Forwarder([UpstreamServer(e.host, e.port) for e in config.upstream.servers],
+    """`tls://` servers are asked over DNS over TLS, verified against `upstream.ca_file`."""
+    ca_file = config.upstream.ca_file
+    return Forwarder([UpstreamServer(e.host, e.port, e.tls_name)
+                      for e in config.upstream.servers],
                      try_timeout=config.upstream.timeout,
                      deadline=config.upstream.deadline,
-                     udp_size=config.server.edns_udp_size)
+                     udp_size=config.server.edns_udp_size,
+                     ca_file=None if ca_file is None else str(ca_file))
 
 
 class UpstreamStage(Stage):
