@@ -12,11 +12,9 @@ next server, counting one failure of its server however many were waiting, and t
 query opens a new one. A connection that cannot be opened counts one failure and pauses
 the server for `RETRY_PAUSE`, during which its queries go straight to the others.
 
-The certificate must chain to the CAs (the system's, or `ca_file`) and be valid for the
-server's name (an address literal is matched against the certificate's IP addresses). If
-it is not, nothing is sent: a warning says why, at most once a minute per server and
-reason, and the queries fail over like any other failure. There is no fallback to plain
-DNS, ever.
+A certificate refused (`resolver.upstream.verification`) means nothing is sent: a warning
+says why, at most once a minute per server and reason, and the queries fail over. There
+is no fallback to plain DNS, ever.
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ from resolver.dns import message
 from resolver.dns.rewrite import edns_option
 from resolver.upstream.servers import SocketAddress, UpstreamServer, address_family
 from resolver.upstream.transport import Exchange, answers
+from resolver.upstream.verification import client_context, refusal
 
 HEADER = message.HEADER
 U16 = message.U16
@@ -45,8 +44,6 @@ REPORT_EVERY = 60.0
 PADDING_BLOCK = 128  # RFC 8467 4.1: queries padded to a multiple of 128 bytes
 _PADDING_OPTION = 12
 _MAX_PENDING = 16_384  # queries in flight on one connection (IDs are 16 bits)
-_HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
-_IP_ADDRESS_MISMATCH = 64  # X509_V_ERR_IP_ADDRESS_MISMATCH
 
 
 class LinkOwner(Protocol):
@@ -58,25 +55,6 @@ class LinkOwner(Protocol):
     def link_failed(self, server: UpstreamServer, exchanges: list[Exchange],
                     blame: bool) -> None:
         """The connection ended with these tries waiting; `blame`: one failure of `server`."""
-
-
-def client_context(ca_file: str | None) -> ssl.SSLContext:
-    """Verify the chain against `ca_file` (None: the system's CAs) and the name; TLS 1.2+
-    (RFC 8310 9). Raises OSError (ssl.SSLError included) when the CAs cannot be loaded."""
-    context = ssl.create_default_context(cafile=ca_file)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.check_hostname = True
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-
-def refusal(exc: ssl.SSLCertVerificationError, name: str, ca_file: str | None) -> str:
-    """Why a server's certificate was not accepted, in the admin's terms."""
-    detail = exc.verify_message or exc.reason or str(exc)
-    if exc.verify_code in (_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH):
-        return f"its certificate is not valid for {name} ({detail})"
-    trusted = f"the CAs in {ca_file}" if ca_file else "the system's CAs"
-    return f"its certificate is not trusted by {trusted} ({detail})"
 
 
 class TlsLinks:

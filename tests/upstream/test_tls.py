@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -319,14 +318,3 @@ def test_padding_makes_every_query_a_multiple_of_the_block() -> None:
         padded = links.padded_opt(opt, bytes(length))
         assert (12 + length + len(padded)) % tls.PADDING_BLOCK == 0
         assert padded[:9] == opt[:9] and padded[11:13] == b"\x00\x0c"
-
-
-def test_refusals_name_the_cause() -> None:
-    mismatch = ssl.SSLCertVerificationError("x")
-    mismatch.verify_code, mismatch.verify_message = 62, "Hostname mismatch"
-    assert tls.refusal(mismatch, "a.test", None) == \
-        "its certificate is not valid for a.test (Hostname mismatch)"
-    untrusted = ssl.SSLCertVerificationError("x")
-    untrusted.verify_code, untrusted.verify_message = 20, "unable to get local issuer"
-    assert tls.refusal(untrusted, "a.test", "/ca.pem") == \
-        "its certificate is not trusted by the CAs in /ca.pem (unable to get local issuer)"
