@@ -318,3 +318,50 @@ def test_padding_makes_every_query_a_multiple_of_the_block() -> None:
         padded = links.padded_opt(opt, bytes(length))
         assert (12 + length + len(padded)) % tls.PADDING_BLOCK == 0
         assert padded[:9] == opt[:9] and padded[11:13] == b"\x00\x0c"
+
+
+def test_a_silent_tls_server_times_out_fails_over_and_is_held_down(
+        files: ServerFiles, warnings: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        async with FakeTlsUpstream(files, answer=lambda query: None) as silent, \
+                FakeUpstream(answering("192.0.2.9")) as plain:
+            forwarder = Forwarder([silent.server(), plain.server], try_timeout=0.1,
+                                  deadline=1.0, failures_before_holddown=2,
+                                  ca_file=str(files.ca))
+            for _ in range(2):
+                wire, elapsed = await timed(forwarder)
+                assert_answer(wire, "192.0.2.9")
+                assert 0.1 <= elapsed < 0.5
+            assert forwarder.is_held_down(silent.server())
+            wire, elapsed = await timed(forwarder)
+            assert_answer(wire, "192.0.2.9")
+            assert elapsed < 0.09 and len(silent.queries) == 2
+            assert any("failed 2 times in a row" in r.getMessage() for r in warnings.records)
+            forwarder.close()
+
+    run(scenario())
+
+
+def test_failed_connections_count_once_each_and_hold_the_server_down(
+        files: ServerFiles, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Within the pause after a failed connection the server is skipped without a new
+    attempt; each attempt counts one failure, however many queries waited on it."""
+    monkeypatch.setattr(tls, "RETRY_PAUSE", 0.05)
+
+    async def scenario() -> None:
+        async with FakeTlsUpstream(files) as fake, FakeUpstream(answering("192.0.2.9")) as plain:
+            wrong = fake.server("wrong.dnsfence.test")
+            forwarder = Forwarder([wrong, plain.server], failures_before_holddown=3,
+                                  ca_file=str(files.ca))
+            results = await asyncio.gather(*[timed(forwarder) for _ in range(10)])
+            for wire, _ in results:
+                assert_answer(wire, "192.0.2.9")
+            assert forwarder._health.of[wrong].failures == 1  # ten queries, one connection
+            assert not forwarder.is_held_down(wrong)
+            for _ in range(2):
+                await asyncio.sleep(0.06)  # past the pause: the next query tries again
+                assert_answer((await timed(forwarder))[0], "192.0.2.9")
+            assert forwarder.is_held_down(wrong) and fake.queries == []
+            forwarder.close()
+
+    run(scenario())
