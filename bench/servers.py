@@ -197,10 +197,18 @@ def _unbound_conf(path: Path, server: list[str], tail_sections: str = "") -> Pat
     return path
 
 
-def upstream(workdir: Path, zones: Sequence[str]) -> Process:
-    """Unbound on CPU 1 answering `A 192.0.2.1` for each zone and every name below it."""
+def upstream(workdir: Path, zones: Sequence[str],
+             tls: tuple[Path, Path] | None = None) -> Process:
+    """Unbound on CPU 1 answering `A 192.0.2.1` for each zone and every name below it;
+    with `tls` (certificate, key), over DNS over TLS too, on port `extra["tls_port"]`."""
     port = free_port()
-    lines = [*_unbound_common(port, workdir),
+    tls_lines = []
+    tls_port = 0
+    if tls is not None:
+        tls_port = free_port()
+        tls_lines = [f"interface: {LOOPBACK}@{tls_port}", f"tls-port: {tls_port}",
+                     f'tls-service-pem: "{tls[0]}"', f'tls-service-key: "{tls[1]}"']
+    lines = [*_unbound_common(port, workdir), *tls_lines,
              "do-not-query-localhost: yes",
              # the root is local and static: a name outside the zones gets NXDOMAIN, and
              # nothing is ever looked up elsewhere
@@ -210,7 +218,8 @@ def upstream(workdir: Path, zones: Sequence[str]) -> Process:
         lines.append(f'local-data: "{zone}. 3600 IN A 192.0.2.1"')
     conf = _unbound_conf(workdir / "unbound.conf", lines)
     command = _pinned(CLIENT_CPU, [binary("unbound"), "-d", "-c", str(conf)])
-    return Process("upstream", command, port, workdir / "unbound.log")
+    return Process("upstream", command, port, workdir / "unbound.log",
+                   extra={"tls_port": tls_port} if tls else {})
 
 
 # --- the servers measured -------------------------------------------------------------------
@@ -226,13 +235,14 @@ server:
 
 def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: int = 1,
              cpu: str | None = SERVER_CPU, checkout: Path | None = None,
-             name: str = "dnsfence", settings: str = "") -> Process:
+             name: str = "dnsfence", settings: str = "", upstream: str | None = None) -> Process:
     """dnsfence from this repository, or with `checkout` from that one (same flags; run
     in it with PYTHONPATH set to it, so that it imports its own `resolver`).
 
     `settings` is YAML added to the config (e.g. a `querylog:` section; empty: the
     defaults); the query log and its state go to `workdir`. No HTTP listener: servers run
-    side by side.
+    side by side. `upstream` replaces `--upstream 127.0.0.1:UPSTREAM_PORT` (e.g. with a
+    tls:// server).
     """
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -244,7 +254,7 @@ def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: in
     env = [] if checkout is None else ["env", f"PYTHONPATH={checkout}"]
     command = _pinned(cpu, [
         *env, sys.executable, "-m", "resolver", "serve", "--config", str(config),
-        "--listen", f"{LOOPBACK}:{port}", "--upstream", f"{LOOPBACK}:{upstream_port}",
+        "--listen", f"{LOOPBACK}:{port}", "--upstream", upstream or f"{LOOPBACK}:{upstream_port}",
         "--blocklists", str(blocklists), "--workers", str(workers)])
     return Process(name, command, port, workdir / "dnsfence.log", cwd=checkout or REPO)
 

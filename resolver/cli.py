@@ -13,7 +13,7 @@ from resolver.commands.edit_cli import dispatch as dispatch_edit
 from resolver.commands.effective_config import settings
 from resolver.commands.exit_codes import EXIT_USAGE, CommandFailed
 from resolver.commands.instant_option import instant_or_fail
-from resolver.config.endpoints import Endpoint, parse_endpoint
+from resolver.config.endpoints import Endpoint, parse_endpoint, parse_server
 from resolver.config.log import FORMATS, LEVELS
 from resolver.config.server import parse_workers
 
@@ -32,6 +32,13 @@ def _endpoint(default_port: int) -> Callable[[str], Endpoint]:
         except ValueError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
     return parse
+
+
+def _server(text: str) -> Endpoint:
+    try:
+        return parse_server(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,8 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--listen", action="append", type=_endpoint(53), metavar="HOST:PORT",
                        help="address to serve on, UDP and TCP (repeatable; port 0 = any free)")
-    serve.add_argument("--upstream", action="append", type=_endpoint(53), metavar="HOST[:PORT]",
-                       help="resolver to forward to, tried in order (repeatable)")
+    serve.add_argument("--upstream", action="append", type=_server, metavar="HOST[:PORT]",
+                       help="resolver to forward to, tried in order (repeatable); "
+                            "tls://HOST[:PORT]#NAME for DNS over TLS")
     serve.add_argument("--workers", type=_worker_count, metavar="N|auto",
                        help="worker processes sharing the port (default from config: auto, "
                             "one per CPU)")

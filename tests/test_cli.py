@@ -47,10 +47,11 @@ def test_the_installed_entry_point() -> None:
 
 def test_the_parser_reads_serve_options() -> None:
     args = build_parser().parse_args(["serve", "--listen", "[::1]:5300", "--upstream",
-                                      "192.0.2.1", "--workers", "auto"])
+                                      "192.0.2.1", "--upstream", "tls://192.0.2.2#dns.test",
+                                      "--workers", "auto"])
     assert args.command == "serve"
     assert [str(e) for e in args.listen] == ["[::1]:5300"]
-    assert [str(e) for e in args.upstream] == ["192.0.2.1:53"]
+    assert [str(e) for e in args.upstream] == ["192.0.2.1:53", "tls://192.0.2.2:853#dns.test"]
     assert args.workers == "auto"
     assert build_parser().parse_args(["serve", "--workers", "3"]).workers == 3
 

@@ -24,7 +24,8 @@ def example_config() -> str:
         value = s.example if s.example is not None else _plain(s.default)
         default = _plain(s.default)
         shown = str(default).lower() if isinstance(default, bool) else str(default)
-        lines.append(f"{indent}# {s.help} Default: {shown}")
+        # no default value (None): the help says what happens instead
+        lines.append(f"{indent}# {s.help}" + ("" if s.default is None else f" Default: {shown}"))
         if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
             # a mapping of mappings (local records): one entry a line, as an admin writes it
             body = yaml.safe_dump(value, default_flow_style=None, sort_keys=False, width=1000)

@@ -11,6 +11,7 @@ from yaml.constructor import ConstructorError, SafeConstructor
 
 from resolver.config.setting import KeyedValueError, NodeProblems, Setting
 from resolver.config.settings import ORDERED, SECTIONS, SETTINGS, Config
+from resolver.config.upstream import ca_file_problem
 from resolver.lists.marks import YamlSyntaxError, compose, location, mapping_items
 from resolver.lists.problems import Problem, unknown_key_message
 from resolver.policy.model import Location
@@ -35,6 +36,9 @@ def _build(values: dict[tuple[str, str], Any], source: Path | None) -> Config:
     cache_dir = sections["lists"].cache_dir
     if source is not None and not cache_dir.is_absolute():
         sections["lists"] = replace(sections["lists"], cache_dir=source.parent / cache_dir)
+    ca_file = sections["upstream"].ca_file
+    if source is not None and ca_file is not None and not ca_file.is_absolute():
+        sections["upstream"] = replace(sections["upstream"], ca_file=source.parent / ca_file)
     state_dir = values.get(("", "state_dir"), Path(".dnsfence-state"))
     if source is not None and not state_dir.is_absolute():
         state_dir = source.parent / state_dir
@@ -91,7 +95,14 @@ def load_config(path: Path) -> Config:
     problems.extend(_check_pairs(values, nodes, where))
     if problems:
         raise ConfigError(problems)
-    return _build(values, path)
+    config = _build(values, path)
+    ca_file = config.upstream.ca_file
+    if ca_file is not None:
+        unusable = ca_file_problem(ca_file)
+        if unusable:
+            raise ConfigError([Problem(location(where, nodes[("upstream", "ca_file")]),
+                                       f"`upstream.ca_file`: {unusable}")])
+    return config
 
 
 def _check_pairs(values: dict[tuple[str, str], Any], nodes: dict[tuple[str, str], yaml.Node],
@@ -132,8 +143,12 @@ def _read(setting: Setting, node: yaml.Node, constructor: SafeConstructor, where
 
 
 def _value_of(node: yaml.Node, key: Any) -> yaml.Node:
-    """The key's line in a mapping (the key itself when its value is empty), else the
-    mapping's."""
+    """The key's line in a mapping (the key itself when its value is empty), the item's
+    in a sequence (`key` its index), else the node's."""
+    if isinstance(node, yaml.SequenceNode) and isinstance(key, int) \
+            and 0 <= key < len(node.value):
+        item: yaml.Node = node.value[key]
+        return item
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if getattr(key_node, "value", None) == key:

@@ -27,11 +27,14 @@ must not exhaust file descriptors. Beyond it the client gets SERVFAIL at once.""
 
 def forwarder_for(servers: Sequence[Endpoint], config: Config) -> Forwarder:
     """A forwarder to `servers` (the upstreams, or one forward zone's) with its own
-    failover and health, waiting as `upstream:` says."""
-    return Forwarder([UpstreamServer(e.host, e.port) for e in servers],
+    failover and health, waiting as `upstream:` says; `tls://` servers are asked over DNS
+    over TLS, verified against `upstream.ca_file`."""
+    ca_file = config.upstream.ca_file
+    return Forwarder([UpstreamServer(e.host, e.port, e.tls_name) for e in servers],
                      try_timeout=config.upstream.timeout,
                      deadline=config.upstream.deadline,
-                     udp_size=config.server.edns_udp_size)
+                     udp_size=config.server.edns_udp_size,
+                     ca_file=None if ca_file is None else str(ca_file))
 
 
 class UpstreamStage(Stage):

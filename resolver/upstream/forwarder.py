@@ -8,6 +8,7 @@ what counts as a failure) and asks `UpstreamHealth` for the order of the servers
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import Sequence
 
@@ -17,6 +18,7 @@ from resolver.dns.names import name_to_wire
 from resolver.dns.rewrite import opt_record
 from resolver.upstream.health import UpstreamHealth
 from resolver.upstream.servers import UpstreamServer
+from resolver.upstream.tls import TlsLinks
 from resolver.upstream.transport import Done, Exchange, UdpTransport, checked
 
 # Bound here, not imported by name: CPython 3.11 compiles a method call on an imported
@@ -54,6 +56,12 @@ class Forwarder(UdpTransport):
     TCP (RFC 7766 length framing); with `tcp=False` the TC answer is returned as is and
     the client retries over TCP. A failed TCP retry moves on to the next server
     without counting against health, which tracks the UDP path every query uses.
+
+    DNS over TLS: a server with a `tls_name` is asked only over its TLS connection
+    (`resolver.upstream.tls`), never over UDP or plain TCP; its tries time out, fail
+    over and count against its health as UDP tries do, except that a connection that
+    breaks or cannot be opened counts once, not once per query waiting on it. The CAs
+    are the system's, or those in `ca_file`.
     """
 
     def __init__(
@@ -64,6 +72,8 @@ class Forwarder(UdpTransport):
         udp_size: int = DEFAULT_UDP_SIZE,
         failures_before_holddown: int = 3,
         holddown: float = 30.0,
+        ca_file: str | None = None,
+        tls_idle_timeout: float = 10.0,
     ) -> None:
         if not servers:
             raise ValueError("at least one upstream server is needed")
@@ -85,6 +95,8 @@ class Forwarder(UdpTransport):
         self._server_health = health.of
         self._order = health.order  # bound once: called for every question
         self._opt = {do: opt_record(udp_size, do) for do in (False, True)}
+        self._tls = None if all(server.tls_name is None for server in self.servers) else \
+            TlsLinks(self, self._sockaddrs, self._query_id, ca_file, deadline, tls_idle_timeout)
         self.responses: dict[tuple[UpstreamServer, int], int] = {}
         """Replies received, by server and RCODE (malformed ones are not counted)."""
         self.answered_by: UpstreamServer | None = None
@@ -156,7 +168,10 @@ class Forwarder(UdpTransport):
             if left <= 0:
                 self._finish(exchange, None)
                 return
-            if self._send(exchange, server, min(self.try_timeout, left)):
+            if server.tls_name is None:
+                if self._send(exchange, server, min(self.try_timeout, left)):
+                    return
+            elif self._send_tls(exchange, server, min(self.try_timeout, left)):
                 return
 
     def _accept(self, exchange: Exchange, data: bytes) -> None:
@@ -181,12 +196,59 @@ class Forwarder(UdpTransport):
         health = self._server_health[server]
         if health.failures:
             self._health.answered(server, health)
-        if exchange.tcp and answer[2] & TC_IN_BYTE2:
+        if exchange.tcp and answer[2] & TC_IN_BYTE2 and server.tls_name is None:
             loop = self._loop
             assert loop is not None
             loop.create_task(self._over_tcp(exchange, server))
             return
         self._finish(exchange, answer)
+
+    def _send_tls(self, exchange: Exchange, server: UpstreamServer, timeout: float) -> bool:
+        """One try over the server's TLS connection (opened if needed), timed as `_send`
+        times a UDP try and kept under minus its number; False when the server is paused
+        after a failure to connect (the caller moves on)."""
+        loop = self._loop
+        assert loop is not None and self._tls is not None
+        link = self._tls.link(server, loop)
+        if link is None:
+            return False
+        query_id = link.send(exchange)
+        if query_id < 0:
+            return False
+        exchange.server = server
+        exchange.query_id = query_id
+        exchange.link = link
+        self._tries += 1
+        exchange.attempt = self._tries
+        self._waiting[-self._tries] = exchange
+        when = loop.time() + timeout
+        if timeout == self.try_timeout:
+            self._full_tries.append((when, exchange.attempt, -self._tries))
+        else:
+            heapq.heappush(self._short_tries, (when, exchange.attempt, -self._tries))
+        if self._sweep is None or when < self._sweep_at:
+            self._schedule_sweep(when)
+        return True
+
+    def link_answered(self, exchange: Exchange, reply: bytes) -> None:
+        """A reply over TLS to the try of `exchange`."""
+        self._end_try(-exchange.attempt, exchange)
+        self._accept(exchange, reply)
+
+    def link_failed(self, server: UpstreamServer, exchanges: list[Exchange],
+                    blame: bool) -> None:
+        """A TLS connection ended with these tries waiting: on to the next server."""
+        if blame:
+            self._health.failed(server)
+        for exchange in exchanges:
+            if self._waiting.get(-exchange.attempt) is exchange:
+                self._end_try(-exchange.attempt, exchange)
+                self._next_try(exchange)
+
+    def _detach(self) -> None:
+        super()._detach()
+        if self._tls is not None:
+            self._tls.close()
 
     async def _over_tcp(self, exchange: Exchange, server: UpstreamServer) -> None:
         """The same server again over TCP after a truncated UDP answer; on to the next

@@ -19,6 +19,10 @@ class UpstreamServer:
 
     host: str
     port: int = 53
+    tls_name: str | None = None
+    """Set when the resolver is reached over DNS over TLS (RFC 7858): the name its
+    certificate must be valid for (an address literal is matched against the certificate's
+    IP addresses). None: plain DNS over UDP, TCP after truncation."""
 
     def __post_init__(self) -> None:
         try:
@@ -30,8 +34,15 @@ class UpstreamServer:
         if not 0 < self.port < 65_536:
             raise ValueError(f"upstream port {self.port} is outside 1..65535")
 
+        if self.tls_name is not None and not self.tls_name:
+            raise ValueError("a DNS-over-TLS upstream needs the name its certificate carries")
+
     def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        address = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        if self.tls_name is None:
+            return address
+        return f"tls://{address}" if self.tls_name == self.host \
+            else f"tls://{address}#{self.tls_name}"
 
 
 def socket_address(server: UpstreamServer) -> SocketAddress:

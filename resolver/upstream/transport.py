@@ -25,6 +25,7 @@ import os
 import select
 import socket
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from resolver.dns import message
 from resolver.dns.message import QR_IN_BYTE2, RCODE_MASK, MalformedMessage
@@ -47,10 +48,16 @@ _SET_NONBLOCKING = not hasattr(socket, "SOCK_NONBLOCK")  # one ioctl saved where
 Done = Callable[[bytes | None], None]
 
 
+class Connection(Protocol):
+    """A stream shared by several tries (DNS over TLS): told when one stops waiting."""
+
+    def forget(self, query_id: int) -> None: ...
+
+
 class Exchange:
     """One question on its way through the servers: what the callbacks share."""
 
-    __slots__ = ("attempt", "deadline_at", "done", "flags", "next", "opt", "order",
+    __slots__ = ("attempt", "deadline_at", "done", "flags", "link", "next", "opt", "order",
                  "query_id", "question", "rounds", "server", "sock", "tcp")
 
     def __init__(self, question: bytes, flags: int, opt: bytes, tcp: bool, deadline_at: float,
@@ -65,6 +72,7 @@ class Exchange:
         self.rounds = 0
         self.done: Done | None = done
         self.sock: _socket.socket | None = None  # the UDP try in flight, if any
+        self.link: Connection | None = None  # or the connection of the TLS try in flight
         self.server = order[0]
         self.query_id = 0
         self.attempt = 0
@@ -189,10 +197,14 @@ class UdpTransport:
                 return
 
     def _end_try(self, fd: int, exchange: Exchange) -> None:
+        """`fd`: the try's key in `_waiting`, its socket's (a TLS try's: minus its number)."""
         del self._waiting[fd]
         if exchange.sock is not None:
             exchange.sock.close()  # also leaves the epoll set
             exchange.sock = None
+        elif exchange.link is not None:
+            exchange.link.forget(exchange.query_id)
+            exchange.link = None
 
     # --- timeouts -----------------------------------------------------------------------
 

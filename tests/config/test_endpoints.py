@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from resolver.config.endpoints import Endpoint, endpoints, parse_endpoint, resolv_conf_servers
+from resolver.config.endpoints import (
+    Endpoint,
+    endpoints,
+    parse_endpoint,
+    parse_server,
+    resolv_conf_servers,
+    servers,
+)
+from resolver.config.setting import KeyedValueError
 
 
 @pytest.mark.parametrize(
@@ -56,3 +64,56 @@ def test_resolv_conf_nameservers_without_dnsfence_itself(tmp_path: Path) -> None
     assert resolv_conf_servers(path, (Endpoint("0.0.0.0", 5353),)) == \
         resolv_conf_servers(path)  # another port is not us
     assert resolv_conf_servers(tmp_path / "missing") == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "endpoint", "shown"),
+    [
+        ("192.0.2.1", Endpoint("192.0.2.1", 53), "192.0.2.1:53"),
+        ("[2001:db8::1]:5353", Endpoint("2001:db8::1", 5353), "[2001:db8::1]:5353"),
+        ("tls://9.9.9.9#dns.quad9.net", Endpoint("9.9.9.9", 853, "dns.quad9.net"),
+         "tls://9.9.9.9:853#dns.quad9.net"),
+        ("TLS://9.9.9.9:8853#DNS.Quad9.NET.", Endpoint("9.9.9.9", 8853, "dns.quad9.net"),
+         "tls://9.9.9.9:8853#dns.quad9.net"),
+        ("tls://[2620:fe::fe]#dns.quad9.net", Endpoint("2620:fe::fe", 853, "dns.quad9.net"),
+         "tls://[2620:fe::fe]:853#dns.quad9.net"),
+        ("tls://2620:fe::fe", Endpoint("2620:fe::fe", 853, "2620:fe::fe"),
+         "tls://[2620:fe::fe]:853"),
+        ("tls://1.1.1.1", Endpoint("1.1.1.1", 853, "1.1.1.1"), "tls://1.1.1.1:853"),
+        ("tls://1.1.1.1#1.1.1.1", Endpoint("1.1.1.1", 853, "1.1.1.1"), "tls://1.1.1.1:853"),
+        ("tls://192.0.2.9#bücher.example", Endpoint("192.0.2.9", 853, "xn--bcher-kva.example"),
+         "tls://192.0.2.9:853#xn--bcher-kva.example"),
+    ],
+)
+def test_servers_plain_or_over_tls(text: str, endpoint: Endpoint, shown: str) -> None:
+    assert parse_server(text) == endpoint
+    assert str(endpoint) == shown
+    assert parse_server(shown) == endpoint  # what is shown reads back the same
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("tls://dns.quad9.net", "must be an IP address, its certificate's name after '#' "
+                                "(e.g. tls://192.0.2.53#dns.quad9.net)"),
+        ("tls://9.9.9.9#", "'' is not a host name"),
+        ("tls://9.9.9.9#*.quad9.net", "wildcards"),
+        ("tls://9.9.9.9#dns_quad9.net", "no certificate can carry it"),
+        ("tls://9.9.9.9:x#dns.quad9.net", "port must be a number"),
+        ("tls://9.9.9.9:0#dns.quad9.net", "port 0"),
+        ("192.0.2.1:0", "port 0"),
+        ("9.9.9.9#dns.quad9.net", "tls://HOST[:PORT]#AUTH-NAME"),
+        ("https://9.9.9.9/dns-query", "tls://HOST[:PORT]#AUTH-NAME"),
+    ],
+)
+def test_bad_servers_say_why(text: str, words: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        parse_server(text)
+    assert words in str(raised.value)
+
+
+def test_a_bad_server_in_a_list_is_reported_by_its_index() -> None:
+    assert servers("tls://192.0.2.1#a.test") == (Endpoint("192.0.2.1", 853, "a.test"),)
+    with pytest.raises(KeyedValueError) as raised:
+        servers(["192.0.2.1", "tls://dns.test"])
+    assert raised.value.key == 1

@@ -393,13 +393,18 @@ class Unbound:
         extra_server_lines: Sequence[str] = (),
         ready_timeout: float = 10.0,
         attempts: int = 5,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
+        """`tls`: (certificate PEM, key PEM) to serve DNS over TLS on `tls_port` as well,
+        logging each TLS connection and query (verbosity 4; see `tls_connections`)."""
         self.workdir = Path(workdir)
         self.extra_server_lines = tuple(extra_server_lines)
         self.ready_timeout = ready_timeout
         self.attempts = attempts
+        self.tls = tls
         self.host = LOOPBACK
         self.port = 0
+        self.tls_port = 0
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -429,7 +434,7 @@ class Unbound:
                 unbound_config(
                     port=self.port,
                     directory=self.workdir,
-                    extra_server_lines=self.extra_server_lines,
+                    extra_server_lines=(*self._tls_lines(), *self.extra_server_lines),
                 )
             )
             self.log_path.unlink(missing_ok=True)
@@ -450,6 +455,34 @@ class Unbound:
             f"unbound did not answer within {self.ready_timeout:g}s in {self.attempts} attempts "
             f"(config {self.config_path}):\n" + "\n".join(failures)
         )
+
+    def _tls_lines(self) -> list[str]:
+        if self.tls is None:
+            return []
+        certificate, key = self.tls
+        self.tls_port = free_port(self.host)
+        return [f"interface: {self.host}@{self.tls_port}", f"tls-port: {self.tls_port}",
+                f'tls-service-pem: "{certificate}"', f'tls-service-key: "{key}"',
+                "verbosity: 4"]
+
+    @property
+    def tls_address(self) -> str:
+        """``tls://HOST:PORT`` of the DNS-over-TLS service (add ``#NAME``)."""
+        return f"tls://{format_address(self.host, self.tls_port)}"
+
+    def tls_connections(self) -> list[int]:
+        """The client ports of the TLS connections unbound accepted, in order."""
+        pattern = re.compile(r"debug: SSL connection ip[46] \S+ port (\d+)")
+        return [int(m[1]) for line in self.log_lines() if (m := pattern.search(line))]
+
+    def tls_queries(self) -> list[int]:
+        """The length of each query unbound read over TLS, in order."""
+        pattern = re.compile(r"debug: Reading ssl tcp query of length (\d+)")
+        return [int(m[1]) for line in self.log_lines() if (m := pattern.search(line))]
+
+    def tls_refusals(self) -> int:
+        """TLS handshakes that failed (the client hung up, e.g. refusing the certificate)."""
+        return sum("ssl handshake failed" in line for line in self.log_lines())
 
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + self.ready_timeout

@@ -12,6 +12,7 @@ import functools
 import socket
 import time
 from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
 from typing import Any
 
 import dns.flags
@@ -32,6 +33,9 @@ from tests.stages.fakes import (
     request_for,
     setup_of,
 )
+from tests.upstream.certificates import SERVER_NAME, authority, server_files
+from tests.upstream.fake_tls_upstream import FakeTlsUpstream
+from tests.upstream.fake_tls_upstream import answering as tls_answering
 
 LOOPBACK = "127.0.0.1"
 SCENARIO_TIMEOUT = 5.0
@@ -246,6 +250,33 @@ def test_reconfigure_closes_the_forwarder_it_replaces() -> None:
             with pytest.raises(RuntimeError, match="after close"):
                 replaced.start("www.example.com", 1, 1, do=False, cd=False, tcp=False,
                                done=Replies())
+            stage.close()
+
+    run(scenario())
+
+
+def test_tls_servers_are_asked_over_tls_verified_against_the_ca_file(
+        tmp_path: Path) -> None:
+    ca = authority()
+    files = server_files(tmp_path, ca)
+
+    async def scenario() -> None:
+        async with FakeTlsUpstream(files, answer=tls_answering("192.0.2.8")) as fake:
+            server = Endpoint(LOOPBACK, fake.port, SERVER_NAME)
+            config = office_config(**{"upstream.servers": (server,),
+                                      "upstream.ca_file": files.ca})
+            stage = UpstreamStage(setup_of(config))
+            request = request_for(setup_of(), query_wire("www.example.com"))
+            replies = Replies()
+            stage.forward(request, replies)
+            assert_addresses((await settled(replies))[0], "192.0.2.8")
+            assert request.upstream == f"tls://127.0.0.1:{fake.port}#{SERVER_NAME}"
+            assert len(fake.queries) == 1
+            kept = stage._forwarder
+            stage.reconfigure(office_config(**{"upstream.servers": (server,)}))  # system CAs
+            assert stage._forwarder is not kept
+            assert (await settled(forward(stage)))[0] is None  # the test CA is not trusted
+            assert len(fake.queries) == 1
             stage.close()
 
     run(scenario())

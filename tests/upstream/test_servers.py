@@ -25,6 +25,15 @@ def test_upstream_must_be_an_address_literal() -> None:
         UpstreamServer(LOOPBACK, 0)
 
 
+def test_a_dns_over_tls_upstream_shows_its_scheme_and_name_unless_it_is_the_address() -> None:
+    assert str(UpstreamServer("9.9.9.9", 853, "dns.quad9.net")) == "tls://9.9.9.9:853#dns.quad9.net"
+    assert str(UpstreamServer("2620:fe::fe", 853, "2620:fe::fe")) == "tls://[2620:fe::fe]:853"
+    assert str(UpstreamServer("9.9.9.9")) == "9.9.9.9:53"
+    assert UpstreamServer("9.9.9.9", 853, "a.test") != UpstreamServer("9.9.9.9", 853)
+    with pytest.raises(ValueError, match="needs the name"):
+        UpstreamServer("9.9.9.9", 853, "")
+
+
 def test_ipv6_loopback_upstream() -> None:
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as probe:
