@@ -81,3 +81,10 @@ def test_servers_are_read_by_the_parser_of_upstream_servers() -> None:
 def test_a_bad_zone_is_reported_at_its_line(tmp_path: Path, text: str, at: str,
                                             words: list[str]) -> None:
     assert_config_error(write_config(tmp_path, text), at, *words)
+
+
+def test_a_zones_servers_may_be_dns_over_tls() -> None:
+    (zone,) = forward_zones({"corp.example.eu": ["tls://10.0.0.10#dc1.corp.example.eu",
+                                                 "tls://10.0.0.11:8853#dc2.corp.example.eu"]})
+    assert zone.servers == (Endpoint("10.0.0.10", 853, "dc1.corp.example.eu"),
+                            Endpoint("10.0.0.11", 8853, "dc2.corp.example.eu"))
