@@ -38,6 +38,7 @@ from resolver.stages.contract import (
     StageSetup,
 )
 from resolver.stages.local_zones import LocalZonesStage
+from resolver.stages.meta_queries import MetaQueryStage
 from resolver.stages.parse import ParseStage
 from resolver.stages.querylog import QueryLogStage
 from resolver.stages.repeat import RepeatStage
@@ -53,6 +54,7 @@ CHAIN: tuple[type[Stage], ...] = (
     StatusStage,    # CHAOS status.dnsfence, before access: the host may ask even if not a client
     AccessStage,    # a refused client costs one dict lookup and learns nothing
     SpecialUseStage,  # resolver.arpa (DDR) answered here: no upstream may point clients away
+    MetaQueryStage,  # zone transfers and meta-classes: refused here, never held against upstreams
     BlockingStage,  # above the cache, so a block applies at once and is never served from cache
     LocalZonesStage,  # private reverse zones, localhost, .invalid...: never leave the office
     CacheStage,     # wraps the upstream: hits answer now, upstream answers are stored coming back
