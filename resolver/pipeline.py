@@ -112,7 +112,8 @@ class Pipeline:
 
     def _bind(self) -> None:
         """Bind the stages' methods once, so a query walks a tuple of bound methods."""
-        handlers = tuple(s.handle for s in self._stages if isinstance(s, AnswersNow))
+        handlers = tuple(s.handle for s in self._stages
+                         if isinstance(s, AnswersNow) and s.answers_now)
         rememberers = tuple(s.remember for s in self._stages if isinstance(s, RemembersAnswers))
         observers = self._observers = tuple(
             s.observe for s in self._stages if isinstance(s, ObservesAnswers))

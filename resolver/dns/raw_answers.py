@@ -21,6 +21,7 @@ from resolver.dns.message import (
     QR,
     RA,
     RD,
+    TC,
     TYPE_OPT,
     MalformedMessage,
     Rcode,
@@ -74,11 +75,13 @@ def _edns_do(data: bytes, pos: int, counts: tuple[int, int, int]) -> bool | None
     return bool(opts[0][2] & EDNS_DO)
 
 
-def _from_raw(data: bytes, rcode: int, udp_size: int, *, recursion: bool) -> bytes | None:
+def _from_raw(data: bytes, rcode: int, udp_size: int, *, recursion: bool,
+              extra_flags: int = 0) -> bytes | None:
     if len(data) < 12:
         return None
     qid, flags, qdcount, ancount, nscount, arcount = HEADER.unpack_from(data)
-    flags = QR | (RA if recursion else 0) | (flags & (OPCODE_MASK | RD | CD)) | rcode
+    flags = QR | (RA if recursion else 0) | (flags & (OPCODE_MASK | RD | CD)) | rcode \
+        | extra_flags
     questions, echoed, end = _questions(data, qdcount)
     do = _edns_do(data, end, (ancount, nscount, arcount))
     if do is None:
@@ -99,6 +102,12 @@ def notimp(data: bytes, udp_size: int = DEFAULT_UDP_SIZE) -> bytes | None:
 def refused(data: bytes, udp_size: int = DEFAULT_UDP_SIZE) -> bytes | None:
     """REFUSED for a NOTIFY: the opcode is known, and declined."""
     return _from_raw(data, Rcode.REFUSED, udp_size, recursion=True)
+
+
+def truncated(data: bytes, udp_size: int = DEFAULT_UDP_SIZE) -> bytes | None:
+    """An empty answer with TC set: "ask again over TCP", which a real client does and a
+    spoofed flood cannot (the rate limit's slip, as BIND's RRL sends it)."""
+    return _from_raw(data, Rcode.NOERROR, udp_size, recursion=True, extra_flags=TC)
 
 
 def rejection(verdict: Rejection, data: bytes, udp_size: int = DEFAULT_UDP_SIZE) -> bytes | None:
