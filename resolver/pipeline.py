@@ -24,6 +24,7 @@ from resolver.stages.access import AccessStage
 from resolver.stages.answer_counts import AnswerCountsStage
 from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
+from resolver.stages.client_limits import ClientLimitsStage
 from resolver.stages.contract import (
     FORWARDED,
     SERVFAIL,
@@ -49,7 +50,8 @@ from resolver.stages.upstream import UpstreamStage
 log = logging.getLogger("dnsfence")
 
 CHAIN: tuple[type[Stage], ...] = (
-    RepeatStage,    # first: a UDP query seen moments ago costs one dict lookup (it checks access)
+    ClientLimitsStage,  # first: a flood over its rate is dropped before anything (off by default)
+    RepeatStage,    # a UDP query seen moments ago costs one dict lookup (it checks access)
     ParseStage,     # bytes -> Query; malformed packets get FORMERR/NOTIMP/BADVERS or nothing
     StatusStage,    # CHAOS status.dnsfence, before access: the host may ask even if not a client
     AccessStage,    # a refused client costs one dict lookup and learns nothing
