@@ -47,6 +47,7 @@ class DnsfenceCollector(Collector):
         yield from _answers(series)
         yield from _upstream(series)
         yield from _cache_and_log(counters)
+        yield from _client_limits(counters)
         yield from _policy([worker.state for worker in workers if worker.state])
         info = GaugeMetricFamily("dnsfence_build_info", "Always 1; the version as a label.",
                                  labels=["version"])
@@ -109,6 +110,22 @@ def _cache_and_log(counters: dict[str, int]) -> Iterable[Metric]:
         "dnsfence_querylog_errors",
         "Failed attempts to write the query log (logged once until it works again).",
         value=counters.get("querylog_errors", 0))
+
+
+def _client_limits(counters: dict[str, int]) -> Iterable[Metric]:
+    limited = CounterMetricFamily(
+        "dnsfence_rate_limited", "UDP queries over their client's rate limit, by what they got "
+        "(drop: nothing; slip: an empty answer with TC set).", labels=["action"])
+    slips = counters.get("rate_limit_slips", 0)
+    limited.add_metric(["drop"], counters.get("rate_limited", 0) - slips)
+    limited.add_metric(["slip"], slips)
+    yield limited
+    refused = CounterMetricFamily(
+        "dnsfence_tcp_connections_refused", "TCP connections closed at once, by the cap they "
+        "hit (total: server.tcp_max_connections; client: ..._per_client).", labels=["cap"])
+    refused.add_metric(["total"], counters.get("tcp_refused", 0))
+    refused.add_metric(["client"], counters.get("tcp_client_refused", 0))
+    yield refused
 
 
 def _policy(states: list[dict[str, Any]]) -> Iterable[Metric]:

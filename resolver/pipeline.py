@@ -24,6 +24,7 @@ from resolver.stages.access import AccessStage
 from resolver.stages.answer_counts import AnswerCountsStage
 from resolver.stages.blocking import BlockingStage
 from resolver.stages.cache import CacheStage
+from resolver.stages.client_limits import ClientLimitsStage
 from resolver.stages.contract import (
     FORWARDED,
     SERVFAIL,
@@ -39,6 +40,7 @@ from resolver.stages.contract import (
 )
 from resolver.stages.local_records import LocalRecordsStage
 from resolver.stages.local_zones import LocalZonesStage
+from resolver.stages.meta_queries import MetaQueryStage
 from resolver.stages.parse import ParseStage
 from resolver.stages.querylog import QueryLogStage
 from resolver.stages.repeat import RepeatStage
@@ -49,11 +51,13 @@ from resolver.stages.upstream import UpstreamStage
 log = logging.getLogger("dnsfence")
 
 CHAIN: tuple[type[Stage], ...] = (
-    RepeatStage,    # first: a UDP query seen moments ago costs one dict lookup (it checks access)
+    ClientLimitsStage,  # first: a flood over its rate is dropped before anything (off by default)
+    RepeatStage,    # a UDP query seen moments ago costs one dict lookup (it checks access)
     ParseStage,     # bytes -> Query; malformed packets get FORMERR/NOTIMP/BADVERS or nothing
     StatusStage,    # CHAOS status.dnsfence, before access: the host may ask even if not a client
     AccessStage,    # a refused client costs one dict lookup and learns nothing
     SpecialUseStage,  # resolver.arpa (DDR) answered here: no upstream may point clients away
+    MetaQueryStage,  # zone transfers and meta-classes: refused here, never held against upstreams
     BlockingStage,  # above the cache, so a block applies at once and is never served from cache
     LocalRecordsStage,  # below blocking (a block wins over a local record), never forwarded
     LocalZonesStage,  # private reverse zones, localhost, .invalid...: never leave the office
@@ -112,7 +116,8 @@ class Pipeline:
 
     def _bind(self) -> None:
         """Bind the stages' methods once, so a query walks a tuple of bound methods."""
-        handlers = tuple(s.handle for s in self._stages if isinstance(s, AnswersNow))
+        handlers = tuple(s.handle for s in self._stages
+                         if isinstance(s, AnswersNow) and s.answers_now)
         rememberers = tuple(s.remember for s in self._stages if isinstance(s, RemembersAnswers))
         observers = self._observers = tuple(
             s.observe for s in self._stages if isinstance(s, ObservesAnswers))

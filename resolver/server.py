@@ -19,10 +19,11 @@ import socket
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from resolver.config.endpoints import Endpoint
 from resolver.pipeline import Pipeline
+from resolver.stages.client_limits import ClientLimitsStage
 from resolver.stages.contract import Request
 
 log = logging.getLogger("dnsfence")
@@ -183,6 +184,35 @@ class UdpServer:
         self._sock.close()
 
 
+class Admission(Protocol):
+    """Decides whether a new TCP connection may stay open."""
+
+    def admit_tcp(self, address: str) -> bool: ...
+
+    def release_tcp(self, address: str) -> None: ...
+
+
+class GlobalCap:
+    """At most `limit` open connections in all."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._open = 0
+
+    def admit_tcp(self, address: str) -> bool:
+        if self._open >= self._limit:
+            return False
+        self._open += 1
+        return True
+
+    def release_tcp(self, address: str) -> None:
+        self._open = max(0, self._open - 1)
+
+
+_DRAIN_SECONDS = 1.0
+"""At shutdown, how long TCP connections may take to answer what is in flight."""
+
+
 class TcpServer:
     """RFC 7766 TCP: framed queries, pipelined, idle timeout, connection cap."""
 
@@ -191,25 +221,29 @@ class TcpServer:
         self._sock = sock
         self._pipeline = pipeline
         self._idle = idle_timeout
-        self._max = max_connections
-        self._open = 0
+        try:  # the chain's caps, in all and per client, counted with its other counters
+            self._admission: Admission = pipeline.stage(ClientLimitsStage)
+        except LookupError:  # a chain without it (tests): the cap in all only
+            self._admission = GlobalCap(max_connections)
         self._server: asyncio.base_events.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        # each open connection's task and reader: closing feeds the readers an end of
+        # stream, so connections finish what is in flight and close themselves
+        self._connections: dict[asyncio.Task[None], asyncio.StreamReader] = {}
+        self._closing = False
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._connection, sock=self._sock)
 
     async def _connection(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:
-        if self._open >= self._max:
-            writer.close()
-            return
-        self._open += 1
-        task = asyncio.current_task()
-        if task is not None:
-            self._connections.add(task)
         peer = writer.get_extra_info("peername")
         client = peer[0] if peer else ""
+        if self._closing or not self._admission.admit_tcp(client):
+            writer.close()
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections[task] = reader
         inflight: set[asyncio.Task[None]] = set()
         slots = asyncio.Semaphore(_TCP_PIPELINE)
         try:
@@ -230,18 +264,20 @@ class TcpServer:
                 job = asyncio.get_running_loop().create_task(self._later(result, writer, slots))
                 inflight.add(job)
                 job.add_done_callback(inflight.discard)
-            if inflight:
-                await asyncio.wait(inflight, timeout=self._idle)
+            if inflight:  # answer what is in flight, within bounds
+                await asyncio.wait(inflight,
+                                   timeout=_DRAIN_SECONDS if self._closing else self._idle)
         except asyncio.CancelledError:
             pass
         finally:
             for job in inflight:
                 job.cancel()
-            self._open -= 1
+            self._admission.release_tcp(client)
             if task is not None:
-                self._connections.discard(task)
+                self._connections.pop(task, None)
             writer.close()
-            with contextlib.suppress(Exception):
+            # a connection cancelled at shutdown may be cancelled again while it waits here
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await writer.wait_closed()
 
     def _handle(self, data: bytes, client: str) -> bytes | Request | None:
@@ -268,13 +304,23 @@ class TcpServer:
             writer.write(len(answer).to_bytes(2, "big") + answer)
 
     async def close(self) -> None:
+        """Stop accepting; let each connection answer what is in flight and close (within
+        `_DRAIN_SECONDS`), then cancel what is left. No traceback either way."""
+        self._closing = True
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
+        for reader in self._connections.values():
+            reader.feed_eof()  # the connection's read ends as if the client had closed
+        tasks = list(self._connections)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=_DRAIN_SECONDS + 0.2)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=0.5)
         if self._server is not None:
             with contextlib.suppress(Exception):
-                async with asyncio.timeout(1):
+                async with asyncio.timeout(0.5):
                     await self._server.wait_closed()
 
 

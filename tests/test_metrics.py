@@ -110,3 +110,13 @@ def test_no_worker_yet_still_scrapes() -> None:
     found = scrape()
     assert found["dnsfence_workers"] == {(): 0}
     assert "dnsfence_policy_last_reload_success_timestamp_seconds" not in found
+
+
+def test_rate_limits_and_tcp_caps_are_counted_by_what_happened() -> None:
+    counters = {"rate_limited": 9, "rate_limit_slips": 4, "tcp_refused": 2,
+                "tcp_client_refused": 5}
+    found = scrape(*(WorkerCounters(pid, 0.0, counters, {}, STATE) for pid in (1, 2)))
+    assert found["dnsfence_rate_limited_total"] == {(("action", "drop"),): 10,
+                                                    (("action", "slip"),): 8}
+    assert found["dnsfence_tcp_connections_refused_total"] == {(("cap", "total"),): 4,
+                                                               (("cap", "client"),): 10}

@@ -83,6 +83,9 @@ class StandInPipeline:
     def forward(self, request: Later, reply: Callable[[bytes], None]) -> None:
         reply(b"later " + request.data)
 
+    def stage(self, kind: type) -> object:
+        raise LookupError(f"no {kind.__name__} here: the server falls back to its own cap")
+
     async def resolve(self, request: Later) -> bytes:
         await asyncio.sleep(0)
         return b"later " + request.data

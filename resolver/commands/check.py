@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.config.groups import ClientGroup, client_ip, groups_of
-from resolver.config.server import IPNetwork
+from resolver.config.networks import IPNetwork
 from resolver.policy.audience import NO_GROUPS, Groups, group_of
 from resolver.policy.index import PolicyIndex
 from resolver.policy.instants import iso, show, zone

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resolver.config.server import IPNetwork, networks
+from resolver.config.networks import IPNetwork, networks
 from resolver.config.setting import KeyedValueError, Setting
 from resolver.policy.audience import NO_GROUPS, Groups
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from resolver.config.cpus import usable_cpus
 from resolver.config.endpoints import Endpoint, endpoints
+from resolver.config.networks import IPNetwork, networks
+from resolver.config.rate_limit import RateLimit, rate_limit
 from resolver.config.setting import Setting, number, one_of
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_CLIENTS = (
     "127.0.0.0/8", "::1/128",  # loopback
@@ -18,14 +18,6 @@ DEFAULT_CLIENTS = (
     "100.64.0.0/10",  # RFC 6598 shared address space (carrier-grade NAT)
     "fc00::/7", "fe80::/10", "169.254.0.0/16",  # IPv6 ULA, link-local
 )
-
-
-def networks(value: Any) -> tuple[IPNetwork, ...]:
-    items = value if isinstance(value, list) else [value]
-    try:
-        return tuple(ipaddress.ip_network(str(v), strict=False) for v in items)
-    except ValueError as exc:
-        raise ValueError(f"not a network: {exc} (write e.g. 10.0.0.0/8 or fd00::/8)") from None
 
 
 LOCAL_ZONES = ("default", "none")
@@ -63,6 +55,14 @@ SETTINGS = (
     Setting("server", "tcp_max_connections", 512,
             "Open TCP connections at most; further ones are closed at once.",
             number(int, 1, 100_000)),
+    Setting("server", "tcp_max_connections_per_client", 16,
+            "Open TCP connections one client (address; IPv6 /56) may hold; further ones are "
+            "closed at once, so one client cannot take every slot.", number(int, 1, 100_000)),
+    Setting("server", "rate_limit", None,
+            "Queries per second a client may send over UDP (token bucket; off by default): "
+            "over it, answers are dropped, every second one sent truncated so that a real "
+            "client retries over TCP. Exempt forwarding resolvers.",
+            rate_limit, {"qps": 50, "burst": 200}),
 )
 
 
@@ -75,6 +75,8 @@ class ServerConfig:
     tcp_idle_timeout: float
     local_zones: str
     tcp_max_connections: int
+    tcp_max_connections_per_client: int
+    rate_limit: RateLimit | None
 
     @property
     def worker_count(self) -> int:

@@ -34,7 +34,6 @@ from resolver.dns.message import (
     DEFAULT_UDP_SIZE,
     EDNS_DO,
     MAX_TTL,
-    OPCODE_MASK,
     QR,
     RA,
     RD,
@@ -43,7 +42,7 @@ from resolver.dns.message import (
     Rcode,
 )
 from resolver.dns.names import name_to_wire
-from resolver.dns.query import Query, Reject, Rejection, read_question
+from resolver.dns.query import Query
 from resolver.dns.rewrite import opt_record
 
 # Bound here, not imported by name: CPython 3.11 compiles a method call on an imported
@@ -106,9 +105,11 @@ def _reply(
     answer: bytes = b"",
     ancount: int = 0,
     flags: int = 0,
+    recursion: bool = True,
 ) -> bytes:
-    """`flags` adds header bits (AA for the zones dnsfence serves itself)."""
-    flags |= QR | RA | (query.flags & _COPIED) | rcode
+    """`flags` adds header bits (AA for the zones dnsfence serves itself); RA is set unless
+    `recursion` is False."""
+    flags |= QR | (RA if recursion else 0) | (query.flags & _COPIED) | rcode
     nscount = 1 if authority else 0
     if query.edns is None:
         header = HEADER.pack(query.id, flags, 1, ancount, nscount, 0)
@@ -289,9 +290,12 @@ def refused(
     ede_text: str = "",
     *,
     udp_size: int = DEFAULT_UDP_SIZE,
+    recursion: bool = True,
 ) -> bytes:
-    """REFUSED, e.g. for a client outside the access list; EDE 18 "Prohibited" by default."""
-    return _reply(query, Rcode.REFUSED, udp_size, _ede_if(ede_code, ede_text))
+    """REFUSED, e.g. for a client outside the access list; EDE 18 "Prohibited" by default.
+    `recursion=False` clears RA, as Unbound does when it refuses a zone transfer."""
+    return _reply(query, Rcode.REFUSED, udp_size, _ede_if(ede_code, ede_text),
+                  recursion=recursion)
 
 
 def servfail(
@@ -305,41 +309,12 @@ def servfail(
     return _reply(query, Rcode.SERVFAIL, udp_size, _ede_if(ede_code, ede_text))
 
 
+def no_data(query: Query, udp_size: int = DEFAULT_UDP_SIZE) -> bytes:
+    """NOERROR with nothing in any section: what Unbound answers a question in class ANY
+    that it has no data for."""
+    return _reply(query, Rcode.NOERROR, udp_size)
+
+
 def badvers(query: Query, udp_size: int = DEFAULT_UDP_SIZE) -> bytes:
     """BADVERS for an EDNS version above 0: header RCODE 0, OPT extended RCODE 1 (RFC 6891)."""
     return _reply(query, Rcode.NOERROR, udp_size, ext_rcode=Rcode.BADVERS >> 4)
-
-
-def _from_raw_header(data: bytes, rcode: int) -> bytes | None:
-    if len(data) < 12:
-        return None
-    qid, flags = TWO_U16.unpack_from(data)
-    flags = QR | RA | (flags & (OPCODE_MASK | RD | CD)) | rcode
-    question = read_question(data)
-    if question is None:
-        return HEADER.pack(qid, flags, 0, 0, 0, 0)
-    return HEADER.pack(qid, flags, 1, 0, 0, 0) + question
-
-
-def formerr(data: bytes) -> bytes | None:
-    """FORMERR built from the raw packet: ID, opcode, RD, CD copied, the question if readable.
-
-    No OPT: the packet's own may be what is malformed. None if there is no header to copy.
-    """
-    return _from_raw_header(data, Rcode.FORMERR)
-
-
-def notimp(data: bytes) -> bytes | None:
-    """NOTIMP for an opcode other than QUERY, built like `formerr`."""
-    return _from_raw_header(data, Rcode.NOTIMP)
-
-
-def rejection(verdict: Rejection, data: bytes, udp_size: int = DEFAULT_UDP_SIZE) -> bytes | None:
-    """The answer `classify`'s verdict calls for, or None when the packet is to be dropped."""
-    if verdict.action is Reject.FORMERR:
-        return formerr(data)
-    if verdict.action is Reject.NOTIMP:
-        return notimp(data)
-    if verdict.action is Reject.BADVERS and verdict.query is not None:
-        return badvers(verdict.query, udp_size)
-    return None

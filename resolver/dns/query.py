@@ -82,6 +82,9 @@ class Query(NamedTuple):
         return self.edns is not None and self.edns.do
 
 
+_NOTIFY: Final = 4
+
+
 class Reject(enum.Enum):
     """What to do with a packet that is not a usable query."""
 
@@ -89,6 +92,8 @@ class Reject(enum.Enum):
     """No answer: too short for a header, or a response (answering those invites loops)."""
     FORMERR = "formerr"
     NOTIMP = "notimp"
+    REFUSED = "refused"
+    """A NOTIFY: a known opcode this recursive service declines (as Unbound does)."""
     BADVERS = "badvers"
 
 
@@ -175,10 +180,11 @@ def parse_query(data: bytes) -> Query | None:
 def classify(data: bytes) -> Query | Rejection:
     """Read any packet carefully and say whether it is a usable query or how to refuse it.
 
-    Rules, in order: under 12 bytes or QR=1 -> DROP; opcode other than QUERY -> NOTIMP;
-    QDCOUNT other than 1, or more than 16 other records -> FORMERR; any record that cannot
-    be read, an OPT outside the additional section or not owned by the root, more than one
-    OPT (RFC 6891 6.1.1), bad option framing, or bytes after the last record -> FORMERR;
+    Rules, in order: under 12 bytes or QR=1 -> DROP; NOTIFY -> REFUSED; another opcode
+    other than QUERY -> NOTIMP; QDCOUNT other than 1, or more than 16 other records ->
+    FORMERR; any record that cannot be read, an OPT outside the additional section or not
+    owned by the root, more than one OPT (RFC 6891 6.1.1), bad option framing, or bytes
+    after the last record -> FORMERR;
     EDNS version above 0 -> BADVERS (RFC 6891 6.1.3). Other records (TSIG, SIG(0), stray
     answers) are framed and ignored; pointers in their names are bounds-checked, not
     followed. Never raises.
@@ -190,6 +196,8 @@ def classify(data: bytes) -> Query | Rejection:
     if flags & QR:
         return Rejection(Reject.DROP, "a response, not a query")
     opcode = (flags & OPCODE_MASK) >> 11
+    if opcode == _NOTIFY:
+        return Rejection(Reject.REFUSED, "NOTIFY is not taken: this is a recursive service")
     if opcode:
         return Rejection(Reject.NOTIMP, f"opcode {opcode} is not supported")
     if qdcount != 1:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from resolver.config.groups import ClientGroup, client_ip, groups_of
-from resolver.config.server import IPNetwork
+from resolver.config.networks import IPNetwork
 from resolver.config.settings import Config
 from resolver.dns import answers
 from resolver.policy.audience import Groups

@@ -33,7 +33,7 @@ class AnswerCountsStage(Stage):
         kind = request.kind
         if kind is None:
             return
-        self._cells[kind.index + 8 * request.tcp] += 1
+        self._cells[kind.index + 9 * request.tcp] += 1
         if kind is BLOCKED:
             found = request.found
             if found is not None:
@@ -61,5 +61,5 @@ class AnswerCountsStage(Stage):
         return dict(self._by_list)
 
 
-if len(_KINDS) != 8:  # the 8 in `observe`: a literal, not a global lookup per query
-    raise AssertionError("AnswerCountsStage.observe assumes 8 response kinds")
+if len(_KINDS) != 9:  # the 9 in `observe`: a literal, not a global lookup per query
+    raise AssertionError("AnswerCountsStage.observe assumes 9 response kinds")

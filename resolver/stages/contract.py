@@ -44,6 +44,8 @@ class ResponseKind(enum.Enum):
     STALE = ("stale", EdeCode.STALE_ANSWER)
     SERVFAIL = ("servfail", EdeCode.NO_REACHABLE_AUTHORITY)
     REJECTED = ("rejected", None)
+    RATE_LIMITED = ("rate_limited", None)
+    """Over its client's rate limit: dropped, or answered truncated (the slip)."""
 
     def __init__(self, counter: str, ede: EdeCode | None) -> None:
         self.counter = counter
@@ -67,6 +69,7 @@ LOCAL = ResponseKind.LOCAL
 STALE = ResponseKind.STALE
 SERVFAIL = ResponseKind.SERVFAIL
 REJECTED = ResponseKind.REJECTED
+RATE_LIMITED = ResponseKind.RATE_LIMITED
 
 
 class LogVerdict(enum.Enum):
@@ -196,6 +199,12 @@ class Stage:
     """Base of every stage: counters, reconfiguration and closing do nothing by default."""
 
     __slots__ = ()
+
+    @property
+    def answers_now(self) -> bool:
+        """Whether `handle` has work under the current config: the pipeline leaves a stage
+        whose feature is off out of the per-query walk (it binds again on reconfigure)."""
+        return True
 
     COUNTERS: ClassVar[tuple[str, ...]] = ()
     """The names `counters` reports, declared so the workers' shared counters can be laid

@@ -8,7 +8,7 @@ drop the packet (a response, or less than a header), never raising on any input.
 from __future__ import annotations
 
 from resolver.config.settings import Config
-from resolver.dns import answers
+from resolver.dns import raw_answers
 from resolver.dns.query import Query, classify, parse_query
 from resolver.stages.contract import DROP, REJECTED, Request, Stage, StageSetup
 
@@ -28,7 +28,7 @@ class ParseStage(Stage):
             verdict = classify(data)
             if not isinstance(verdict, Query):
                 request.kind = REJECTED
-                return answers.rejection(verdict, data, self._udp_size) or DROP
+                return raw_answers.rejection(verdict, data, self._udp_size) or DROP
             query = verdict
         request.query = query
         return None

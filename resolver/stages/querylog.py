@@ -18,6 +18,7 @@ from resolver.stages.contract import (
     BLOCKED,
     FORWARDED,
     OBSERVED,
+    RATE_LIMITED,
     REJECTED,
     SERVFAIL,
     Request,
@@ -82,7 +83,8 @@ class QueryLogStage(Stage):
                     request.tcp))
         elif not self._all or kind is None:
             return
-        elif kind is REJECTED:  # `request.query` is another packet's, or unset
+        elif kind is REJECTED or kind is RATE_LIMITED:  # `request.query` is another
+            # packet's, or unset: neither was read
             submit((request.now, request.client, "", None, kind,
                     answer[3] & 0x0F if answer else -1, None, "", None, request.tcp))
         elif kind is FORWARDED or kind is SERVFAIL:

@@ -24,14 +24,11 @@ from resolver.dns.answers import (
     badvers,
     blocked,
     ede_option,
-    formerr,
     local_negative,
-    notimp,
     refused,
-    rejection,
     servfail,
 )
-from resolver.dns.query import Query, Reject, Rejection, classify, parse_query
+from resolver.dns.query import Query, Rejection, classify, parse_query
 from resolver.dns.rewrite import truncate
 
 # ---------------------------------------------------------------- helpers
@@ -286,71 +283,6 @@ def test_badvers_answer() -> None:
     assert reply.edns == 0 and reply.payload == 1232
     assert reply.question == dns.message.from_wire(wire).question
     assert reply.ednsflags & dns.flags.DO
-
-
-# ---------------------------------------------------------------- formerr, notimp
-
-
-def test_formerr_echoes_readable_question() -> None:
-    wire = make_query("Example.com", edns=0, flags=dns.flags.RD | dns.flags.CD) + b"junk"
-    reply = parsed(formerr(wire))
-    assert reply.rcode() == dns.rcode.FORMERR
-    assert reply.id == 0xBEEF and reply.flags & dns.flags.QR
-    assert reply.flags & dns.flags.RD and reply.flags & dns.flags.CD
-    assert [q.name.to_text() for q in reply.question] == ["Example.com."]
-    assert reply.edns == -1
-
-
-def test_formerr_without_readable_question() -> None:
-    loop = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + b"\xc0\x0c\x00\x01\x00\x01"
-    reply = parsed(formerr(loop))
-    assert reply.rcode() == dns.rcode.FORMERR and reply.question == [] and reply.id == 7
-    two = struct.pack(">HHHHHH", 8, 0, 2, 0, 0, 0)
-    assert parsed(formerr(two)).question == []
-
-
-def test_notimp_copies_the_opcode() -> None:
-    wire = make_query(
-        "example.com", dns.rdatatype.SOA, flags=dns.opcode.to_flags(dns.opcode.NOTIFY)
-    )
-    reply = parsed(notimp(wire))
-    assert reply.rcode() == dns.rcode.NOTIMP
-    assert reply.opcode() == dns.opcode.NOTIFY
-    assert reply.question == dns.message.from_wire(wire).question
-
-
-@pytest.mark.parametrize("size", [0, 1, 11])
-def test_error_answers_need_a_header(size: int) -> None:
-    assert formerr(b"\x00" * size) is None
-    assert notimp(b"\x00" * size) is None
-
-
-@settings(max_examples=500)
-@given(st.binary(max_size=300))
-def test_error_answers_never_raise_and_always_parse(data: bytes) -> None:
-    for build in (formerr, notimp):
-        answer = build(data)
-        if answer is not None:
-            assert len(answer) >= 12
-            reply = dns.message.from_wire(answer, question_only=True)
-            assert reply.flags & dns.flags.QR
-
-
-def test_rejection_dispatch() -> None:
-    short = classify(b"\x00")
-    assert isinstance(short, Rejection) and rejection(short, b"\x00") is None
-    notify = make_query("example.com", flags=dns.opcode.to_flags(dns.opcode.NOTIFY))
-    verdict = classify(notify)
-    assert isinstance(verdict, Rejection) and verdict.action is Reject.NOTIMP
-    assert parsed(rejection(verdict, notify)).rcode() == dns.rcode.NOTIMP
-    bad = make_query("example.com") + b"x"
-    verdict = classify(bad)
-    assert isinstance(verdict, Rejection)
-    assert parsed(rejection(verdict, bad)).rcode() == dns.rcode.FORMERR
-    future = make_query("example.com", edns=1)
-    verdict = classify(future)
-    assert isinstance(verdict, Rejection)
-    assert parsed(rejection(verdict, future, 1400)).rcode() == dns.rcode.BADVERS
 
 
 def test_ede_option_layout() -> None:

@@ -182,11 +182,16 @@ def test_response_is_dropped() -> None:
 
 @pytest.mark.parametrize(
     "opcode",
-    [dns.opcode.IQUERY, dns.opcode.STATUS, dns.opcode.NOTIFY, dns.opcode.UPDATE, 15],
+    [dns.opcode.IQUERY, dns.opcode.STATUS, dns.opcode.UPDATE, 3, 15],
 )
 def test_opcode_other_than_query_is_notimp(opcode: int) -> None:
     wire = make_query("example.com", flags=dns.opcode.to_flags(dns.opcode.Opcode.make(opcode)))
     rejected(wire, Reject.NOTIMP)
+
+
+def test_notify_is_refused() -> None:
+    wire = make_query("example.com", flags=dns.opcode.to_flags(dns.opcode.NOTIFY))
+    rejected(wire, Reject.REFUSED)
 
 
 def test_update_message_is_notimp() -> None:

@@ -16,8 +16,13 @@ from pathlib import Path
 import dns.edns
 import dns.flags
 import dns.message
+import dns.name
+import dns.opcode
 import dns.query
 import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
 import pytest
 
 from .harness import Dnsfence, DnsfenceFactory, Unbound, free_port, require_tool, wait_until
@@ -120,17 +125,62 @@ PROBES: dict[str, Callable[[str], dns.message.Message]] = {
     "type666": lambda n: _query(n, "TYPE666", use_edns=0),
     "cd": lambda n: _with_flags(_query(n, use_edns=0), add=dns.flags.CD),
     "ad": lambda n: _with_flags(_query(n, use_edns=0), add=dns.flags.AD),
+    # what a forwarder answers itself: unknown opcodes, NOTIFY, zone transfers, meta-classes
+    "opcode3": lambda n: _with_opcode(_query(n, use_edns=0), 3),
+    "opcode3cd": lambda n: _with_opcode(_with_flags(_query(n, use_edns=0), add=dns.flags.CD), 3),
+    "notify": lambda n: _with_opcode(_query(n, "SOA", use_edns=0), dns.opcode.NOTIFY),
+    "update": lambda n: _with_opcode(_query(n, "SOA", use_edns=0), dns.opcode.UPDATE),
+    "axfr": lambda n: _query(n, "AXFR", use_edns=0),
+    "ixfr": lambda n: _query(n, "IXFR", use_edns=0),
+    "class0": lambda n: _query(n, "A", rdclass=0, use_edns=0),
+    "classany": lambda n: _query(n, "A", rdclass="ANY", use_edns=0),
+    "classnone": lambda n: _query(n, "A", rdclass="NONE", use_edns=0),
+    "qdcount2": lambda n: _two_questions(_query(n, use_edns=0)),
+    "qdcount2dns": lambda n: _two_questions(_query(n, use_edns=False)),
 }
 
 
+def _with_opcode(msg: dns.message.Message, opcode: int) -> dns.message.Message:
+    msg.set_opcode(opcode)
+    return msg
+
+
+def _two_questions(msg: dns.message.Message) -> dns.message.Message:
+    msg.question.append(dns.rrset.RRset(dns.name.from_text("mail.example.test"),
+                                        dns.rdataclass.IN, dns.rdatatype.A))
+    return msg
+
+
 def _ask(msg: dns.message.Message, host: str, port: int, tcp: bool) -> dns.message.Message:
+    wire = msg.to_wire()
     if tcp:
-        return dns.query.tcp(msg, host, port=port, timeout=3)
-    return dns.query.udp(msg, host, port=port, timeout=3, ignore_trailing=True)
+        sock = socket.create_connection((host, port), timeout=3)
+        with sock:
+            sock.sendall(len(wire).to_bytes(2, "big") + wire)
+            size = int.from_bytes(_read(sock, 2), "big")
+            data = _read(sock, size)
+    else:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(3)
+            sock.sendto(wire, (host, port))
+            data = sock.recv(65_535)
+    # read as is: an error answer to a bad question may carry no question at all
+    return dns.message.from_wire(data, ignore_trailing=True, question_only=False)
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("closed early")
+        data += chunk
+    return data
 
 
 def _shape(reply: dns.message.Message) -> dict[str, object]:
-    """What ednscomp looks at: header flags, RCODE, EDNS version/flags, echoed options."""
+    """What ednscomp looks at: header flags, RCODE, EDNS version/flags, echoed options, and
+    the opcode echoed."""
     options = sorted(int(o.otype) for o in reply.options
                      if int(o.otype) not in (15,))  # our EDE is extra information
     return {
@@ -141,7 +191,8 @@ def _shape(reply: dns.message.Message) -> dict[str, object]:
         "edns": reply.edns,
         "ednsflags": dns.flags.edns_to_text(reply.ednsflags),
         "options": options,
-        "question": [(q.name.to_text().lower(), q.rdtype) for q in reply.question],
+        "question": [(q.name.to_text().lower(), q.rdtype, q.rdclass) for q in reply.question],
+        "opcode": reply.opcode(),
     }
 
 

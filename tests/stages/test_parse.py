@@ -65,8 +65,10 @@ def test_a_packet_shorter_than_a_header_is_dropped() -> None:
     assert answer == DROP and answer is not None
 
 
-@pytest.mark.parametrize("opcode", [dns.opcode.NOTIFY, dns.opcode.UPDATE])
-def test_notify_and_update_get_notimp(opcode: dns.opcode.Opcode) -> None:
+@pytest.mark.parametrize(("opcode", "rcode"), [(dns.opcode.NOTIFY, dns.rcode.REFUSED),
+                                               (dns.opcode.UPDATE, dns.rcode.NOTIMP)])
+def test_notify_is_refused_and_update_gets_notimp(opcode: dns.opcode.Opcode,
+                                                  rcode: dns.rcode.Rcode) -> None:
     if opcode == dns.opcode.UPDATE:
         message: dns.message.Message = dns.update.UpdateMessage("example.com")
     else:
@@ -74,7 +76,7 @@ def test_notify_and_update_get_notimp(opcode: dns.opcode.Opcode) -> None:
         message.set_opcode(opcode)
     message.id = 4242
     answer, request = ask(ParseStage(SETUP), message.to_wire())
-    reply = assert_rcode(answer, dns.rcode.NOTIMP, qid=4242)
+    reply = assert_rcode(answer, rcode, qid=4242)
     assert reply.opcode() == opcode
     assert_kind(request, ResponseKind.REJECTED)
 
