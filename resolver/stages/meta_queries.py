@@ -32,9 +32,9 @@ class MetaQueryStage(Stage):
 
     def handle(self, request: Request) -> bytes | None:
         query = request.query
-        qclass = query.qclass
-        if qclass == CLASS_IN and query.qtype not in TRANSFERS:
+        if query.qtype < 251 and query.qclass == 1:  # IN, below IXFR: nearly every query
             return None
+        qclass = query.qclass
         size = self._udp_size
         if query.qtype in TRANSFERS:
             answer = answers.refused(query, None, udp_size=size, recursion=False)
