@@ -27,7 +27,6 @@ TWO_U16 = message.TWO_U16
 
 __all__ = ["Done", "Forwarder"]
 
-_SERVFAIL = int(Rcode.SERVFAIL)
 _ANSWER_RCODES = frozenset((int(Rcode.NOERROR), int(Rcode.NXDOMAIN), int(Rcode.YXDOMAIN)))
 _MAX_ROUNDS = 3  # passes over the server list within one deadline
 
@@ -36,13 +35,15 @@ class Forwarder(UdpTransport):
     """Sends questions to upstream resolvers in order, with failover and holddown.
 
     Health: a try counts as a failure of its server when it times out, hits a socket
-    error (ICMP unreachable included), gets a malformed reply, or gets REFUSED, NOTIMP,
-    FORMERR or a non-zero extended RCODE; those say the server is unusable for us. A
-    SERVFAIL answer moves on to the next server but counts neither way: it usually
-    reflects the domain (broken delegation, DNSSEC bogus), and holding down a healthy
-    resolver because one domain is broken would hurt every other query. Any usable
-    answer resets the count. After `failures_before_holddown` failures in a row a
-    server is skipped for `holddown` seconds (see `UpstreamHealth`).
+    error (ICMP unreachable included) or gets a malformed reply. An error answer
+    (SERVFAIL, REFUSED, NOTIMP, FORMERR, or an extended RCODE) is that question's answer
+    from a live server: it is not held against the server (a client asking `AXFR` three
+    times must not put an upstream in hold-down for everyone, nor a broken domain's
+    SERVFAIL), the question moves on to the next server, as dnsmasq does, and the server
+    is not asked it again; when every server has answered so, the last error answer is
+    passed on at once, rather than waiting for the deadline. Any answer resets the count.
+    After `failures_before_holddown` failures in a row a server is skipped for `holddown`
+    seconds (see `UpstreamHealth`).
 
     Each call makes up to three passes over the servers until `deadline`, so a single
     lost datagram does not fail the query; each try waits at most `try_timeout` (less
@@ -158,15 +159,18 @@ class Forwarder(UdpTransport):
             if exchange.next >= len(exchange.order):
                 exchange.rounds += 1
                 if exchange.rounds >= _MAX_ROUNDS:
-                    self._finish(exchange, None)
+                    self._give_up(exchange)
                     return
                 exchange.order = self._order(time.monotonic())
                 exchange.next = 0
             server = exchange.order[exchange.next]
             exchange.next += 1
+            declined = exchange.declined
+            if declined is not None and server in declined:
+                continue
             left = exchange.deadline_at - loop.time()
             if left <= 0:
-                self._finish(exchange, None)
+                self._give_up(exchange)
                 return
             if server.tls_name is None:
                 if self._send(exchange, server, min(self.try_timeout, left)):
@@ -186,16 +190,12 @@ class Forwarder(UdpTransport):
         key = (server, rcode)
         responses = self.responses
         responses[key] = responses.get(key, 0) + 1
-        if rcode == _SERVFAIL:
-            self._next_try(exchange)
-            return
-        if rcode not in _ANSWER_RCODES:
-            self._health.failed(server)
-            self._next_try(exchange)
-            return
         health = self._server_health[server]
         if health.failures:
-            self._health.answered(server, health)
+            self._health.answered(server, health)  # it answers: it is alive
+        if rcode not in _ANSWER_RCODES:
+            self._declined(exchange, server, answer)
+            return
         if exchange.tcp and answer[2] & TC_IN_BYTE2 and server.tls_name is None:
             loop = self._loop
             assert loop is not None
@@ -270,6 +270,29 @@ class Forwarder(UdpTransport):
         finally:
             self._over_tcp_now -= 1
         self._next_try(exchange)
+
+    def _declined(self, exchange: Exchange, server: UpstreamServer, answer: bytes) -> None:
+        """An error answer: kept, the server not asked again; on to the next server, or
+        the answer passed on at once when every server has answered so."""
+        exchange.refusal = (answer, server)
+        declined = exchange.declined
+        if declined is None:
+            declined = exchange.declined = set()
+        declined.add(server)
+        if len(declined) >= len(self.servers):
+            self._give_up(exchange)
+        else:
+            self._next_try(exchange)
+
+    def _give_up(self, exchange: Exchange) -> None:
+        """No usable answer: the last error answer if there was one, else None (SERVFAIL,
+        no upstream answered in time)."""
+        refusal = exchange.refusal
+        if refusal is None:
+            self._finish(exchange, None)
+            return
+        exchange.server = refusal[1]
+        self._finish(exchange, refusal[0])
 
     def _finish(self, exchange: Exchange, answer: bytes | None) -> None:
         done, exchange.done = exchange.done, None

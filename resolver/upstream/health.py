@@ -18,12 +18,20 @@ from resolver.upstream.servers import UpstreamServer
 log = logging.getLogger("dnsfence")
 
 
+LOG_INTERVAL = 60.0
+"""Seconds at least between two hold-down lines of one server: a server flapping between
+answering and failing writes one line a minute with a count, not one per flap."""
+
+
 @dataclass(slots=True)
 class ServerHealth:
     """Consecutive failures of one server and until when it is skipped."""
 
     failures: int = 0
     held_until: float = 0.0
+    logged_at: float = -math.inf  # when its last hold-down line was written
+    unlogged: int = 0  # hold-downs since then, not written
+    said_down: bool = False  # a hold-down line was written and no "answers again" since
 
 
 class UpstreamHealth:
@@ -73,16 +81,29 @@ class UpstreamHealth:
         if health.failures >= self.failures_before_holddown:
             now = time.monotonic()
             if health.held_until <= now and health.failures == self.failures_before_holddown:
-                log.warning("dnsfence: upstream %s failed %d times in a row; skipping it for "
-                            "%gs", server, health.failures, self.holddown,
-                            extra={"event": "upstream_held_down", "upstream": str(server),
-                                   "failures": health.failures, "seconds": self.holddown})
+                self._log_holddown(server, health, now)
             health.held_until = now + self.holddown
             self._ready = None
 
+    def _log_holddown(self, server: UpstreamServer, health: ServerHealth, now: float) -> None:
+        if now - health.logged_at < LOG_INTERVAL:
+            health.unlogged += 1
+            return
+        again = f" ({health.unlogged} more hold-downs in the last minute)" \
+            if health.unlogged else ""
+        log.warning("dnsfence: upstream %s failed %d times in a row; skipping it for %gs%s",
+                    server, health.failures, self.holddown, again,
+                    extra={"event": "upstream_held_down", "upstream": str(server),
+                           "failures": health.failures, "seconds": self.holddown,
+                           "unlogged": health.unlogged})
+        health.logged_at = now
+        health.unlogged = 0
+        health.said_down = True
+
     def answered(self, server: UpstreamServer, health: ServerHealth) -> None:
-        """A usable answer from `server`, whose `health` shows failures: its streak ends."""
-        if health.failures >= self.failures_before_holddown:
+        """An answer from `server`, whose `health` shows failures: its streak ends."""
+        if health.failures >= self.failures_before_holddown and health.said_down:
+            health.said_down = False
             log.warning("dnsfence: upstream %s answers again", server,
                         extra={"event": "upstream_back", "upstream": str(server)})
         health.failures = 0

@@ -57,8 +57,8 @@ class Connection(Protocol):
 class Exchange:
     """One question on its way through the servers: what the callbacks share."""
 
-    __slots__ = ("attempt", "deadline_at", "done", "flags", "link", "next", "opt", "order",
-                 "query_id", "question", "rounds", "server", "sock", "tcp")
+    __slots__ = ("attempt", "deadline_at", "declined", "done", "flags", "link", "next", "opt",
+                 "order", "query_id", "question", "refusal", "rounds", "server", "sock", "tcp")
 
     def __init__(self, question: bytes, flags: int, opt: bytes, tcp: bool, deadline_at: float,
                  order: list[UpstreamServer], done: Done) -> None:
@@ -76,6 +76,11 @@ class Exchange:
         self.server = order[0]
         self.query_id = 0
         self.attempt = 0
+        self.refusal: tuple[bytes, UpstreamServer] | None = None
+        """The latest error answer (SERVFAIL, REFUSED, NOTIMP, FORMERR) and who sent it:
+        passed on if no server answers better."""
+        self.declined: set[UpstreamServer] | None = None
+        """Servers that answered this question with an error: not asked it again."""
 
 
 class UdpTransport:

@@ -139,11 +139,30 @@ def test_all_silent_gives_none_within_the_deadline() -> None:
     run(scenario())
 
 
-def test_only_servfail_gives_none() -> None:
+@pytest.mark.parametrize("rcode", [dns.rcode.SERVFAIL, dns.rcode.REFUSED, dns.rcode.NOTIMP,
+                                   dns.rcode.FORMERR])
+def test_when_every_server_answers_an_error_it_is_passed_on_at_once(rcode: int) -> None:
     async def scenario() -> None:
-        async with FakeUpstream(answering(rcode=dns.rcode.SERVFAIL)) as failing:
-            wire, _ = await timed(Forwarder([failing.server]))
-            assert wire is None
+        async with (FakeUpstream(answering(rcode=rcode)) as first,
+                    FakeUpstream(answering(rcode=rcode)) as second):
+            forwarder = Forwarder([first.server, second.server], try_timeout=1.0, deadline=3.0)
+            wire, elapsed = await timed(forwarder)
+            assert wire is not None and response_rcode(wire) == rcode
+            assert elapsed < 0.5, "not after a timeout or the deadline"
+            assert forwarder.answered_by == second.server  # the last one asked
+            assert (len(first.seen), len(second.seen)) == (1, 1), "each asked once"
+            assert not forwarder.is_held_down(first.server)
+
+    run(scenario())
+
+
+def test_an_error_answer_moves_on_to_the_next_server() -> None:
+    async def scenario() -> None:
+        async with (FakeUpstream(answering(rcode=dns.rcode.REFUSED)) as refusing,
+                    FakeUpstream(answering("192.0.2.5")) as live):
+            forwarder = Forwarder([refusing.server, live.server])
+            assert_answer((await timed(forwarder))[0], "192.0.2.5")
+            assert forwarder.answered_by == live.server
 
     run(scenario())
 

@@ -4,11 +4,14 @@ through a Forwarder talking to fake servers on loopback and on UpstreamHealth al
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import dns.message
 import dns.rcode
+import pytest
 
+from resolver.upstream import health as health_module
 from resolver.upstream.forwarder import Forwarder
 from resolver.upstream.health import UpstreamHealth
 from resolver.upstream.servers import UpstreamServer
@@ -42,7 +45,8 @@ def test_servfail_moves_on_but_does_not_hold_the_server_down() -> None:
     run(scenario())
 
 
-def test_refused_holds_the_server_down() -> None:
+def test_refused_is_an_answer_not_a_failure() -> None:
+    """A client asking AXFR three times must not put an upstream in hold-down for all."""
     async def scenario() -> None:
         async with (
             FakeUpstream(answering(rcode=dns.rcode.REFUSED)) as refusing,
@@ -51,13 +55,13 @@ def test_refused_holds_the_server_down() -> None:
             forwarder = Forwarder([refusing.server, live.server], failures_before_holddown=1)
             for _ in range(3):
                 assert_answer((await timed(forwarder))[0], "192.0.2.5")
-            assert len(refusing.seen) == 1
-            assert forwarder.is_held_down(refusing.server)
+            assert len(refusing.seen) == 3  # asked every time: it is alive
+            assert not forwarder.is_held_down(refusing.server)
 
     run(scenario())
 
 
-def test_extended_rcode_in_opt_counts_as_failure() -> None:
+def test_an_extended_rcode_in_opt_moves_on_without_a_failure() -> None:
     def respond(fake: FakeUpstream, seen: Seen) -> None:
         response = dns.message.make_response(seen.message)
         response.set_rcode(dns.rcode.BADVERS)
@@ -65,8 +69,9 @@ def test_extended_rcode_in_opt_counts_as_failure() -> None:
 
     async def scenario() -> None:
         async with FakeUpstream(respond) as odd, FakeUpstream(answering("192.0.2.8")) as live:
-            forwarder = Forwarder([odd.server, live.server])
+            forwarder = Forwarder([odd.server, live.server], failures_before_holddown=1)
             assert_answer((await timed(forwarder))[0], "192.0.2.8")
+            assert not forwarder.is_held_down(odd.server)
 
     run(scenario())
 
@@ -195,3 +200,22 @@ def test_when_every_server_is_held_down_the_order_has_them_all() -> None:
         health.failed(server)
     assert all(health.is_held_down(server) for server in servers)
     assert health.order(time.monotonic()) == servers
+
+
+def test_a_flapping_server_writes_one_hold_down_line_a_minute_with_a_count(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = UpstreamServer("192.0.2.1")
+    health = UpstreamHealth([server], failures_before_holddown=1, holddown=0.0)
+    clock = [1000.0]
+    monkeypatch.setattr(health_module.time, "monotonic", lambda: clock[0])
+    caplog.set_level(logging.WARNING, logger="dnsfence")
+    for _ in range(5):  # fail, answer, fail, answer...: five flaps within a minute
+        health.failed(server)
+        health.answered(server, health.of[server])
+        clock[0] += 1.0
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["dnsfence: upstream 192.0.2.1:53 failed 1 times in a row; skipping it "
+                     "for 0s", "dnsfence: upstream 192.0.2.1:53 answers again"]
+    clock[0] += 60.0
+    health.failed(server)
+    assert caplog.records[-1].getMessage().endswith("(4 more hold-downs in the last minute)")
