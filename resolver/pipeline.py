@@ -27,6 +27,7 @@ from resolver.stages.cache import CacheStage
 from resolver.stages.contract import (
     FORWARDED,
     SERVFAIL,
+    STALE,
     AnswersLater,
     AnswersNow,
     ChecksForwarded,
@@ -41,6 +42,7 @@ from resolver.stages.parse import ParseStage
 from resolver.stages.querylog import QueryLogStage
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.special_use import SpecialUseStage
+from resolver.stages.stale import stale_ede
 from resolver.stages.status import StatusStage
 from resolver.stages.upstream import UpstreamStage
 
@@ -183,17 +185,21 @@ class Pipeline:
             request.kind = SERVFAIL
             return answers.servfail(query, SERVFAIL.ede,
                                     "no upstream answered in time", udp_size=self._udp_size)
+        stale = request.kind is STALE  # no upstream answered: the cache's expired answer
         now = time.time()
         period = self._policy.current(now)
         request.ttl_cap = period.ttl_cap(query.qname, now)
-        for check in self._checks:  # CNAME inspection
+        for check in self._checks:  # CNAME inspection, of stale answers too
             answer = check(request, response, period, now)
             if answer is not None:
                 return answer
-        request.kind = FORWARDED
         ttl_cap = request.ttl_cap
         if ttl_cap is not None:
             response = cap_ttls(response, ttl_cap)
+        if stale:
+            return for_client(response, query, self._udp_size, request.tcp,
+                              stale_ede(response))
+        request.kind = FORWARDED
         return for_client(response, query, self._udp_size, request.tcp)
 
     def reconfigure(self, config: Config) -> None:

@@ -8,11 +8,15 @@ It also inspects alias chains (`blocking.cname`, `resolver.stages.cname`): the c
 read when an answer is stored and kept on its entry, so this is the one place that has it
 both for a hit and for the answer on its way back, and a hit whose chain has become
 blocked is answered as blocked, while the entry stays for when it is not.
+
+And it serves stale (`cache.serve_stale`, `resolver.stages.stale`): when the upstream gives
+nothing back for a question whose answer expired lately, that answer goes up instead.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from resolver.cache import AnswerCache
 from resolver.config.cache import CacheConfig
@@ -26,12 +30,14 @@ from resolver.stages.cname import ChainInspection
 from resolver.stages.contract import (
     BLOCKED,
     CACHED,
+    STALE,
     Done,
     Forward,
     Request,
     Stage,
     StageSetup,
 )
+from resolver.stages.stale import StaleAnswers
 
 CacheKey = tuple[str, int, int, bool, bool]
 
@@ -44,7 +50,14 @@ def _new_cache(settings: CacheConfig, chains: bool) -> AnswerCache | None:
     if settings.max_entries <= 0:
         return None  # cache.max_entries: 0 turns caching off
     return AnswerCache(settings.max_entries, settings.min_ttl, settings.max_ttl,
-                       settings.max_negative_ttl, chains=chains)
+                       settings.max_negative_ttl, chains=chains,
+                       serve_stale=settings.serve_stale)
+
+
+def _stale(cache: AnswerCache | None) -> StaleAnswers | None:
+    if cache is None or not cache.serve_stale:
+        return None  # cache.serve_stale: 0
+    return StaleAnswers(cache)
 
 
 def _inspection(holder: PolicyHolder, config: Config) -> ChainInspection | None:
@@ -61,16 +74,18 @@ class CacheStage(Stage):
     """
 
     __slots__ = ("_blocked_before", "_cache", "_cname", "_holder", "_inspection",
-                 "_settings", "_udp_size", "next")
+                 "_settings", "_stale", "_stale_before", "_udp_size", "next")
 
     COUNTERS = (CACHED.counter, "cache_misses", "cache_entries", "cache_bytes",
-                BLOCKED.counter, "cname_blocked")
+                BLOCKED.counter, "cname_blocked", STALE.counter, "stale_refreshes")
 
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None
         self._settings = setup.config.cache
         self._cname = setup.config.blocking.cname
         self._cache = _new_cache(self._settings, self._cname)
+        self._stale = _stale(self._cache)
+        self._stale_before = (0, 0)  # (served, refreshes) by StaleAnswers since replaced
         self._udp_size = setup.config.server.edns_udp_size
         self._holder = setup.policy
         self._inspection = _inspection(setup.policy, setup.config)
@@ -108,10 +123,15 @@ class CacheStage(Stage):
             forward(request, done)
             return
         key = cache_key(request.query)
+        stale = self._stale
+        if stale is not None and stale.ready(key, request.now):
+            request.stale_ready = True
 
         def store(response: bytes | None) -> None:
             if response is not None:
                 request.aliases = cache.put(key, response, time.time(), key[0])
+            elif stale is not None:
+                response = stale.answer(request, key, forward)
             done(response)
 
         forward(request, store)
@@ -141,6 +161,11 @@ class CacheStage(Stage):
             blocked += self._inspection.blocked
         # blocked adds to the blocking stage's: one count of blocked answers in all
         found = {BLOCKED.counter: blocked, "cname_blocked": blocked}
+        served, refreshes = self._stale_before
+        if self._stale is not None:
+            served += self._stale.served
+            refreshes += self._stale.refreshes
+        found |= {STALE.counter: served, "stale_refreshes": refreshes}
         if cache is None:
             return dict.fromkeys(self.COUNTERS, 0) | found
         # cache_hits counts hits made here; the repeat stage adds the hits it repeated
@@ -152,11 +177,22 @@ class CacheStage(Stage):
         if self._inspection is not None:
             self._blocked_before += self._inspection.blocked
         self._inspection = _inspection(self._holder, config)  # its templates hold the TTL
-        if config.cache != self._settings or config.blocking.cname != self._cname:
+        if config.cache == self._settings and config.blocking.cname == self._cname:
+            return
+        old, self._settings = self._settings, config.cache
+        if self._cache is not None and config.blocking.cname == self._cname \
+                and config.cache == replace(old, serve_stale=config.cache.serve_stale):
+            # only serve_stale changed: the entries stay (those expired longer ago go)
+            self._cache.serve_stale = config.cache.serve_stale
+        else:
             # entries stored with inspection off have no chain read: none may escape it
-            self._settings = config.cache
             self._cname = config.blocking.cname
             self._cache = _new_cache(self._settings, self._cname)
+        if self._stale is not None:
+            served, refreshes = self._stale_before
+            self._stale_before = (served + self._stale.served,
+                                  refreshes + self._stale.refreshes)
+        self._stale = _stale(self._cache)
 
     def __len__(self) -> int:
         return 0 if self._cache is None else len(self._cache)

@@ -91,7 +91,8 @@ class Request:
     """
 
     __slots__ = ("aliases", "client", "data", "found", "groups", "kind", "ms", "now",
-                 "observed", "period", "query", "same_until", "tcp", "ttl_cap", "upstream")
+                 "observed", "period", "query", "same_until", "stale_ready", "tcp", "ttl_cap",
+                 "upstream")
 
     query: Query
     """Set by the parse stage; stages after it may rely on it (not when `kind` is
@@ -127,6 +128,10 @@ class Request:
         """Set on the way back from the upstream: the server that answered ("" if none)."""
         self.ms = 0.0
         """Set on the way back from the upstream: milliseconds the upstream took."""
+        self.stale_ready = False
+        """Set by the cache stage before it forwards: it holds an expired answer to serve
+        should no upstream answer (serve-stale), so the upstream stage answers None at once
+        when every server is held down instead of making the client wait for nothing."""
         self.aliases: AliasChain | Unread | None = UNREAD
         """Set on the way back by the cache stage: the upstream message's CNAME/DNAME
         chain as its store read it, so that nobody reads the message twice; UNREAD if not."""
