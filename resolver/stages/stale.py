@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import time
 
-from resolver.cache import AnswerCache, CacheKey
+from resolver.cache import STALE_TTL, AnswerCache, CacheKey
 from resolver.dns.answers import EdeCode, ede_option
 from resolver.dns.message import RCODE_MASK, Rcode
+from resolver.dns.rewrite import cap_ttls
 from resolver.stages.contract import STALE, Forward, Request
 
 MAX_REFRESHES = 64
@@ -74,7 +75,9 @@ class StaleAnswers:
         request.aliases = chain
         self.served += 1
         self.refresh(request, key, forward)
-        return b"".join((b"\0\0", flags_counts, query.question, body))
+        # every TTL is STALE_TTL already; a negative answer's SOA MINIMUM comes down to it
+        # too, so that no reading of RFC 2308 caches the stale NXDOMAIN/NODATA for longer
+        return cap_ttls(b"".join((b"\0\0", flags_counts, query.question, body)), STALE_TTL)
 
     def refresh(self, request: Request, key: CacheKey, forward: Forward) -> None:
         """Ask the upstream for `request`'s question again, for the cache alone (the client
