@@ -124,8 +124,8 @@ class CacheStage(Stage):
             return
         key = cache_key(request.query)
         stale = self._stale
-        if stale is not None and stale.ready(key, request.now):
-            request.stale_ready = True
+        if stale is not None and request.now < cache.stale_until(key):
+            request.stale_ready = True  # the upstream stage need not wait for dead servers
 
         def store(response: bytes | None) -> None:
             if response is not None:

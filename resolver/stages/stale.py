@@ -58,10 +58,6 @@ class StaleAnswers:
         self.refreshes = 0
         """Refreshes started (each one a query to the upstream)."""
 
-    def ready(self, key: CacheKey, now: float) -> bool:
-        """Whether an expired answer for `key` could be served if the upstream fails."""
-        return now < self._cache.stale_until(key)
-
     def answer(self, request: Request, key: CacheKey, forward: Forward) -> bytes | None:
         """The stale answer to `request` as an upstream message (OPT removed), with
         `request.kind` STALE and `request.aliases` its stored chain; None if the cache has
