@@ -11,6 +11,7 @@ second are one concatenation.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 from resolver.dns import message
 from resolver.dns.aliases import UNREAD, AliasChain, Unread
@@ -142,6 +143,9 @@ class AnswerCache:
             raise ValueError(f"serve_stale must not be negative, got {serve_stale}")
         self.serve_stale = serve_stale
         """Seconds after expiry an entry is kept for `stale`; 0 drops it at expiry."""
+        self.on_due: Callable[[CacheKey], None] | None = None
+        """Called by `parts` with the key of an entry asked for in the last tenth of its
+        lifetime, at most once per whole second of its age (prefetch); None: never."""
         self.chains = chains
         """Whether answers' alias chains are read (for CNAME inspection) or left unread."""
         self.hits = 0
@@ -262,7 +266,14 @@ class AnswerCache:
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return entry.flags_counts, entry.body(int(age) if age > 0 else 0), entry.chain
+        whole = int(age) if age > 0 else 0
+        if whole == entry.memo_age:  # the same second as the entry's last hit: most hits
+            return entry.flags_counts, entry.memo_body, entry.chain
+        # a new second of age: render the TTLs anew, and see whether it is due for prefetch
+        on_due = self.on_due
+        if on_due is not None and whole * 10 >= entry.lifetime * 9:
+            on_due(key)
+        return entry.flags_counts, entry.body(whole), entry.chain
 
     def stale_until(self, key: CacheKey) -> float:
         """Until when `stale` has an answer for `key` (0 without an entry): a dict lookup,

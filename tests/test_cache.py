@@ -730,3 +730,32 @@ def test_a_fresh_answer_replaces_the_stale_one() -> None:
 def test_serve_stale_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="serve_stale"):
         AnswerCache(serve_stale=-1)
+
+
+# --- prefetch: entries asked for in the last tenth of their lifetime -----------------------
+
+
+def test_a_hit_in_the_last_tenth_of_the_lifetime_is_due_once_per_second() -> None:
+    cache = AnswerCache()
+    due: list[CacheKey] = []
+    cache.on_due = due.append
+    cache.put(key_for(), positive(ttl=100), T0)
+    for age in (0, 50, 89.9):
+        assert_served_with_ttls(cache, T0 + age, [100 - int(age)])
+    assert due == [], "not before the last tenth"
+    assert_served_with_ttls(cache, T0 + 90, [10])
+    assert due == [key_for()]
+    assert_served_with_ttls(cache, T0 + 90.7, [10])
+    assert due == [key_for()], "not again within the same second"
+    assert_served_with_ttls(cache, T0 + 91, [9])
+    assert due == [key_for()] * 2
+    assert_miss(cache, T0 + 100)
+    assert due == [key_for()] * 2, "an expired entry is not due"
+
+
+def test_without_on_due_nothing_is_called_and_hits_are_as_before() -> None:
+    cache = AnswerCache()
+    assert cache.on_due is None
+    cache.put(key_for(), positive(ttl=10), T0)
+    for age, ttl in ((0, 10), (0.5, 10), (9, 1), (9.5, 1)):
+        assert_served_with_ttls(cache, T0 + age, [ttl])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resolver.config.setting import Setting, duration, number
+from resolver.config.setting import Setting, boolean, duration, number
 
 SETTINGS = (
     Setting("cache", "max_entries", 100_000,
@@ -21,6 +21,10 @@ SETTINGS = (
             "How long after expiry an answer is kept to be served stale (TTL 30, EDE 3) when "
             "no upstream answers (RFC 8767): seconds, or 30m, 12h, 1d; 0 turns it off.",
             duration(7 * 86_400), "1d"),
+    Setting("cache", "prefetch", True,
+            "Ask again for an answer asked for in the last tenth of its TTL, before it "
+            "expires, so popular names never wait for the upstream (as Unbound's prefetch).",
+            boolean),
 )
 
 # (smaller, larger, why): keys whose values must be in this order.
@@ -37,3 +41,4 @@ class CacheConfig:
     max_negative_ttl: int
     serve_stale: int = 86_400
     """Seconds after expiry that an answer may still be served stale; 0: never."""
+    prefetch: bool = True

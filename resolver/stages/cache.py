@@ -37,7 +37,7 @@ from resolver.stages.contract import (
     Stage,
     StageSetup,
 )
-from resolver.stages.stale import StaleAnswers
+from resolver.stages.stale import Prefetch, Refreshes, StaleAnswers
 
 CacheKey = tuple[str, int, int, bool, bool]
 
@@ -54,12 +54,6 @@ def _new_cache(settings: CacheConfig, chains: bool) -> AnswerCache | None:
                        serve_stale=settings.serve_stale)
 
 
-def _stale(cache: AnswerCache | None) -> StaleAnswers | None:
-    if cache is None or not cache.serve_stale:
-        return None  # cache.serve_stale: 0
-    return StaleAnswers(cache)
-
-
 def _inspection(holder: PolicyHolder, config: Config) -> ChainInspection | None:
     if not config.blocking.cname:
         return None  # blocking.cname: false
@@ -73,23 +67,26 @@ class CacheStage(Stage):
     answered as blocked (`ChainInspection`).
     """
 
-    __slots__ = ("_blocked_before", "_cache", "_cname", "_holder", "_inspection",
-                 "_settings", "_stale", "_stale_before", "_udp_size", "next")
+    __slots__ = ("_before", "_blocked_before", "_cache", "_cname", "_holder", "_inspection",
+                 "_prefetch", "_refreshes", "_settings", "_stale", "_udp_size", "next")
 
     COUNTERS = (CACHED.counter, "cache_misses", "cache_entries", "cache_bytes",
-                BLOCKED.counter, "cname_blocked", STALE.counter, "stale_refreshes")
+                BLOCKED.counter, "cname_blocked", STALE.counter, "refreshes", "prefetches")
 
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None
         self._settings = setup.config.cache
         self._cname = setup.config.blocking.cname
         self._cache = _new_cache(self._settings, self._cname)
-        self._stale = _stale(self._cache)
-        self._stale_before = (0, 0)  # (served, refreshes) by StaleAnswers since replaced
         self._udp_size = setup.config.server.edns_udp_size
         self._holder = setup.policy
         self._inspection = _inspection(setup.policy, setup.config)
         self._blocked_before = 0  # by inspections since replaced
+        self._before = (0, 0, 0)  # stale answers, refreshes, prefetches of those replaced
+        self._refreshes: Refreshes | None = None
+        self._stale: StaleAnswers | None = None
+        self._prefetch: Prefetch | None = None
+        self._expiry()
 
     def handle(self, request: Request) -> bytes | None:
         cache = self._cache
@@ -161,11 +158,8 @@ class CacheStage(Stage):
             blocked += self._inspection.blocked
         # blocked adds to the blocking stage's: one count of blocked answers in all
         found = {BLOCKED.counter: blocked, "cname_blocked": blocked}
-        served, refreshes = self._stale_before
-        if self._stale is not None:
-            served += self._stale.served
-            refreshes += self._stale.refreshes
-        found |= {STALE.counter: served, "stale_refreshes": refreshes}
+        served, refreshes, prefetches = self._counts()
+        found |= {STALE.counter: served, "refreshes": refreshes, "prefetches": prefetches}
         if cache is None:
             return dict.fromkeys(self.COUNTERS, 0) | found
         # cache_hits counts hits made here; the repeat stage adds the hits it repeated
@@ -173,26 +167,53 @@ class CacheStage(Stage):
                 "cache_entries": len(cache), "cache_bytes": cache.bytes} | found
 
     def reconfigure(self, config: Config) -> None:
-        self._udp_size = config.server.edns_udp_size
         if self._inspection is not None:
             self._blocked_before += self._inspection.blocked
         self._inspection = _inspection(self._holder, config)  # its templates hold the TTL
-        if config.cache == self._settings and config.blocking.cname == self._cname:
+        if config.cache == self._settings and config.blocking.cname == self._cname \
+                and config.server.edns_udp_size == self._udp_size:
             return
         old, self._settings = self._settings, config.cache
+        self._udp_size = config.server.edns_udp_size
+        new = config.cache
         if self._cache is not None and config.blocking.cname == self._cname \
-                and config.cache == replace(old, serve_stale=config.cache.serve_stale):
-            # only serve_stale changed: the entries stay (those expired longer ago go)
-            self._cache.serve_stale = config.cache.serve_stale
+                and new == replace(old, serve_stale=new.serve_stale, prefetch=new.prefetch):
+            # only what happens near and past expiry changed: the entries stay
+            self._cache.serve_stale = new.serve_stale
         else:
             # entries stored with inspection off have no chain read: none may escape it
             self._cname = config.blocking.cname
-            self._cache = _new_cache(self._settings, self._cname)
+            self._cache = _new_cache(new, self._cname)
+        self._expiry()
+
+    def _expiry(self) -> None:
+        """(Re)build what serves answers past their TTL and refreshes them before it, for
+        the cache and settings now; counts carry over."""
+        self._before = self._counts()
+        cache = self._cache
+        if cache is not None:
+            cache.on_due = None
+        if cache is None or not (cache.serve_stale or self._settings.prefetch):
+            self._refreshes = self._stale = self._prefetch = None
+            return
+        refreshes = self._refreshes = Refreshes(cache)
+        self._stale = StaleAnswers(cache, refreshes) if cache.serve_stale else None
+        self._prefetch = None
+        if self._settings.prefetch:
+            prefetch = self._prefetch = Prefetch(refreshes, lambda: self.next,
+                                                 lambda: self._holder.period, self._udp_size)
+            cache.on_due = prefetch.due
+
+    def _counts(self) -> tuple[int, int, int]:
+        """Stale answers served, refreshes and prefetches started, since the stage began."""
+        served, refreshes, prefetches = self._before
         if self._stale is not None:
-            served, refreshes = self._stale_before
-            self._stale_before = (served + self._stale.served,
-                                  refreshes + self._stale.refreshes)
-        self._stale = _stale(self._cache)
+            served += self._stale.served
+        if self._refreshes is not None:
+            refreshes += self._refreshes.started
+        if self._prefetch is not None:
+            prefetches += self._prefetch.started
+        return served, refreshes, prefetches
 
     def __len__(self) -> int:
         return 0 if self._cache is None else len(self._cache)

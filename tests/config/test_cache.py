@@ -38,7 +38,7 @@ def test_every_row_is_a_field_of_the_section() -> None:
 
 
 def test_defaults() -> None:
-    assert defaults().cache == cache.CacheConfig(100_000, 0, 86_400, 3_600, 86_400)
+    assert defaults().cache == cache.CacheConfig(100_000, 0, 86_400, 3_600, 86_400, True)
 
 
 @pytest.mark.parametrize(("written", "seconds"), [("12h", 43_200), ("0", 0), ("90", 90)])

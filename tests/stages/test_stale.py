@@ -1,10 +1,12 @@
 """Serve-stale: the cache stage over a stage below that answers when the test says, then the
 whole chain over an upstream that never answers. An expired answer goes up with TTL 30 when
 nothing comes back, marked STALE (EDE 3, or 19 for an NXDOMAIN); one refresh per question
-is asked below, and its answer replaces the stale one; policy still comes first."""
+is asked below, and its answer replaces the stale one; policy still comes first. And
+prefetch: an answer asked for in the last tenth of its TTL is asked for again below."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import types
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from resolver.stages import cache as cache_module
 from resolver.stages import stale as stale_module
 from resolver.stages.cache import CacheStage
 from resolver.stages.contract import Done, Request, ResponseKind, Stage
-from resolver.stages.stale import stale_ede
+from resolver.stages.stale import own_query, stale_ede
 from resolver.stages.upstream import UpstreamStage
 from tests.stages.fakes import (
     OFFICE,
@@ -125,7 +127,7 @@ def test_nothing_from_below_brings_the_expired_answer_with_ttl_30(clock: Clock) 
     message = assert_addresses(stale, "192.0.2.99", ttl=30)
     assert message.id == 0, "an upstream message: the pipeline fits it to the client"
     counters = stage.counters()
-    assert counters["stale"] == 1 and counters["stale_refreshes"] == 1
+    assert counters["stale"] == 1 and counters["refreshes"] == 1
     assert len(below.waiting) == 1, "a refresh was asked"
     refresh = below.waiting[0][0]
     assert refresh.query.question == request.query.question and refresh.tcp
@@ -153,7 +155,7 @@ def test_one_refresh_per_question_at_a_time(clock: Clock) -> None:
     below.answer(None)  # the refresh failed too: the next stale answer tries again
     forward(stage, now=now)
     below.answer(None)
-    assert len(below.waiting) == 1 and stage.counters()["stale_refreshes"] == 2
+    assert len(below.waiting) == 1 and stage.counters()["refreshes"] == 2
 
 
 def test_refreshes_are_bounded_in_all(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,6 +244,91 @@ def test_reconfiguring_serve_stale_alone_keeps_the_answers(clock: Clock) -> None
     request, replies = forward(stage, now=now)
     below.answer(None)
     assert replies.calls == [None] and stage.counters()["stale"] == 2
+
+
+# --- prefetch: asked again before expiry ------------------------------------------------
+
+
+def hit(stage: CacheStage, now: float, wire: bytes = QUESTION) -> bytes | None:
+    return stage.handle(request_for(setup_of(), wire, now=now))
+
+
+def test_own_query_asks_the_keys_question_with_its_bits() -> None:
+    plain = own_query(("www.example.com", 28, 1, False, False), 1232)
+    assert plain.question == b"\3www\7example\3com\0\0\x1c\0\1"
+    assert (plain.qname, plain.qtype, plain.qclass, plain.id) == ("www.example.com", 28, 1, 0)
+    assert plain.rd and not plain.cd and not plain.do and plain.edns is None
+    signed = own_query(("example.com", 1, 1, True, True), 1232)
+    assert signed.do and signed.cd and signed.edns is not None
+
+
+def test_a_hit_near_expiry_asks_again_from_the_next_loop_turn(clock: Clock) -> None:
+    stage, below = cache_over_held(clock)
+    forward(stage, now=T0)
+    below.answer(FRESH)  # TTL 300: due in its last 30 s
+
+    async def scenario() -> None:
+        assert_addresses(hit(stage, T0 + 200), "192.0.2.99", ttl=100)
+        await asyncio.sleep(0)
+        assert below.waiting == [], "not due yet"
+        assert_addresses(hit(stage, T0 + 275), "192.0.2.99", ttl=25)
+        assert below.waiting == [], "the hit goes on at once; the question waits a turn"
+        await asyncio.sleep(0)
+        [(asked, _done)] = below.waiting
+        assert asked.query.qname == NAME and asked.tcp and not asked.stale_ready
+        assert_addresses(hit(stage, T0 + 276), "192.0.2.99", ttl=24)
+        await asyncio.sleep(0)
+        assert len(below.waiting) == 1, "one at a time per question"
+        clock.now = T0 + 276
+        below.answer(upstream_message(QUESTION, "192.0.2.102", ttl=300))
+        assert_addresses(hit(stage, T0 + 277), "192.0.2.102", ttl=299)
+        await asyncio.sleep(0)
+        assert below.waiting == []
+
+    asyncio.run(scenario())
+    assert stage.counters()["prefetches"] == 1 and stage.counters()["refreshes"] == 1
+
+
+def test_prefetch_false_never_asks_before_expiry(clock: Clock) -> None:
+    stage, below = cache_over_held(clock, **{"cache.prefetch": False})
+    forward(stage, now=T0)
+    below.answer(FRESH)
+
+    async def scenario() -> None:
+        for second in range(270, 300):
+            hit(stage, T0 + second)
+            await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert below.waiting == [] and stage.counters()["prefetches"] == 0
+
+
+def test_without_an_event_loop_a_due_hit_is_answered_and_nothing_is_asked(
+        clock: Clock) -> None:
+    stage, below = cache_over_held(clock)
+    forward(stage, now=T0)
+    below.answer(FRESH)
+    assert_addresses(hit(stage, T0 + 290), "192.0.2.99", ttl=10)
+    assert below.waiting == []
+
+
+def test_reconfiguring_prefetch_alone_keeps_the_answers(clock: Clock) -> None:
+    stage, below = cache_over_held(clock)
+    forward(stage, now=T0)
+    below.answer(FRESH)
+    stage.reconfigure(office_config(**{"cache.prefetch": False}))
+    assert len(stage) == 1
+
+    async def scenario() -> None:
+        hit(stage, T0 + 290)
+        await asyncio.sleep(0)
+        assert below.waiting == []
+        stage.reconfigure(office_config())
+        hit(stage, T0 + 291)
+        await asyncio.sleep(0)
+        assert len(below.waiting) == 1
+
+    asyncio.run(scenario())
 
 
 # --- the whole chain over an upstream that never answers ----------------------------------
