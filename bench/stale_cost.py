@@ -2,7 +2,7 @@
 time to a stale answer when the upstream is dead. In process; a script, not a test.
 
 Usage: PYTHONPATH=. .venv/bin/python bench/stale_cost.py --baseline DIR [--runs 3]
-       PYTHONPATH=. .venv/bin/python bench/stale_cost.py --dead
+       PYTHONPATH=. .venv/bin/python bench/stale_cost.py --dead | --prefetch
 
 `--baseline`: `Pipeline.handle` for a cache hit (without the repeat stage, which would
 answer most of them, and through it), for a miss (the Request that goes upstream), and
@@ -10,6 +10,9 @@ answer most of them, and through it), for a miss (the Request that goes upstream
 the cache, fitted to the client: what a forwarded query costs dnsfence besides the
 network). Each checkout runs in its own process (PYTHONPATH = the checkout), alternately,
 `--runs` times; each process keeps the best of 5 rounds per case. µs per query.
+
+`--prefetch`: one name asked every 50 ms for 31 s from an upstream whose answers live
+10 s, with `cache.prefetch` off and on: how many queries had to wait for the upstream.
 
 `--dead`: the real upstream stage (default timeout 1 s, deadline 3 s) asking a UDP port
 on 127.0.0.1 that reads nothing, and one that refuses (nothing bound): the first stale
@@ -31,14 +34,15 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dns.message
 import dns.rrset
 
 LIST = "name: tiktok\neffective: 2023-03-20\ndomains: [tiktok.com]\n"
 NOW = time.time()
-CASES = ("hit, no repeat", "hit, repeat", "miss", "forwarded way back")
+CASES = ("hit, no repeat", "hit, TTLs rendered anew", "hit, repeat", "miss",
+         "forwarded way back")
 
 
 def query_wire(name: str) -> bytes:
@@ -81,7 +85,7 @@ def hot_paths(queries: int) -> dict[str, float]:
     from resolver.dns.query import parse_query
     from resolver.stages.contract import Done, Request, Stage, StageSetup
 
-    answer = upstream_message(query_wire("plain.example.test"))
+    answer = upstream_message(query_wire("plain.example.test"), ttl=86_400)
 
     class InstantUpstream(Stage):
         next = None
@@ -92,17 +96,20 @@ def hot_paths(queries: int) -> dict[str, float]:
         def forward(self, request: Request, done: Done) -> None:
             done(answer)
 
-    def hits(repeat: bool) -> Callable[[], float]:
+    def hits(repeat: bool, step: float = 1e-6) -> Callable[[], float]:
+        """Hits of one answer (TTL 1 day), `step` seconds apart: 1 s renders its TTLs anew
+        for every hit (prefetch looks only then), a µs reuses the same second's body."""
         pipeline = chain(repeat=repeat, tail=InstantUpstream)
         wire = query_wire("plain.example.test")
-        pending = pipeline.handle(wire, "127.0.0.1", NOW)
+        pending = pipeline.handle(wire, "127.0.0.1", time.time())
         pipeline.forward(pending, lambda _answer: None)
         handle = pipeline.handle
 
         def run() -> float:
+            start = time.time()
             started = time.perf_counter()
             for i in range(queries):
-                handle(wire, "127.0.0.1", NOW + i * 1e-6)
+                handle(wire, "127.0.0.1", start + i * step)
             return (time.perf_counter() - started) / queries * 1e6
         return run
 
@@ -136,7 +143,8 @@ def hot_paths(queries: int) -> dict[str, float]:
             return (time.perf_counter() - started) / queries * 1e6
         return run
 
-    runs = dict(zip(CASES, (hits(False), hits(True), misses(), way_back()), strict=True))
+    runs = dict(zip(CASES, (hits(False), hits(False, 1.0), hits(True), misses(), way_back()),
+                    strict=True))
     best = {case: float("inf") for case in CASES}
     for _ in range(5):
         for case, run in runs.items():
@@ -203,6 +211,60 @@ async def time_to_stale(silent: bool, answers: int) -> list[float]:
         return seconds
 
 
+class TtlTenUpstream(asyncio.DatagramProtocol):
+    """A UDP upstream on 127.0.0.1 answering every question with one A record, TTL 10."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        self.asked += 1
+        response = dns.message.make_response(dns.message.from_wire(data))
+        response.answer.append(dns.rrset.from_text(response.question[0].name, 10, "IN", "A",
+                                                   "192.0.2.12"))
+        assert self.transport is not None
+        self.transport.sendto(response.to_wire(), addr)
+
+
+async def popular_name(prefetch: bool, seconds: float, every: float) -> tuple[int, int, int]:
+    """One name asked every `every` s for `seconds`, its answers living 10 s: (queries,
+    those that waited for the upstream, questions the upstream got)."""
+    from resolver.config.endpoints import Endpoint
+
+    loop = asyncio.get_running_loop()
+    transport, upstream = await loop.create_datagram_endpoint(
+        TtlTenUpstream, local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    pipeline = chain(repeat=True, tail=None, **{
+        "upstream.servers": (Endpoint("127.0.0.1", port),), "cache.prefetch": prefetch})
+    asked = waited = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        message = dns.message.make_query("popular.example.test", "A", use_edns=0)
+        result = pipeline.handle(message.to_wire(), "127.0.0.1", time.time())
+        asked += 1
+        if not isinstance(result, bytes):
+            waited += 1
+            future: asyncio.Future[bytes] = loop.create_future()
+            pipeline.forward(result, future.set_result)
+            await future
+        await asyncio.sleep(every)
+    pipeline.close()
+    transport.close()
+    return asked, waited, upstream.asked
+
+
+def prefetching() -> None:
+    for prefetch in (False, True):
+        asked, waited, upstream = asyncio.run(popular_name(prefetch, 31.0, 0.05))
+        print(f"prefetch {'on ' if prefetch else 'off'}: {asked} queries in 31 s for one name "
+              f"(TTL 10 s); {waited} waited for the upstream, which was asked {upstream} times")
+
+
 def dead() -> None:
     for silent in (True, False):
         seconds = asyncio.run(time_to_stale(silent, 200))
@@ -216,6 +278,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path)
     parser.add_argument("--dead", action="store_true")
+    parser.add_argument("--prefetch", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--queries", type=int, default=50_000)
@@ -225,10 +288,12 @@ def main() -> None:
         print(json.dumps({"resolver": resolver.__file__, **hot_paths(args.queries)}))
     elif args.dead:
         dead()
+    elif args.prefetch:
+        prefetching()
     elif args.baseline is not None:
         compare(args.baseline, args.runs, args.queries)
     else:
-        parser.error("give --baseline DIR or --dead")
+        parser.error("give --baseline DIR, --dead or --prefetch")
 
 
 if __name__ == "__main__":
