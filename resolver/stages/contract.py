@@ -138,7 +138,10 @@ class Request:
 
 
 Done = Callable[[bytes | None], None]
-"""Called once with the upstream's message (OPT removed), or None when none answered."""
+"""Called once with the upstream's message (OPT removed), or None when none answered. A
+stage that wraps the tail may pass up a message of its own instead of None, setting `kind`
+(the cache's expired answer, STALE): it is checked and fitted to the client as a forwarded
+one is, with the kind's Extended DNS Error."""
 Forward = Callable[[Request, Done], None]
 
 
