@@ -10,7 +10,8 @@ both for a hit and for the answer on its way back, and a hit whose chain has bec
 blocked is answered as blocked, while the entry stays for when it is not.
 
 And it serves stale (`cache.serve_stale`, `resolver.stages.stale`): when the upstream gives
-nothing back for a question whose answer expired lately, that answer goes up instead.
+nothing back for a question whose answer expired lately, that answer goes up instead; and
+it prefetches (`cache.prefetch`): a hit near expiry has the question asked again.
 """
 
 from __future__ import annotations
@@ -128,7 +129,11 @@ class CacheStage(Stage):
             if response is not None:
                 request.aliases = cache.put(key, response, time.time(), key[0])
             elif stale is not None:
-                response = stale.answer(request, key, forward)
+                response = stale.answer(request, key)
+                if response is not None:
+                    done(response)
+                    stale.refresh(request, key, forward)  # after the client has its answer
+                    return
             done(response)
 
         forward(request, store)
@@ -190,6 +195,8 @@ class CacheStage(Stage):
         """(Re)build what serves answers past their TTL and refreshes them before it, for
         the cache and settings now; counts carry over."""
         self._before = self._counts()
+        if self._prefetch is not None:
+            self._prefetch.close()
         cache = self._cache
         if cache is not None:
             cache.on_due = None
@@ -214,6 +221,10 @@ class CacheStage(Stage):
         if self._prefetch is not None:
             prefetches += self._prefetch.started
         return served, refreshes, prefetches
+
+    def close(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.close()  # before the upstream stage closes its sockets
 
     def __len__(self) -> int:
         return 0 if self._cache is None else len(self._cache)

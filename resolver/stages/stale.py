@@ -97,7 +97,10 @@ class Refreshes:
             if response is not None:
                 cache.put(key, response, time.time(), key[0])
 
-        forward(again, refreshed)
+        try:
+            forward(again, refreshed)
+        except RuntimeError:  # the upstream was closed: the server is stopping
+            refreshing.discard(key)
 
 
 class StaleAnswers:
@@ -111,10 +114,10 @@ class StaleAnswers:
         self._refreshes = refreshes
         self.served = 0
 
-    def answer(self, request: Request, key: CacheKey, forward: Forward) -> bytes | None:
+    def answer(self, request: Request, key: CacheKey) -> bytes | None:
         """The stale answer to `request` as an upstream message (OPT removed), with
         `request.kind` STALE and `request.aliases` its stored chain; None if the cache has
-        none. A refresh through `forward` (the stage below the cache) is started."""
+        none. The caller then hands it on, and calls `refresh`."""
         query = request.query
         found = self._cache.stale(key, len(query.question), time.time())
         if found is None:
@@ -123,10 +126,14 @@ class StaleAnswers:
         request.kind = STALE
         request.aliases = chain
         self.served += 1
-        self._refreshes.start(key, query, request.period, forward)
         # every TTL is STALE_TTL already; a negative answer's SOA MINIMUM comes down to it
         # too, so that no reading of RFC 2308 caches the stale NXDOMAIN/NODATA for longer
         return cap_ttls(b"".join((b"\0\0", flags_counts, query.question, body)), STALE_TTL)
+
+    def refresh(self, request: Request, key: CacheKey, forward: Forward) -> None:
+        """Ask `forward` (the stage below the cache) for `request`'s question again, once
+        the client has its stale answer."""
+        self._refreshes.start(key, request.query, request.period, forward)
 
 
 def own_query(key: CacheKey, udp_size: int) -> Query:
@@ -157,6 +164,11 @@ class Prefetch:
         self._udp_size = udp_size
         self._pending: list[CacheKey] = []
         self.started = 0
+
+    def close(self) -> None:
+        """Send nothing more (the server is stopping, or the cache was replaced)."""
+        self._pending.clear()
+        self._forward = lambda: None
 
     def due(self, key: CacheKey) -> None:
         """`AnswerCache.on_due`: `key` was asked for near its expiry."""

@@ -134,6 +134,46 @@ def test_nothing_from_below_brings_the_expired_answer_with_ttl_30(clock: Clock) 
     assert not refresh.stale_ready, "a refresh really asks"
 
 
+def test_the_client_has_its_stale_answer_before_the_refresh_is_asked(clock: Clock) -> None:
+    stage, below = cache_over_held(clock)
+    now = cached_then_expired(clock, stage, below)
+    replies = Replies()
+    answered_when_asked: list[int] = []
+
+    def noting(request: Request, done: Done) -> None:
+        answered_when_asked.append(len(replies.calls))
+        below.forward(request, done)
+
+    stage.next = noting
+    request = request_for(setup_of(), QUESTION, now=now)
+    stage.forward(request, replies)
+    below.answer(None)
+    assert answered_when_asked == [0, 1], "the client's question, then the refresh"
+
+
+def test_a_refresh_that_finds_the_upstream_closed_is_dropped(clock: Clock) -> None:
+    stage, below = cache_over_held(clock)
+    now = cached_then_expired(clock, stage, below)
+    asked: list[Request] = []
+
+    def closing(request: Request, done: Done) -> None:
+        asked.append(request)
+        if len(asked) > 1:  # the upstream closed while the client's question was out
+            raise RuntimeError("Forwarder used after close()")
+        below.forward(request, done)
+
+    stage.next = closing
+    request = request_for(setup_of(), QUESTION, now=now)
+    replies = Replies()
+    stage.forward(request, replies)
+    below.answer(None)
+    assert replies.calls[0] is not None and len(asked) == 2
+    stage.next = below.forward
+    forward(stage, now=now)
+    below.answer(None)
+    assert len(below.waiting) == 1, "not left marked as refreshing: asked again"
+
+
 def test_the_refresh_replaces_the_stale_answer(clock: Clock) -> None:
     stage, below = cache_over_held(clock)
     now = cached_then_expired(clock, stage, below)
@@ -310,6 +350,20 @@ def test_without_an_event_loop_a_due_hit_is_answered_and_nothing_is_asked(
     below.answer(FRESH)
     assert_addresses(hit(stage, T0 + 290), "192.0.2.99", ttl=10)
     assert below.waiting == []
+
+
+def test_a_closed_stage_prefetches_nothing_more(clock: Clock) -> None:
+    stage, below = cache_over_held(clock)
+    forward(stage, now=T0)
+    below.answer(FRESH)
+
+    async def scenario() -> None:
+        hit(stage, T0 + 290)  # due: the question would go on the next turn
+        stage.close()
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+    assert below.waiting == [] and stage.counters()["prefetches"] == 0
 
 
 def test_reconfiguring_prefetch_alone_keeps_the_answers(clock: Clock) -> None:
