@@ -49,10 +49,10 @@ _STALE_EDE = ede_option(EdeCode.STALE_ANSWER, _TEXT)
 _STALE_NXDOMAIN_EDE = ede_option(EdeCode.STALE_NXDOMAIN_ANSWER, _TEXT)
 
 
-def stale_ede(message: bytes) -> bytes:
-    """The Extended DNS Error option for a stale `message`: 19 (Stale NXDOMAIN Answer) for
+def stale_ede(response: bytes) -> bytes:
+    """The Extended DNS Error option for a stale `response`: 19 (Stale NXDOMAIN Answer) for
     an NXDOMAIN, else 3 (Stale Answer) (RFC 8914 4.4 and 4.20)."""
-    if message[3] & RCODE_MASK == _NXDOMAIN:
+    if response[3] & RCODE_MASK == _NXDOMAIN:
         return _STALE_NXDOMAIN_EDE
     return _STALE_EDE
 
