@@ -11,23 +11,12 @@ second are one concatenation.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 from resolver.dns import message
-from resolver.dns.aliases import UNREAD, AliasChain, Unread, chain_in
-from resolver.dns.message import (
-    MAX_TTL,
-    RCODE_MASK,
-    SOA_FIXED_LEN,
-    TC,
-    TYPE_CNAME,
-    TYPE_DNAME,
-    TYPE_OPT,
-    TYPE_SOA,
-    MalformedMessage,
-    Rcode,
-    records,
-    skip_questions,
-)
+from resolver.dns.aliases import UNREAD, AliasChain, Unread
+from resolver.dns.message import RCODE_MASK, TC, MalformedMessage, Rcode
+from resolver.dns.ttl_fields import split_at_ttls
 
 # Bound here, not imported by name: CPython 3.11 compiles a method call on an imported
 # name as a module attribute load, which makes a bound method per call (~30 ns).
@@ -35,57 +24,17 @@ HEADER = message.HEADER
 U16 = message.U16
 U32 = message.U32
 
+STALE_TTL = 30
+"""The TTL of every record in a stale answer (RFC 8767 section 4 recommends 30 seconds):
+long enough that clients do not ask again at once, short enough that they soon get the
+fresh answer once an upstream is back."""
+_STALE_TTL_FIELD = U32.pack(STALE_TTL)
+
 CacheKey = tuple[str, int, int, bool, bool]
 """(qname in lower case, qtype, qclass, DO, CD): answers differ along each of these."""
 
 _CACHED_RCODES = frozenset((int(Rcode.NOERROR), int(Rcode.NXDOMAIN)))
 _NXDOMAIN = int(Rcode.NXDOMAIN)
-
-
-_Scan = tuple[int, list[bytes], list[int], int | None, int | None, AliasChain | None]
-"""(question end, segments, TTLs, smallest answer TTL, smallest negative TTL of an
-authority SOA, the answer's CNAME/DNAME chain)."""
-
-
-def _scan(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int,
-          chains: bool, qname: str | None) -> _Scan:
-    """Walk the message once: cut it at each RR TTL field, find the TTLs that set the
-    lifetime (the negative TTL of an SOA is min(SOA TTL, SOA MINIMUM)), and read the
-    answer's alias chain if it has one (an answer without costs two int comparisons)."""
-    question_end = skip_questions(msg, qdcount)
-    found = records(msg, question_end, ancount + nscount + arcount)
-    if (found[-1][4] if found else question_end) != len(msg):
-        raise MalformedMessage("trailing bytes after the last record")
-    segments = []
-    ttls = []
-    answer_min: int | None = None
-    negative_ttl: int | None = None
-    authority_end = ancount + nscount
-    aliased = False
-    start = question_end
-    for index, (_, rtype, ttl, rdata, end) in enumerate(found):
-        if rtype == TYPE_OPT:  # its TTL field holds EDNS flags, not a TTL
-            continue
-        if ttl > MAX_TTL:
-            ttl = 0
-        segments.append(msg[start : rdata - 6])
-        start = rdata - 2
-        ttls.append(ttl)
-        if index < ancount:
-            if answer_min is None or ttl < answer_min:
-                answer_min = ttl
-            if rtype in (TYPE_CNAME, TYPE_DNAME):
-                aliased = True
-        elif index < authority_end and rtype == TYPE_SOA:
-            if end - rdata < SOA_FIXED_LEN + 2:
-                raise MalformedMessage("SOA RDATA too short")
-            (minimum,) = U32.unpack_from(msg, end - 4)
-            negative = min(ttl, minimum if minimum <= MAX_TTL else 0)
-            if negative_ttl is None or negative < negative_ttl:
-                negative_ttl = negative
-    segments.append(msg[start:])
-    chain = chain_in(msg, found[:ancount], qname) if aliased and chains else None
-    return question_end, segments, ttls, answer_min, negative_ttl, chain
 
 
 class _Entry:
@@ -160,6 +109,12 @@ class AnswerCache:
     asks for. A record whose own TTL is shorter than the lifetime (a short authority
     record, or a lifetime raised by min_ttl) counts down to 0 and is then served at 0.
 
+    Serve-stale (RFC 8767): an entry is kept for `serve_stale` seconds after it expires,
+    for `stale` to hand out when no upstream answers. A lookup that finds an entry expired
+    moves it to the least recently used end, so expired entries are the first to go when
+    the cache is full; while the upstreams are down nothing is stored, so nothing pushes
+    them out then.
+
     `now` is a clock in seconds chosen by the caller and used for both put and get;
     time.monotonic() is best. With a wall clock, a step back never raises a served TTL
     (age is floored at 0) and a step forward only expires entries early.
@@ -172,6 +127,7 @@ class AnswerCache:
         max_ttl: int = 86_400,
         max_negative_ttl: int = 3_600,
         chains: bool = True,
+        serve_stale: int = 0,
     ) -> None:
         if max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {max_entries}")
@@ -183,6 +139,13 @@ class AnswerCache:
         self.min_ttl = min_ttl
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
+        if serve_stale < 0:
+            raise ValueError(f"serve_stale must not be negative, got {serve_stale}")
+        self.serve_stale = serve_stale
+        """Seconds after expiry an entry is kept for `stale`; 0 drops it at expiry."""
+        self.on_due: Callable[[CacheKey], None] | None = None
+        """Called by `parts` with the key of an entry asked for in the last tenth of its
+        lifetime, at most once per whole second of its age (prefetch); None: never."""
         self.chains = chains
         """Whether answers' alias chains are read (for CNAME inspection) or left unread."""
         self.hits = 0
@@ -218,7 +181,7 @@ class AnswerCache:
         if flags & TC or qdcount != 1 or rcode not in _CACHED_RCODES:
             return UNREAD
         try:
-            question_end, segments, ttls, answer_min, negative_ttl, chain = _scan(
+            question_end, segments, ttls, answer_min, negative_ttl, chain = split_at_ttls(
                 response, qdcount, ancount, nscount, arcount, self.chains, qname)
         except MalformedMessage:
             return UNREAD
@@ -291,8 +254,11 @@ class AnswerCache:
             return None
         age = now - entry.stored_at
         if age >= entry.lifetime:
-            del self._entries[key]
-            self._forget(entry)
+            if age < entry.lifetime + self.serve_stale:
+                self._entries.move_to_end(key, last=False)  # kept, but first to go
+            else:
+                del self._entries[key]
+                self._forget(entry)
             self.misses += 1
             return None
         if question_len != entry.question_len:
@@ -300,4 +266,36 @@ class AnswerCache:
             return None
         self._entries.move_to_end(key)
         self.hits += 1
-        return entry.flags_counts, entry.body(int(age) if age > 0 else 0), entry.chain
+        whole = int(age) if age > 0 else 0
+        if whole == entry.memo_age:  # the same second as the entry's last hit: most hits
+            return entry.flags_counts, entry.memo_body, entry.chain
+        # a new second of age: render the TTLs anew, and see whether it is due for prefetch
+        on_due = self.on_due
+        if on_due is not None and whole * 10 >= entry.lifetime * 9:
+            on_due(key)
+        return entry.flags_counts, entry.body(whole), entry.chain
+
+    def stale_until(self, key: CacheKey) -> float:
+        """Until when `stale` has an answer for `key` (0 without an entry): a dict lookup,
+        for the forward path to know whether the upstream may be skipped."""
+        entry = self._entries.get(key)
+        return 0.0 if entry is None else entry.stored_at + entry.lifetime + self.serve_stale
+
+    def stale(self, key: CacheKey, question_len: int, now: float
+              ) -> tuple[bytes, bytes, AliasChain | None, float] | None:
+        """What `parts` gives, for an entry that expired less than `serve_stale` seconds
+        ago, with every TTL at STALE_TTL; and the seconds since it expired. None if there is
+        no such entry (or `serve_stale` is 0).
+
+        An entry still live (stored while this query waited for the upstreams) is given the
+        same way, 0 seconds after expiry: the query got no answer of its own either way.
+        Neither hits nor misses are counted: the caller counts stale answers.
+        """
+        entry = self._entries.get(key)
+        if entry is None or question_len != entry.question_len or not self.serve_stale:
+            return None
+        expired_for = now - entry.stored_at - entry.lifetime
+        if expired_for >= self.serve_stale:
+            return None
+        return (entry.flags_counts, _STALE_TTL_FIELD.join(entry.segments), entry.chain,
+                max(expired_for, 0.0))

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from resolver.config.settings import Config
 from resolver.dns import answers
+from resolver.dns.message import rcode_name
 from resolver.dns.reply import for_client
 from resolver.dns.rewrite import cap_ttls
 from resolver.policy.period import PolicyHolder
@@ -28,6 +29,7 @@ from resolver.stages.client_limits import ClientLimitsStage
 from resolver.stages.contract import (
     FORWARDED,
     SERVFAIL,
+    STALE,
     AnswersLater,
     AnswersNow,
     ChecksForwarded,
@@ -45,6 +47,7 @@ from resolver.stages.parse import ParseStage
 from resolver.stages.querylog import QueryLogStage
 from resolver.stages.repeat import RepeatStage
 from resolver.stages.special_use import SpecialUseStage
+from resolver.stages.stale import stale_ede
 from resolver.stages.status import StatusStage
 from resolver.stages.upstream import UpstreamStage
 
@@ -84,6 +87,16 @@ def series_labels(chain: Iterable[type[Stage]] = CHAIN) -> dict[str, tuple[str, 
             if found.setdefault(family, labels) != labels:
                 raise ValueError(f"{family}: two stages declare different labels")
     return found
+
+
+_NXDOMAIN = 3
+
+
+def upstream_error_ede(upstream: str, rcode: int) -> bytes:
+    """EDE 0 "Other" naming the upstream whose error answer is passed on, e.g.
+    'upstream 127.0.0.1:53 answered REFUSED' (RFC 8914 has no code for it)."""
+    return answers.ede_option(answers.EdeCode.OTHER,
+                              f"upstream {upstream or 'unknown'} answered {rcode_name(rcode)}")
 
 
 class Handle(Protocol):
@@ -196,17 +209,25 @@ class Pipeline:
             request.kind = SERVFAIL
             return answers.servfail(query, SERVFAIL.ede,
                                     "no upstream answered in time", udp_size=self._udp_size)
+        stale = request.kind is STALE  # no upstream answered: the cache's expired answer
         now = time.time()
         period = self._policy.current(now)
         request.ttl_cap = period.ttl_cap(query.qname, now)
-        for check in self._checks:  # CNAME inspection
+        for check in self._checks:  # CNAME inspection, of stale answers too
             answer = check(request, response, period, now)
             if answer is not None:
                 return answer
-        request.kind = FORWARDED
         ttl_cap = request.ttl_cap
         if ttl_cap is not None:
             response = cap_ttls(response, ttl_cap)
+        if stale:
+            return for_client(response, query, self._udp_size, request.tcp,
+                              stale_ede(response))
+        request.kind = FORWARDED
+        rcode = response[3] & 0x0F
+        if rcode and rcode != _NXDOMAIN:  # every upstream answered an error: say whose
+            return for_client(response, query, self._udp_size, request.tcp,
+                              upstream_error_ede(request.upstream, rcode))
         return for_client(response, query, self._udp_size, request.tcp)
 
     def reconfigure(self, config: Config) -> None:

@@ -621,3 +621,141 @@ def test_a_cache_told_not_to_read_chains_keeps_none() -> None:
     assert cache.put(key_for(), aliased(), T0) is None
     parts = cache.parts(key_for(), len(question_wire("www.example.com.")), T0)
     assert parts is not None and parts[2] is None
+
+
+# --- serve-stale: expired entries kept for `serve_stale` seconds ----------------------------
+
+
+def stale_message(cache: AnswerCache, now: float, qname: str = "www.example.com."
+                  ) -> tuple[dns.message.Message, float] | None:
+    """`stale` for a client asking `qname`, parsed, with the seconds since expiry."""
+    question = question_wire(qname)
+    found = cache.stale(key_for(qname), len(question), now)
+    if found is None:
+        return None
+    flags_counts, body, _chain, expired_for = found
+    return dns.message.from_wire(b"\x12\x34" + flags_counts + question + body), expired_for
+
+
+def test_without_serve_stale_an_expired_entry_is_gone() -> None:
+    cache = AnswerCache()
+    assert cache.serve_stale == 0
+    cache.put(key_for(), positive(ttl=60), T0)
+    assert stale_message(cache, T0 + 61) is None
+    assert_miss(cache, T0 + 61)
+    assert len(cache) == 0
+
+
+def test_an_expired_entry_is_a_miss_but_is_kept_for_serve_stale_seconds() -> None:
+    cache = AnswerCache(serve_stale=100)
+    cache.put(key_for(), positive(ttl=60), T0)
+    assert cache.stale_until(key_for()) == T0 + 160
+    assert cache.stale_until(key_for("other.example.")) == 0.0
+    for now in (T0 + 60, T0 + 100, T0 + 159.9):
+        assert_miss(cache, now)
+        assert len(cache) == 1, f"kept at t={now}"
+        found = stale_message(cache, now)
+        assert found is not None
+        message, expired_for = found
+        assert ttls(message) == [30]
+        assert sorted(rd.address for rd in message.answer[0]) == ["192.0.2.1", "192.0.2.2"]
+        assert expired_for == pytest.approx(now - T0 - 60)
+    assert cache.misses == 3 and cache.hits == 0, "stale answers count as neither"
+    assert stale_message(cache, T0 + 160) is None
+    assert_miss(cache, T0 + 160)
+    assert len(cache) == 0 and cache.bytes == 0, "gone once past serve_stale"
+
+
+def test_every_ttl_of_a_stale_answer_is_30_longer_and_shorter_ones_alike() -> None:
+    cache = AnswerCache(serve_stale=3_600)
+    response = dns.message.make_response(make_query())
+    response.answer.append(dns.rrset.from_text("www.example.com.", 5, "IN", "A", "192.0.2.1"))
+    response.authority.append(dns.rrset.from_text("example.com.", 3_000, "IN", "NS",
+                                                  "ns1.example.com."))
+    response.additional.append(dns.rrset.from_text("ns1.example.com.", 2, "IN", "A",
+                                                   "192.0.2.53"))
+    cache.put(key_for(), response.to_wire(), T0)
+    found = stale_message(cache, T0 + 6)
+    assert found is not None and ttls(found[0]) == [30, 30, 30]
+
+
+def test_a_negative_answer_is_kept_stale_too() -> None:
+    cache = AnswerCache(serve_stale=600)
+    cache.put(key_for("nx.example.com."), negative(300, 120), T0)
+    assert_miss(cache, T0 + 121, qname="nx.example.com.")
+    found = stale_message(cache, T0 + 121, qname="nx.example.com.")
+    assert found is not None
+    message = found[0]
+    assert message.rcode() == dns.rcode.NXDOMAIN
+    [soa] = message.authority
+    assert soa.ttl == 30
+    assert soa[0].minimum == 120, "the RDATA is as stored: the caller caps MINIMUM"
+
+
+def test_a_live_entry_is_given_as_stale_0_seconds_after_expiry() -> None:
+    cache = AnswerCache(serve_stale=100)
+    cache.put(key_for(), positive(ttl=60), T0)
+    found = stale_message(cache, T0 + 10)
+    assert found is not None and found[1] == 0.0 and ttls(found[0]) == [30]
+
+
+def test_stale_needs_a_question_of_the_stored_length() -> None:
+    cache = AnswerCache(serve_stale=100)
+    cache.put(key_for(), positive(ttl=60), T0)
+    assert cache.stale(key_for(), len(question_wire("www.example.com.")) + 1, T0 + 61) is None
+
+
+def test_an_expired_entry_met_is_the_first_to_go_when_the_cache_is_full() -> None:
+    cache = AnswerCache(max_entries=2, serve_stale=3_600)
+    cache.put(key_for("a.example."), positive(ttl=10, qname="a.example."), T0)
+    cache.put(key_for("b.example."), positive(ttl=300, qname="b.example."), T0)
+    assert hit(cache, T0 + 1, qname="a.example.") is not None  # b is now the least recent
+    assert_miss(cache, T0 + 20, qname="a.example.")  # a has expired: kept, but moved back
+    assert stale_message(cache, T0 + 20, qname="a.example.") is not None
+    cache.put(key_for("c.example."), positive(qname="c.example."), T0 + 20)
+    assert stale_message(cache, T0 + 20, qname="a.example.") is None, "a went, not b"
+    assert hit(cache, T0 + 20, qname="b.example.") is not None
+    assert hit(cache, T0 + 20, qname="c.example.") is not None
+
+
+def test_a_fresh_answer_replaces_the_stale_one() -> None:
+    cache = AnswerCache(serve_stale=3_600)
+    cache.put(key_for(), positive(ttl=10), T0)
+    assert_miss(cache, T0 + 50)
+    cache.put(key_for(), positive(ttl=60), T0 + 50)
+    assert_served_with_ttls(cache, T0 + 51, [59])
+    assert len(cache) == 1
+
+
+def test_serve_stale_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="serve_stale"):
+        AnswerCache(serve_stale=-1)
+
+
+# --- prefetch: entries asked for in the last tenth of their lifetime -----------------------
+
+
+def test_a_hit_in_the_last_tenth_of_the_lifetime_is_due_once_per_second() -> None:
+    cache = AnswerCache()
+    due: list[CacheKey] = []
+    cache.on_due = due.append
+    cache.put(key_for(), positive(ttl=100), T0)
+    for age in (0, 50, 89.9):
+        assert_served_with_ttls(cache, T0 + age, [100 - int(age)])
+    assert due == [], "not before the last tenth"
+    assert_served_with_ttls(cache, T0 + 90, [10])
+    assert due == [key_for()]
+    assert_served_with_ttls(cache, T0 + 90.7, [10])
+    assert due == [key_for()], "not again within the same second"
+    assert_served_with_ttls(cache, T0 + 91, [9])
+    assert due == [key_for()] * 2
+    assert_miss(cache, T0 + 100)
+    assert due == [key_for()] * 2, "an expired entry is not due"
+
+
+def test_without_on_due_nothing_is_called_and_hits_are_as_before() -> None:
+    cache = AnswerCache()
+    assert cache.on_due is None
+    cache.put(key_for(), positive(ttl=10), T0)
+    for age, ttl in ((0, 10), (0.5, 10), (9, 1), (9.5, 1)):
+        assert_served_with_ttls(cache, T0 + age, [ttl])

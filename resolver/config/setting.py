@@ -7,6 +7,7 @@ declarations (as Pi-hole FTL does), so they cannot drift apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,30 @@ def number(kind: type, low: float, high: float) -> Callable[[Any], Any]:
         if not low <= value <= high:
             raise ValueError(f"must be between {low:g} and {high:g}, not {value!r}")
         return kind(value)
+    return parse
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
+
+
+def duration(high: int) -> Callable[[Any], int]:
+    """A parser for a length of time up to `high` seconds, as whole seconds: a number of
+    seconds, or text such as `90`, `30m`, `12h`, `1d`, `1w` (admins think of serve-stale and
+    the like in hours and days, not in 86400s). 0 is allowed: it turns the feature off."""
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueError(f"must be a duration such as 30m, 12h or 1d, not {value!r}")
+        if isinstance(value, int | float):
+            seconds = float(value)
+        else:
+            found = _DURATION.fullmatch(str(value).strip().lower())
+            if found is None:
+                raise ValueError(f"must be a duration such as 30m, 12h or 1d, not {value!r}")
+            seconds = float(found[1]) * _UNITS[found[2]]
+        if not 0 <= seconds <= high:
+            raise ValueError(f"must be between 0 and {high}s, not {value!r}")
+        return round(seconds)
     return parse
 
 

@@ -29,13 +29,19 @@ def _opt(udp_size: int, do: bool) -> bytes:
     return opt
 
 
-def for_client(message: bytes, query: Query, our_udp_size: int, tcp: bool) -> bytes:
+def for_client(message: bytes, query: Query, our_udp_size: int, tcp: bool,
+               options: bytes = b"") -> bytes:
     """A whole upstream message (OPT removed) fitted to `query`."""
-    return fit(message[2:12], message[12 + len(query.question):], query, our_udp_size, tcp)
+    return fit(message[2:12], message[12 + len(query.question):], query, our_udp_size, tcp,
+               options)
 
 
-def fit(flags_counts: bytes, rest: bytes, query: Query, our_udp_size: int, tcp: bool) -> bytes:
-    """The answer from its parts: header bytes 2..12 and everything after the question."""
+def fit(flags_counts: bytes, rest: bytes, query: Query, our_udp_size: int, tcp: bool,
+        options: bytes = b"") -> bytes:
+    """The answer from its parts: header bytes 2..12 and everything after the question.
+
+    `options` go into our OPT if the client spoke EDNS (an Extended DNS Error on a stale
+    answer); without EDNS the client cannot be told, and gets the answer alone."""
     flags = (((flags_counts[0] << 8) | flags_counts[1]) & ~(RD | AA)) | (query.flags & RD)
     # A forwarder is not authoritative for what it relays (Unbound clears AA too), and
     # AD goes only to clients that asked for it (RFC 6840 5.8).
@@ -49,7 +55,9 @@ def fit(flags_counts: bytes, rest: bytes, query: Query, our_udp_size: int, tcp: 
     else:
         arcount = ((flags_counts[8] << 8) | flags_counts[9]) + 1
         body = b"".join((TWO_U16.pack(query.id, flags), flags_counts[2:8],
-                         U16.pack(arcount), question, rest, _opt(our_udp_size, edns.do)))
+                         U16.pack(arcount), question, rest,
+                         opt_record(our_udp_size, edns.do, options) if options
+                         else _opt(our_udp_size, edns.do)))
         # the client's size capped by ours, never below 512 (RFC 6891 6.2.5)
         limit = MAX_TCP_MESSAGE if tcp else max(MAX_UDP_WITHOUT_EDNS,
                                                  min(edns.udp_size, our_udp_size))

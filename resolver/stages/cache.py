@@ -8,11 +8,16 @@ It also inspects alias chains (`blocking.cname`, `resolver.stages.cname`): the c
 read when an answer is stored and kept on its entry, so this is the one place that has it
 both for a hit and for the answer on its way back, and a hit whose chain has become
 blocked is answered as blocked, while the entry stays for when it is not.
+
+And it serves stale (`cache.serve_stale`, `resolver.stages.stale`): when the upstream gives
+nothing back for a question whose answer expired lately, that answer goes up instead; and
+it prefetches (`cache.prefetch`): a hit near expiry has the question asked again.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from resolver.cache import AnswerCache
 from resolver.config.cache import CacheConfig
@@ -26,12 +31,14 @@ from resolver.stages.cname import ChainInspection
 from resolver.stages.contract import (
     BLOCKED,
     CACHED,
+    STALE,
     Done,
     Forward,
     Request,
     Stage,
     StageSetup,
 )
+from resolver.stages.stale import Prefetch, Refreshes, StaleAnswers
 
 CacheKey = tuple[str, int, int, bool, bool]
 
@@ -44,7 +51,8 @@ def _new_cache(settings: CacheConfig, chains: bool) -> AnswerCache | None:
     if settings.max_entries <= 0:
         return None  # cache.max_entries: 0 turns caching off
     return AnswerCache(settings.max_entries, settings.min_ttl, settings.max_ttl,
-                       settings.max_negative_ttl, chains=chains)
+                       settings.max_negative_ttl, chains=chains,
+                       serve_stale=settings.serve_stale)
 
 
 def _inspection(holder: PolicyHolder, config: Config) -> ChainInspection | None:
@@ -60,11 +68,12 @@ class CacheStage(Stage):
     answered as blocked (`ChainInspection`).
     """
 
-    __slots__ = ("_blocked_before", "_cache", "_cname", "_forward_zones", "_holder",
-                 "_inspection", "_settings", "_udp_size", "next")
+    __slots__ = ("_before", "_blocked_before", "_cache", "_cname", "_forward_zones",
+                 "_holder", "_inspection", "_prefetch", "_refreshes", "_settings", "_stale",
+                 "_udp_size", "next")
 
     COUNTERS = (CACHED.counter, "cache_misses", "cache_entries", "cache_bytes",
-                BLOCKED.counter, "cname_blocked")
+                BLOCKED.counter, "cname_blocked", STALE.counter, "refreshes", "prefetches")
 
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None
@@ -76,6 +85,11 @@ class CacheStage(Stage):
         self._inspection = _inspection(setup.policy, setup.config)
         self._blocked_before = 0  # by inspections since replaced
         self._forward_zones = setup.config.forward_zones
+        self._before = (0, 0, 0)  # stale answers, refreshes, prefetches of those replaced
+        self._refreshes: Refreshes | None = None
+        self._stale: StaleAnswers | None = None
+        self._prefetch: Prefetch | None = None
+        self._expiry()
 
     def handle(self, request: Request) -> bytes | None:
         cache = self._cache
@@ -109,10 +123,19 @@ class CacheStage(Stage):
             forward(request, done)
             return
         key = cache_key(request.query)
+        stale = self._stale
+        if stale is not None and request.now < cache.stale_until(key):
+            request.stale_ready = True  # the upstream stage need not wait for dead servers
 
         def store(response: bytes | None) -> None:
             if response is not None:
                 request.aliases = cache.put(key, response, time.time(), key[0])
+            elif stale is not None:
+                response = stale.answer(request, key)
+                if response is not None:
+                    done(response)
+                    stale.refresh(request, key, forward)  # after the client has its answer
+                    return
             done(response)
 
         forward(request, store)
@@ -142,6 +165,8 @@ class CacheStage(Stage):
             blocked += self._inspection.blocked
         # blocked adds to the blocking stage's: one count of blocked answers in all
         found = {BLOCKED.counter: blocked, "cname_blocked": blocked}
+        served, refreshes, prefetches = self._counts()
+        found |= {STALE.counter: served, "refreshes": refreshes, "prefetches": prefetches}
         if cache is None:
             return dict.fromkeys(self.COUNTERS, 0) | found
         # cache_hits counts hits made here; the repeat stage adds the hits it repeated
@@ -149,19 +174,63 @@ class CacheStage(Stage):
                 "cache_entries": len(cache), "cache_bytes": cache.bytes} | found
 
     def reconfigure(self, config: Config) -> None:
-        self._udp_size = config.server.edns_udp_size
         if self._inspection is not None:
             self._blocked_before += self._inspection.blocked
         self._inspection = _inspection(self._holder, config)  # its templates hold the TTL
-        if config.cache != self._settings or config.blocking.cname != self._cname:
-            # entries stored with inspection off have no chain read: none may escape it
-            self._settings = config.cache
-            self._cname = config.blocking.cname
-            self._cache = _new_cache(self._settings, self._cname)
-        elif config.forward_zones != self._forward_zones and self._cache is not None:
+        if config.forward_zones != self._forward_zones and self._cache is not None:
             # names of a zone added, moved or removed were answered by other servers
             self._cache.clear()
         self._forward_zones = config.forward_zones
+        if config.cache == self._settings and config.blocking.cname == self._cname \
+                and config.server.edns_udp_size == self._udp_size:
+            return
+        old, self._settings = self._settings, config.cache
+        self._udp_size = config.server.edns_udp_size
+        new = config.cache
+        if self._cache is not None and config.blocking.cname == self._cname \
+                and new == replace(old, serve_stale=new.serve_stale, prefetch=new.prefetch):
+            # only what happens near and past expiry changed: the entries stay
+            self._cache.serve_stale = new.serve_stale
+        else:
+            # entries stored with inspection off have no chain read: none may escape it
+            self._cname = config.blocking.cname
+            self._cache = _new_cache(new, self._cname)
+        self._expiry()
+
+    def _expiry(self) -> None:
+        """(Re)build what serves answers past their TTL and refreshes them before it, for
+        the cache and settings now; counts carry over."""
+        self._before = self._counts()
+        if self._prefetch is not None:
+            self._prefetch.close()
+        cache = self._cache
+        if cache is not None:
+            cache.on_due = None
+        if cache is None or not (cache.serve_stale or self._settings.prefetch):
+            self._refreshes = self._stale = self._prefetch = None
+            return
+        refreshes = self._refreshes = Refreshes(cache)
+        self._stale = StaleAnswers(cache, refreshes) if cache.serve_stale else None
+        self._prefetch = None
+        if self._settings.prefetch:
+            prefetch = self._prefetch = Prefetch(refreshes, lambda: self.next,
+                                                 lambda: self._holder.period, self._udp_size)
+            cache.on_due = prefetch.due
+
+    def _counts(self) -> tuple[int, int, int]:
+        """Stale answers served, refreshes and prefetches started, since the stage began."""
+        served, refreshes, prefetches = self._before
+        if self._stale is not None:
+            served += self._stale.served
+        if self._refreshes is not None:
+            refreshes += self._refreshes.started
+        if self._prefetch is not None:
+            prefetches += self._prefetch.started
+        return served, refreshes, prefetches
+
+    def close(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.close()  # before the upstream stage closes its sockets
 
     def __len__(self) -> int:
         return 0 if self._cache is None else len(self._cache)

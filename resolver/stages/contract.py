@@ -94,7 +94,8 @@ class Request:
     """
 
     __slots__ = ("aliases", "client", "data", "found", "groups", "kind", "ms", "now",
-                 "observed", "period", "query", "same_until", "tcp", "ttl_cap", "upstream")
+                 "observed", "period", "query", "same_until", "stale_ready", "tcp", "ttl_cap",
+                 "upstream")
 
     query: Query
     """Set by the parse stage; stages after it may rely on it (not when `kind` is
@@ -130,13 +131,20 @@ class Request:
         """Set on the way back from the upstream: the server that answered ("" if none)."""
         self.ms = 0.0
         """Set on the way back from the upstream: milliseconds the upstream took."""
+        self.stale_ready = False
+        """Set by the cache stage before it forwards: it holds an expired answer to serve
+        should no upstream answer (serve-stale), so the upstream stage answers None at once
+        when every server is held down instead of making the client wait for nothing."""
         self.aliases: AliasChain | Unread | None = UNREAD
         """Set on the way back by the cache stage: the upstream message's CNAME/DNAME
         chain as its store read it, so that nobody reads the message twice; UNREAD if not."""
 
 
 Done = Callable[[bytes | None], None]
-"""Called once with the upstream's message (OPT removed), or None when none answered."""
+"""Called once with the upstream's message (OPT removed), or None when none answered. A
+stage that wraps the tail may pass up a message of its own instead of None, setting `kind`
+(the cache's expired answer, STALE): it is checked and fitted to the client as a forwarded
+one is, with the kind's Extended DNS Error."""
 Forward = Callable[[Request, Done], None]
 
 

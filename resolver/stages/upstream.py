@@ -74,8 +74,6 @@ class UpstreamStage(Stage):
             self.shed += 1
             done(None)
             return
-        self._forwarded += 1
-        self.in_flight += 1
         query = request.query
         forwarder = self._forwarder
         zones = self._zones
@@ -83,6 +81,11 @@ class UpstreamStage(Stage):
             in_zone = zones.get(query.qname)
             if in_zone is not None:
                 forwarder = in_zone
+        if request.stale_ready and forwarder.all_held_down():
+            done(None)  # the cache serves its expired answer now, and refreshes it
+            return
+        self._forwarded += 1
+        self.in_flight += 1
         started = time.monotonic()
 
         def finished(response: bytes | None) -> None:

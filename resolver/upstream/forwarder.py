@@ -114,6 +114,11 @@ class Forwarder(UdpTransport):
         """Whether `server` is currently being skipped."""
         return self._health.is_held_down(server)
 
+    def all_held_down(self) -> bool:
+        """Whether every server is currently being skipped: a question asked now would go
+        to servers that just failed, so a caller with another answer at hand uses it."""
+        return self._health.all_held_down(time.monotonic())
+
     async def resolve(
         self, qname: str, qtype: int, qclass: int, *, do: bool, cd: bool, tcp: bool = False
     ) -> bytes | None:

@@ -60,6 +60,10 @@ class UpstreamHealth:
         """Whether `server` is currently being skipped."""
         return self.of[server].held_until > time.monotonic()
 
+    def all_held_down(self, now: float) -> bool:
+        """Whether every server is being skipped (a query would only be a long shot)."""
+        return all(health.held_until > now for health in self.of.values())
+
     def order(self, now: float) -> list[UpstreamServer]:
         """Servers in configured order minus those held down, or all if all are.
 

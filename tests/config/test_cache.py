@@ -19,8 +19,13 @@ from tests.config.config_files import assert_config_error, write_config
          ["`cache.min_ttl` (60) is larger than `cache.max_ttl` (30)"]),
         ("cache:\n  max_negative_ttl: 1 hour\n", "dnsfence.yaml:2:21",
          ["`cache.max_negative_ttl`", "must be a number"]),
+        ("cache:\n  serve_stale: 1 day\n", "dnsfence.yaml:2:16",
+         ["`cache.serve_stale`", "duration such as 30m, 12h or 1d"]),
+        ("cache:\n  serve_stale: 30d\n", "dnsfence.yaml:2:16",
+         ["`cache.serve_stale`", "between 0 and 604800"]),
     ],
-    ids=["cache-max-entries", "cache-ttl-order", "cache-negative-ttl"],
+    ids=["cache-max-entries", "cache-ttl-order", "cache-negative-ttl", "serve-stale-text",
+         "serve-stale-range"],
 )
 def test_every_setting_is_validated_with_file_line_and_column(
     tmp_path: Path, text: str, at: str, words: list[str]
@@ -33,7 +38,13 @@ def test_every_row_is_a_field_of_the_section() -> None:
 
 
 def test_defaults() -> None:
-    assert defaults().cache == cache.CacheConfig(100_000, 0, 86_400, 3_600)
+    assert defaults().cache == cache.CacheConfig(100_000, 0, 86_400, 3_600, 86_400, True)
+
+
+@pytest.mark.parametrize(("written", "seconds"), [("12h", 43_200), ("0", 0), ("90", 90)])
+def test_serve_stale_is_read_as_seconds(tmp_path: Path, written: str, seconds: int) -> None:
+    config = load_config(write_config(tmp_path, f"cache:\n  serve_stale: {written}\n"))
+    assert config.cache.serve_stale == seconds
 
 
 def test_equal_ttl_bounds_are_allowed_and_the_bounds_are_checked(tmp_path: Path) -> None:

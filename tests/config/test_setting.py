@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from resolver.config.setting import Setting, boolean, directory_path, number, timezone_name
+from resolver.config.setting import (
+    Setting,
+    boolean,
+    directory_path,
+    duration,
+    number,
+    timezone_name,
+)
 
 
 def test_number_keeps_its_kind_and_bounds() -> None:
@@ -17,6 +24,21 @@ def test_number_keeps_its_kind_and_bounds() -> None:
                       (2.5, "whole number"), (True, "must be a number"), ("3", "must be a number")]:
         with pytest.raises(ValueError, match=said):
             whole(bad)
+
+
+def test_duration_is_seconds_or_text_with_a_unit() -> None:
+    week = duration(604_800)
+    for given, seconds in [(0, 0), ("0", 0), (90, 90), (1.5, 2), ("90", 90), ("45s", 45),
+                           ("30m", 1_800), ("12h", 43_200), ("1d", 86_400), (" 2D ", 172_800),
+                           ("1.5h", 5_400), ("1w", 604_800)]:
+        assert week(given) == seconds, given
+        assert isinstance(week(given), int)
+    for bad, said in [("8d", "between 0 and 604800"), (-1, "between 0 and 604800"),
+                      ("1 day", "duration such as"), ("d", "duration such as"),
+                      ("-5m", "duration such as"), (True, "duration such as"),
+                      (None, "duration such as"), ([1], "duration such as")]:
+        with pytest.raises(ValueError, match=said):
+            week(bad)
 
 
 def test_boolean_is_only_true_or_false() -> None:

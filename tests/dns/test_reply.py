@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import struct
 
+import dns.edns
 import dns.flags
 import dns.message
 import dns.rrset
 from message_builders import make_query
 
+from resolver.dns.answers import EdeCode, ede_option
 from resolver.dns.message import DEFAULT_UDP_SIZE
 from resolver.dns.query import Query, parse_query
 from resolver.dns.reply import fit, for_client
@@ -80,6 +82,28 @@ def test_an_edns_client_gets_our_opt_with_our_size_and_its_do_bit() -> None:
         assert not answer.options
     without = dns.message.from_wire(for_client(upstream_answer(), client_query(), 1400, False))
     assert without.edns == -1
+
+
+def test_options_go_into_our_opt_and_count_towards_the_size() -> None:
+    ede = ede_option(EdeCode.STALE_ANSWER, "kept past its TTL")
+    query = client_query(edns=0, do=True, payload=4096)
+    answer = dns.message.from_wire(for_client(upstream_answer(), query, 1232, False, ede))
+    [option] = answer.options
+    assert isinstance(option, dns.edns.EDEOption)
+    assert (int(option.code), option.text) == (3, "kept past its TTL")
+    assert answer.payload == 1232 and answer.ednsflags & dns.flags.DO
+    assert len(answer.answer[0]) == 2
+    without = dns.message.from_wire(for_client(upstream_answer(), client_query(), 1232, False,
+                                               ede))
+    assert without.edns == -1 and not without.options, "no OPT for a client without EDNS"
+    stored = upstream_answer(addresses=60)
+    plain = for_client(stored, query, 1232, False)
+    just_fits = client_query(edns=0, payload=len(plain))
+    assert not dns.message.from_wire(for_client(stored, just_fits, 65_535, False)).flags \
+        & dns.flags.TC
+    cut = dns.message.from_wire(for_client(stored, just_fits, 65_535, False, ede))
+    assert cut.flags & dns.flags.TC and cut.answer == [], "the option made it too big"
+    assert [int(o.code) for o in cut.options if isinstance(o, dns.edns.EDEOption)] == [3]
 
 
 def test_without_edns_the_answer_is_truncated_to_512() -> None:

@@ -546,6 +546,22 @@ class Unbound:
             return None
         return _terminate(self._proc, timeout, group=False)
 
+    def restart(self) -> Self:
+        """Start again after `stop`, on the same port with the same config: an upstream
+        that comes back. Raises UnboundError if the port was taken meanwhile."""
+        if self.running or not self.port:
+            raise RuntimeError("restart() is for an unbound that was started, then stopped")
+        stderr_path = self.workdir / "unbound.stderr"
+        with stderr_path.open("ab") as stderr:
+            self._proc = subprocess.Popen(
+                [require_tool("unbound"), "-d", "-c", str(self.config_path)],
+                stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, cwd=self.workdir)
+        if not self._wait_ready():
+            _terminate(self._proc, 2.0, group=False)
+            raise UnboundError(f"unbound did not come back on port {self.port}:\n"
+                               + self._diagnostics(stderr_path))
+        return self
+
     def __enter__(self) -> Self:
         return self if self.running else self.start()
 

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import dns.edns
 import dns.rcode
 import pytest
 
@@ -32,6 +33,9 @@ def test_refused_queries_are_passed_on_and_never_hold_the_upstream_down(
         started = time.monotonic()
         reply = server.query(f"q{number}.refused.test")
         assert dns.rcode.to_text(reply.rcode()) == "REFUSED"
+        assert [(int(o.code), o.text) for o in reply.options
+                if isinstance(o, dns.edns.EDEOption)] == [
+            (0, f"upstream {refusing_unbound.address} answered REFUSED")]
         assert time.monotonic() - started < 0.5, "passed on at once, not after the deadline"
     started = time.monotonic()
     reply = server.query("www.example.test")

@@ -84,7 +84,7 @@ def test_forward_asks_below_and_stores_the_answer_coming_back() -> None:
     assert counters["cache_hits"] == 1 and counters["cache_misses"] == 1
     assert counters["cache_entries"] == 1 and counters["cache_bytes"] > 0
     assert set(counters) == {"cache_hits", "cache_misses", "cache_entries", "cache_bytes",
-                             "blocked", "cname_blocked"}
+                             "blocked", "cname_blocked", "stale", "refreshes", "prefetches"}
     assert counters["blocked"] == counters["cname_blocked"] == 0
 
 
@@ -139,7 +139,8 @@ def test_max_entries_0_turns_the_cache_off() -> None:
     assert ask(stage)[0] is None
     assert len(stage) == 0
     assert stage.counters() == {"cache_hits": 0, "cache_misses": 0, "cache_entries": 0,
-                                "cache_bytes": 0, "blocked": 0, "cname_blocked": 0}
+                                "cache_bytes": 0, "blocked": 0, "cname_blocked": 0,
+                                "stale": 0, "refreshes": 0, "prefetches": 0}
 
 
 def test_reconfigure_with_another_cache_section_starts_a_new_cache() -> None:

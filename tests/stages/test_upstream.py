@@ -150,6 +150,43 @@ def test_nothing_listening_gives_none_within_the_deadline_and_counts_a_failure()
     run(scenario())
 
 
+def test_with_a_stale_answer_ready_and_every_server_held_down_none_comes_at_once() -> None:
+    async def scenario() -> None:
+        stage = UpstreamStage(setup_of(config_for(closed_udp_port())))
+        assert await settled(forward(stage)) == [None]  # three refused tries: held down
+        assert stage.counters() == {"forwarded": 1, "upstream_failures": 1}
+        ready = request_for(setup_of(), query_wire("www.example.com"))
+        ready.stale_ready = True
+        replies = Replies()
+        stage.forward(ready, replies)
+        assert replies.calls == [None], "answered before forward returned"
+        assert stage.counters() == {"forwarded": 1, "upstream_failures": 1}, "nothing asked"
+        assert stage.in_flight == 0
+        # without an answer at hand the servers are tried anyway
+        started = forward(stage)
+        assert started.calls == [] and stage.in_flight == 1
+        assert await settled(started) == [None]
+        assert stage.counters() == {"forwarded": 2, "upstream_failures": 2}
+        stage.close()
+
+    run(scenario())
+
+
+def test_with_a_stale_answer_ready_a_server_not_held_down_is_asked() -> None:
+    async def scenario() -> None:
+        async with responders("192.0.2.13") as (upstream,):
+            stage = UpstreamStage(setup_of(config_for(upstream.port)))
+            ready = request_for(setup_of(), query_wire("www.example.com"))
+            ready.stale_ready = True
+            replies = Replies()
+            stage.forward(ready, replies)
+            assert_addresses((await settled(replies))[0], "192.0.2.13")
+            assert len(upstream.seen) == 1
+            stage.close()
+
+    run(scenario())
+
+
 def test_beyond_max_in_flight_done_gets_none_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(upstream_module, "MAX_IN_FLIGHT", 1)
 

@@ -130,6 +130,21 @@ def test_when_every_server_is_held_down_they_are_tried_anyway() -> None:
     run(scenario())
 
 
+def test_the_forwarder_says_when_every_server_is_held_down() -> None:
+    async def scenario() -> None:
+        async with FakeUpstream(silent) as dead, FakeUpstream(silent) as also_dead:
+            forwarder = Forwarder([dead.server, also_dead.server], try_timeout=0.05,
+                                  deadline=0.12, failures_before_holddown=1, holddown=60)
+            assert not forwarder.all_held_down()
+            assert (await timed(forwarder))[0] is None
+            assert forwarder.is_held_down(dead.server)
+            assert forwarder.is_held_down(also_dead.server)
+            assert forwarder.all_held_down()
+            forwarder.close()
+
+    run(scenario())
+
+
 def test_server_that_comes_back_is_used_again() -> None:
     state = {"up": False}
 
@@ -219,3 +234,18 @@ def test_a_flapping_server_writes_one_hold_down_line_a_minute_with_a_count(
     clock[0] += 60.0
     health.failed(server)
     assert caplog.records[-1].getMessage().endswith("(4 more hold-downs in the last minute)")
+
+
+def test_all_held_down_only_while_every_server_is() -> None:
+    servers = three_servers()
+    health = UpstreamHealth(servers, failures_before_holddown=1, holddown=30)
+    now = time.monotonic()
+    assert not health.all_held_down(now)
+    for server in servers[:2]:
+        health.failed(server)
+    assert not health.all_held_down(time.monotonic()), "one is left to ask"
+    health.failed(servers[2])
+    assert health.all_held_down(time.monotonic())
+    assert not health.all_held_down(time.monotonic() + 31), "the holddowns are over"
+    health.answered(servers[0], health.of[servers[0]])
+    assert not health.all_held_down(time.monotonic())
