@@ -330,10 +330,14 @@ def test_unknown_edns_option_ignored(server: Dnsfence) -> None:
     assert_blocked(reply, zone="tiktok.com", rule="tiktok.com")
 
 
-def test_notimp_formerr_and_dropped_responses(server: Dnsfence) -> None:
+def test_refused_notimp_formerr_and_dropped_responses(server: Dnsfence) -> None:
     notify = dns.message.make_query("example.test", "SOA")
     notify.set_opcode(dns.opcode.NOTIFY)
     reply = dns.message.from_wire(_raw(server, notify.to_wire()) or b"")
+    assert reply.rcode() == dns.rcode.REFUSED  # as Unbound: a known opcode, declined
+    update = dns.message.make_query("example.test", "SOA")
+    update.set_opcode(dns.opcode.UPDATE)
+    reply = dns.message.from_wire(_raw(server, update.to_wire()) or b"")
     assert reply.rcode() == dns.rcode.NOTIMP
     two = dns.message.make_query("a.example.test", "A", use_edns=False).to_wire()
     two = two[:4] + struct.pack("!H", 2) + two[6:] + two[12:]
