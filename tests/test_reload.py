@@ -29,7 +29,7 @@ def _live(tmp_path: Path, *, watch: bool, downloads: bool) -> PolicyReloader:
 def _checks(live: PolicyReloader, monkeypatch: pytest.MonkeyPatch) -> int:
     calls: list[Config] = []
     monkeypatch.setattr(reload_module, "update_sources",
-                        lambda config: calls.append(config) or [])
+                        lambda config, **_: calls.append(config) or [])
 
     async def scenario() -> None:
         task = asyncio.create_task(live.run())

@@ -12,7 +12,7 @@ from resolver.lists.load import load_policy
 
 def run(config: Config, *, strict: bool, out: TextIO, err: TextIO) -> int:
     result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir,
-                         groups=config.group_names)
+                         groups=config.group_names, allow_missing=config.lists.allow_missing)
     report(result.problems, err)
     for source in result.sources:
         print(f"{source.spec.location}: {source.describe()}", file=out)

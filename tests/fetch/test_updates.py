@@ -84,7 +84,8 @@ def setup(tmp_path: Path, lists: Lists, **texts: str) -> FetchSettings:
             """
     write_lists(tmp_path / "blocklists", files)
     return FetchSettings(tmp_path / "blocklists", "UTC", tmp_path / "cache",
-                         download_timeout=5.0, max_download_mb=1, min_keep_ratio=0.5)
+                         download_timeout=5.0, max_download_mb=1, min_keep_ratio=0.5,
+                         retry_initial=30.0, retry_max=3600.0)
 
 
 def test_every_url_source_is_downloaded_once_then_only_when_due(tmp_path: Path,
@@ -152,7 +153,8 @@ def test_a_list_that_shrank_too_much_is_kept_unless_accepted(tmp_path: Path,
 
 def test_fetch_settings_become_the_download_limits(tmp_path: Path) -> None:
     settings = FetchSettings(tmp_path, "UTC", tmp_path / "cache", download_timeout=7.0,
-                             max_download_mb=3, min_keep_ratio=0.25)
+                             max_download_mb=3, min_keep_ratio=0.25, retry_initial=30.0,
+                             retry_max=3600.0)
     policy = fetch_policy(settings)
     assert (policy.timeout, policy.max_bytes, policy.min_keep_ratio) == (
         7.0, 3 * 1024 * 1024, 0.25)
