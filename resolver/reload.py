@@ -39,6 +39,7 @@ log = logging.getLogger("dnsfence")
 _RELOAD_SWITCH_INTERVAL = 0.0002
 _SETTLE = 0.2  # seconds a change must stay still before it is read (editors write in steps)
 _NEEDS_RESTART = ("server.listen", "server.workers")
+_DOWNLOAD_GAP = 0.25  # seconds at least between a download pass and a retry pass
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
@@ -93,6 +94,7 @@ class PolicyReloader:
     retries: RetrySchedule = field(default_factory=RetrySchedule)
     """When each failing `url:` download may be tried again (backoff; the downloader's)."""
     _refreshed_at: float = field(default_factory=time.time)
+    _downloaded_at: float = 0.0
     seen: Fingerprint | None = None
     """The files as they were when the running policy was read (changes after it count)."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -137,7 +139,9 @@ class PolicyReloader:
         failed or missing one may be tried again."""
         retry = self.retries.next_due()
         tick = self._refreshed_at + self.refresh_every
-        return tick if retry is None else min(tick, retry)
+        if retry is None:
+            return tick
+        return min(tick, max(retry, self._downloaded_at + _DOWNLOAD_GAP))
 
     async def run(self) -> None:
         """Forever: sleep until the next transition, poll tick or reload request."""
@@ -204,6 +208,7 @@ class PolicyReloader:
         settings = self.config.fetch_settings()
         updates = await loop.run_in_executor(
             None, lambda: update_sources(settings, retries=self.retries))
+        self._downloaded_at = time.time()
         missing = {m.url for m in self.active.policy.missing_sources}
         for item in updates:
             log_download(item, item.spec.url in missing)

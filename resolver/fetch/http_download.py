@@ -243,7 +243,7 @@ def _network_error(exc: BaseException, policy: FetchPolicy) -> str:
     if isinstance(exc, urllib.error.URLError):
         reason = exc.reason
     if isinstance(reason, TimeoutError):
-        return f"no response within {policy.timeout:g} s"
+        return f"no response within {policy.timeout:.3g} s"
     if isinstance(reason, ssl.SSLCertVerificationError):
         return f"the server's TLS certificate is not valid: {reason.verify_message}"
     if isinstance(reason, ssl.SSLError):
