@@ -56,7 +56,7 @@ def log_first_load(result: LoadResult, retries: RetrySchedule) -> None:
         if attempts is None or attempts.last_error is None:
             tried = "not tried yet (start-up had no time left); the first worker tries now"
         else:
-            tried = (f"download: {attempts.last_error}; next try in "
+            tried = (f"first try: {attempts.last_error}; next try in "
                      f"{duration(attempts.next_at - now)}")
         log.warning("%s; %s", problem, tried,
                     extra={"event": "source_missing", "list": source.list_name,

@@ -64,7 +64,7 @@ def test_a_source_that_cannot_be_downloaded_is_one_warning_naming_it(
     assert record.getMessage() == (
         f"{config.blocklists / 'remote.yaml'}:6:5: warning: source {url} has not been "
         "downloaded yet; list remote is served without it until it arrives (a running server "
-        "keeps trying; `dnsfence lists update` downloads it now); download: HTTP 503 Service "
+        "keeps trying; `dnsfence lists update` downloads it now); first try: HTTP 503 Service "
         "Unavailable (the server asks to retry after 120 s); there is no earlier copy to use; "
         "next try in 2 min")
     assert (record.event, record.url) == ("source_missing", url)  # type: ignore[attr-defined]
