@@ -110,3 +110,16 @@ def test_no_worker_yet_still_scrapes() -> None:
     found = scrape()
     assert found["dnsfence_workers"] == {(): 0}
     assert "dnsfence_policy_last_reload_success_timestamp_seconds" not in found
+
+
+def test_sources_never_downloaded_are_counted_from_the_newest_policy() -> None:
+    assert scrape(worker(1, 0.0))["dnsfence_sources_missing"] == {(): 0}
+    lacking = {**STATE, "policy": {**STATE["policy"], "missing_sources": [
+        {"list": "tiktok", "url": "https://lists.example/a.txt"},
+        {"list": "tiktok", "url": "https://lists.example/b.txt"}]},
+        "reload": {**STATE["reload"], "last_success": 50.0}}
+    found = scrape(worker(1, 0.0, state=lacking))
+    assert found["dnsfence_sources_missing"] == {(): 2}
+    # a newer policy (the source arrived and was loaded) counts, not the older one
+    assert scrape(worker(1, 0.0, state=lacking), worker(2, 0.0, loaded_at=100.0))[
+        "dnsfence_sources_missing"] == {(): 0}
