@@ -1,6 +1,10 @@
 """`/healthz`: 200 when the server answers DNS and its policy is loaded, 503 and why
 otherwise.
 
+A `url:` source that has never been downloaded (`lists.on_missing: start`) is named in
+the detail but keeps 200: the server does what it was told to, and a 503 would make an
+orchestrator restart a server that cannot do better until the mirror is back.
+
 "Loaded" means the lists on disk are the ones in force: when the last reload failed
 the server still answers with the last good policy, but the files an admin edited are
 not what it enforces, and a monitor should say so. Answering is checked for real: a
@@ -15,6 +19,7 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from resolver.config.endpoints import Endpoint
 from resolver.counters import PUBLISH_INTERVAL, WorkerCounters
@@ -70,6 +75,29 @@ def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
+def missing_sources(own: dict[str, Any], others: Sequence[dict[str, Any]]
+                    ) -> list[dict[str, Any]]:
+    """The `url:` sources the policy in `own` (a worker's state) is served without, with
+    how their downloads went taken from whichever worker downloads (only one does)."""
+    found = [dict(entry) for entry in own.get("policy", {}).get("missing_sources", [])]
+    tried = {entry["url"]: entry for state in others
+             for entry in state.get("policy", {}).get("missing_sources", [])
+             if entry.get("failures") is not None}
+    for entry in found:
+        if entry.get("failures") is None and entry["url"] in tried:
+            for key in ("failures", "last_error", "next_attempt"):
+                entry[key] = tried[entry["url"]][key]
+    return found
+
+
+def _missing_detail(missing: list[dict[str, Any]]) -> str:
+    count = len(missing)
+    shown = ", ".join(f"{m['url']} of list {m['list']} ({m['location']})" for m in missing[:3])
+    more = f" and {count - 3} more" if count > 3 else ""
+    return (f"; serving without {count} source{'s' * (count != 1)} never downloaded yet: "
+            f"{shown}{more}")
+
+
 def health(workers: Sequence[WorkerCounters], expected: int, now: float,
            probe: Callable[[], str | None]) -> Health:
     """The verdict from the workers' reports and a DNS probe; every reason is given."""
@@ -95,12 +123,14 @@ def health(workers: Sequence[WorkerCounters], expected: int, now: float,
     failed = probe()
     if failed is not None:
         reasons.append(failed)
-    if reasons:
-        return Health(False, "unhealthy: " + "; ".join(reasons))
     newest = max(states, key=lambda s: s["reload"]["last_success"]) if states else None
+    missing = missing_sources(newest, states) if newest is not None else []
+    without = _missing_detail(missing) if missing else ""
+    if reasons:
+        return Health(False, "unhealthy: " + "; ".join(reasons) + without)
     lists = 0 if newest is None else len(newest["policy"]["lists"])
     loaded = "" if newest is None else (
         f"; policy of {lists} list{'s' * (lists != 1)} loaded at "
-        f"{_when(newest['policy']['loaded_at'])}")
+        f"{_when(newest['policy']['loaded_at'])}{without}")
     count = len(workers)
     return Health(True, f"ok: {count} worker{'s' * (count != 1)} answering DNS{loaded}")

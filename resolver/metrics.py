@@ -155,6 +155,10 @@ def _policy(states: list[dict[str, Any]]) -> Iterable[Metric]:
     for name, size in sorted(newest["policy"]["lists"].items()):
         rules.add_metric([name], size)
     yield rules
+    yield GaugeMetricFamily(
+        "dnsfence_sources_missing",
+        "`url:` sources never downloaded yet: their lists are served without them.",
+        value=len(newest["policy"].get("missing_sources", [])))
 
 
 class WorkersProcessCollector(Collector):

@@ -27,6 +27,8 @@ from typing import Any
 
 from resolver.config.load import ConfigError
 from resolver.config.settings import Config
+from resolver.fetch.attempts import log_download, missing_state
+from resolver.fetch.backoff import RetrySchedule
 from resolver.fetch.updates import update_sources
 from resolver.lists.load import LoadResult, list_files, load_policy
 from resolver.policy.loaded import Policy
@@ -37,6 +39,7 @@ log = logging.getLogger("dnsfence")
 _RELOAD_SWITCH_INTERVAL = 0.0002
 _SETTLE = 0.2  # seconds a change must stay still before it is read (editors write in steps)
 _NEEDS_RESTART = ("server.listen", "server.workers")
+_DOWNLOAD_GAP = 0.25  # seconds at least between a download pass and a retry pass
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
@@ -88,7 +91,10 @@ class PolicyReloader:
     downloads: bool = True
     """Whether this process fetches `url:` sources. With several workers only the first
     does; the others reload when the copy it saved changes (its sidecar is watched)."""
+    retries: RetrySchedule = field(default_factory=RetrySchedule)
+    """When each failing `url:` download may be tried again (backoff; the downloader's)."""
     _refreshed_at: float = field(default_factory=time.time)
+    _downloaded_at: float = 0.0
     seen: Fingerprint | None = None
     """The files as they were when the running policy was read (changes after it count)."""
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -106,6 +112,8 @@ class PolicyReloader:
                 "entries": policy.size,
                 "active_entries": period.active,
                 "next_change": None if math.isinf(period.until) else period.until,
+                "missing_sources": missing_state(
+                    policy.missing_sources, self.retries if self.downloads else None),
             },
             "reload": {
                 "ok": self.reloads,
@@ -126,16 +134,28 @@ class PolicyReloader:
     def watched(self) -> list[Path]:
         return watched_paths(self.config, self.active.policy)
 
+    def _download_at(self) -> float:
+        """When to look at the `url:` sources next: the refresh tick, or sooner when a
+        failed or missing one may be tried again."""
+        retry = self.retries.next_due()
+        tick = self._refreshed_at + self.refresh_every
+        if retry is None:
+            return tick
+        return min(tick, max(retry, self._downloaded_at + _DOWNLOAD_GAP))
+
     async def run(self) -> None:
         """Forever: sleep until the next transition, poll tick or reload request."""
         seen = self.seen if self.seen is not None else fingerprint(self.watched())
+        if self.downloads:
+            self._schedule_missing(time.time())
+        missing_seen: Fingerprint = ()  # the first look checks whether one came already
         while True:
             now = time.time()
             wait = self.active.period.until - now
-            if self.config.reload.watch:
+            if self.config.reload.watch or self.active.policy.missing_sources:
                 wait = min(wait, self.config.reload.poll_interval)
             if self.downloads:  # URL sources refresh even when files are not watched
-                wait = min(wait, self._refreshed_at + self.refresh_every - now)
+                wait = min(wait, self._download_at() - now)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(None if math.isinf(wait) else max(wait, 0.0)):
                     await self._wake.wait()
@@ -148,12 +168,23 @@ class PolicyReloader:
                 await self.reload("SIGHUP")
                 seen = fingerprint(self.watched())
                 continue
-            if self.downloads and now - self._refreshed_at >= self.refresh_every:
-                self._refreshed_at = now
+            if self.downloads and now >= self._download_at():
+                if now - self._refreshed_at >= self.refresh_every:
+                    self._refreshed_at = now
                 if await self._download_due():
                     await self.reload("sources downloaded")
                     seen = fingerprint(self.watched())
                     continue
+            if not self.config.reload.watch and self.active.policy.missing_sources:
+                # a missing source's arrival (saved by the downloading worker or by
+                # `dnsfence lists update`) is picked up even when files are not watched;
+                # looked at once per change, so a failing reload is not retried in a loop
+                current = fingerprint(self._missing_sidecars())
+                if current != missing_seen:
+                    missing_seen = current
+                    if any(size != -1 for _, _, size, _ in current):
+                        await self.reload("sources downloaded")
+                        continue
             if self.config.reload.watch:
                 current = fingerprint(self.watched())
                 if current != seen:
@@ -162,16 +193,25 @@ class PolicyReloader:
                     seen = fingerprint(self.watched()) if self.last and self.last.ok \
                         else current
 
+    def _missing_sidecars(self) -> list[Path]:
+        return [Path(m.sidecar) for m in self.active.policy.missing_sources if m.sidecar]
+
+    def _schedule_missing(self, now: float) -> None:
+        """Sources the policy lacks and nobody tried yet are tried at once."""
+        for source in self.active.policy.missing_sources:
+            self.retries.soon(source.url, now)
+
     async def _download_due(self) -> bool:
-        """Fetch URL sources whose refresh interval has passed (in a thread); any new copy?"""
+        """Fetch URL sources that are due (refresh interval passed, or their retry time
+        come) in a thread; any new copy?"""
         loop = asyncio.get_running_loop()
         settings = self.config.fetch_settings()
-        updates = await loop.run_in_executor(None, lambda: update_sources(settings))
+        updates = await loop.run_in_executor(
+            None, lambda: update_sources(settings, retries=self.retries))
+        self._downloaded_at = time.time()
+        missing = {m.url for m in self.active.policy.missing_sources}
         for item in updates:
-            if item.result.status in ("kept", "failed"):
-                log.warning("dnsfence: %s", item.describe())
-            elif item.changed:
-                log.info("dnsfence: %s", item.describe())
+            log_download(item, item.spec.url in missing)
         return any(item.changed for item in updates)
 
     async def _settled(self, current: Fingerprint) -> Fingerprint:
@@ -212,7 +252,8 @@ class PolicyReloader:
         try:
             result: LoadResult = await loop.run_in_executor(
                 None, functools.partial(load_policy, config.blocklists, config.timezone,
-                                        config.lists.cache_dir, groups=config.group_names))
+                                        config.lists.cache_dir, groups=config.group_names,
+                                        allow_missing=config.lists.allow_missing))
         finally:
             sys.setswitchinterval(interval)
         if result.policy is None:
@@ -230,6 +271,8 @@ class PolicyReloader:
                         "entries": result.policy.size})
         for problem in result.warnings:
             log.warning("%s", problem)
+        if self.downloads:  # a `url:` source added since is fetched now, not in a minute
+            self._schedule_missing(time.time())
         for key in restart:
             log.warning("dnsfence: %s changed in %s; it takes effect after a restart",
                         key, config.source)

@@ -10,7 +10,7 @@ import pytest
 
 from resolver.config.endpoints import Endpoint
 from resolver.counters import WorkerCounters
-from resolver.health import STALE_AFTER, health, loopback_for, probe_dns
+from resolver.health import STALE_AFTER, health, loopback_for, missing_sources, probe_dns
 
 NOW = 1_000_000.0
 
@@ -97,3 +97,35 @@ def test_a_silent_port_fails_the_probe_in_bounded_time() -> None:
         silent.bind(("127.0.0.1", 0))
         reason = probe_dns(Endpoint("127.0.0.1", silent.getsockname()[1]), timeout=0.2)
     assert reason is not None and "within 0.2s" in reason
+
+
+def missing(failures: int | None) -> dict[str, object]:
+    return {"list": "ads", "url": "https://lists.example/ads.txt",
+            "location": "blocklists/ads.yaml:6:5", "failures": failures,
+            "last_error": None if failures is None else "HTTP 503",
+            "next_attempt": None if failures is None else NOW + 30}
+
+
+def lacking(pid: int, failures: int | None, *, failed: bool = False) -> WorkerCounters:
+    with_missing = state(failed=failed)
+    with_missing["policy"]["missing_sources"] = [missing(failures)]  # type: ignore[index]
+    return WorkerCounters(pid, NOW - 0.5, {}, {}, with_missing)
+
+
+def test_a_source_never_downloaded_is_named_but_the_server_stays_healthy() -> None:
+    verdict = health([lacking(1, 2), lacking(2, None)], 2, NOW, answering)
+    assert verdict.status == 200
+    assert verdict.reason.endswith(
+        "; serving without 1 source never downloaded yet: https://lists.example/ads.txt of "
+        "list ads (blocklists/ads.yaml:6:5)")
+    unhealthy = health([lacking(1, 2, failed=True)], 1, NOW, answering)
+    assert unhealthy.status == 503 and "serving without 1 source" in unhealthy.reason
+
+
+def test_missing_sources_take_the_downloading_workers_attempts() -> None:
+    own = lacking(2, None).state
+    merged = missing_sources(own, [lacking(1, 4).state, own])
+    assert merged == [missing(4)]
+    assert own["policy"]["missing_sources"] == [missing(None)]  # the worker's own is left
+    assert missing_sources(own, [own]) == [missing(None)]
+    assert missing_sources({}, []) == []

@@ -120,3 +120,16 @@ def test_rate_limits_and_tcp_caps_are_counted_by_what_happened() -> None:
                                                     (("action", "slip"),): 8}
     assert found["dnsfence_tcp_connections_refused_total"] == {(("cap", "total"),): 4,
                                                                (("cap", "client"),): 10}
+
+
+def test_sources_never_downloaded_are_counted_from_the_newest_policy() -> None:
+    assert scrape(worker(1, 0.0))["dnsfence_sources_missing"] == {(): 0}
+    lacking = {**STATE, "policy": {**STATE["policy"], "missing_sources": [
+        {"list": "tiktok", "url": "https://lists.example/a.txt"},
+        {"list": "tiktok", "url": "https://lists.example/b.txt"}]},
+        "reload": {**STATE["reload"], "last_success": 50.0}}
+    found = scrape(worker(1, 0.0, state=lacking))
+    assert found["dnsfence_sources_missing"] == {(): 2}
+    # a newer policy (the source arrived and was loaded) counts, not the older one
+    assert scrape(worker(1, 0.0, state=lacking), worker(2, 0.0, loaded_at=100.0))[
+        "dnsfence_sources_missing"] == {(): 0}

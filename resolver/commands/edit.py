@@ -169,7 +169,7 @@ def run_new(config: Config, list_name: str, *, effective: str, reference: str,
 
 def _directory(config: Config) -> EditDirectory:
     return EditDirectory(config.blocklists, config.timezone, config.lists.cache_dir,
-                         config.group_names)
+                         config.group_names, config.lists.allow_missing)
 
 
 def _refused(exc: EditError, err: TextIO) -> int:

@@ -19,7 +19,7 @@ from resolver.policy.model import Action, AnyRule, SourceRules
 
 def run(config: Config, *, strict: bool, out: TextIO, err: TextIO) -> int:
     result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir,
-                         groups=config.group_names)
+                         groups=config.group_names, allow_missing=config.lists.allow_missing)
     problems = list(result.problems)
     if result.policy is not None and result.policy.index is not None:
         problems.extend(blocked_local_records(config.local.records, result.policy.index,

@@ -32,7 +32,7 @@ def policy_or_none(config: Config, err: TextIO) -> Policy | None:
     """The lists' dates for the report; a broken blocklist directory costs the dates only,
     since the log alone still says what was blocked."""
     result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir,
-                         groups=config.group_names)
+                         groups=config.group_names, allow_missing=config.lists.allow_missing)
     if result.policy is None:
         print(f"dnsfence: warning: {len(result.errors)} error(s) in {config.blocklists} "
               "(see `dnsfence lint`); the report shows no list dates", file=err)

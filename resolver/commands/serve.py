@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from resolver import server_log
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
+from resolver.commands.startup_sources import first_downloads, log_first_load
 from resolver.commands.worker_report import (
     fresh_reports,
     publish_every_second,
@@ -28,7 +29,7 @@ from resolver.config.endpoints import Endpoint, resolv_conf_servers
 from resolver.config.load import ConfigError, defaults, load_config
 from resolver.config.settings import Config
 from resolver.counters import SharedCounters, WorkerCounters
-from resolver.fetch.updates import update_sources
+from resolver.fetch.backoff import RetrySchedule
 from resolver.health import Health, health, probe_dns
 from resolver.http_server import HttpListener
 from resolver.lists.load import load_policy
@@ -104,13 +105,10 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
         log.error("dnsfence: not started: the config file has errors")
         return EXIT_PROBLEMS
     server_log.reconfigure(config.log.level, config.log.format)
-    # first start: no copy yet
-    for item in update_sources(config.fetch_settings(), only_missing=True):
-        (log.info if item.changed else log.warning)("dnsfence: %s", item.describe())
+    retries = first_downloads(config)
     result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir,
-                         groups=config.group_names)
-    for problem in result.problems:
-        log.warning("%s", problem)
+                         groups=config.group_names, allow_missing=config.lists.allow_missing)
+    log_first_load(result, retries)
     if result.policy is None:
         log.error("dnsfence: not started: %d error(s) in the blocklists in %s",
                   len(result.errors), config.blocklists)
@@ -164,18 +162,21 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
     if workers == 1:
         try:
             asyncio.run(_serve_worker(config, read_config, active, listeners, seen, shared,
-                                      http=http))
+                                      http=http, retries=retries))
         finally:
             if http is not None:
                 http.close()
         return EXIT_OK
-    return _run_workers(config, read_config, active, listeners, workers, seen, shared, http)
+    return _run_workers(config, read_config, active, listeners, workers, seen, shared, http,
+                        retries)
 
 
 async def _serve_worker(config: Config, read_config: ConfigReader, active: PolicyHolder,
                         listeners: list[Listener], seen: Fingerprint, shared: SharedCounters,
-                        index: int = 0, http: HttpListener | None = None) -> None:
-    """One worker; `http` is given to the only worker of a single-process server."""
+                        index: int = 0, http: HttpListener | None = None,
+                        retries: RetrySchedule | None = None) -> None:
+    """One worker; `http` is given to the only worker of a single-process server.
+    `retries`: the start-up's failed downloads, which the downloading worker goes on with."""
     started = time.time()
     pipeline = Pipeline.from_config(
         config, active, status_report=lambda: status_report(live, pipeline, started, shared))
@@ -185,7 +186,7 @@ async def _serve_worker(config: Config, read_config: ConfigReader, active: Polic
         server_log.reconfigure(new.log.level, new.log.format)
 
     live = PolicyReloader(config, active, read_config, apply_config, seen=seen,
-                          downloads=index == 0)
+                          downloads=index == 0, retries=retries or RetrySchedule())
     publish = publisher(pipeline, live, shared, index)
     if http is not None:
         reports = fresh_reports(asyncio.get_running_loop(), publish, shared)
@@ -208,7 +209,8 @@ def _serve_http(http: HttpListener, reports: Callable[[], list[WorkerCounters]],
 
 def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder,
                  first: list[Listener], workers: int, seen: Fingerprint,
-                 shared: SharedCounters, http: HttpListener | None) -> int:
+                 shared: SharedCounters, http: HttpListener | None,
+                 retries: RetrySchedule) -> int:
     """Fork workers sharing each port with SO_REUSEPORT; nothing mutable is shared.
 
     The first process keeps `/metrics` and `/healthz` (from the workers' shared reports),
@@ -229,7 +231,8 @@ def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder
                         for item in other:
                             item.udp.close()
                             item.tcp.close()
-                asyncio.run(_serve_worker(config, read_config, active, mine, seen, shared, index))
+                asyncio.run(_serve_worker(config, read_config, active, mine, seen, shared, index,
+                                          retries=retries))
                 status = 0
             except BaseException:
                 log.exception("dnsfence: worker %d failed", index)

@@ -50,6 +50,7 @@ def render(status: dict[str, Any]) -> str:
         f"{policy['active_entries']:,} of {policy['entries']:,} entries active, "
         f"loaded {_when(policy['loaded_at'])}; next change {_when(policy['next_change'])}",
     ]
+    lines.extend(_missing_lines(policy.get("missing_sources", [])))
     last = status["last_reload"]
     if last is None:
         lines.append("last reload: none since start-up")
@@ -78,6 +79,27 @@ def render(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _missing_lines(missing: list[dict[str, Any]]) -> list[str]:
+    """'MISSING: 1 source never downloaded yet, its list served without it:' and one
+    line per source with how its downloads go."""
+    if not missing:
+        return []
+    count = len(missing)
+    what = ("1 source never downloaded yet; its list is served without it until it arrives"
+            if count == 1 else f"{count} sources never downloaded yet; their lists are "
+            "served without them until they arrive")
+    lines = [f"MISSING: {what}:"]
+    for source in missing:
+        line = f"  {source['location']}: {source['url']} (list {source['list']})"
+        if source.get("last_error"):
+            line += (f"; failed {source['failures']} time{'s' * (source['failures'] != 1)}, "
+                     f"last: {source['last_error']}")
+        if source.get("next_attempt") is not None:
+            line += f"; next try {_when(source['next_attempt'])}"
+        lines.append(line)
+    return lines
+
+
 def run(config: Config, server: Endpoint | None, *, as_json: bool, out: TextIO,
         err: TextIO) -> int:
     target = server or loopback_for(config.server.listen[0])
@@ -88,4 +110,5 @@ def run(config: Config, server: Endpoint | None, *, as_json: bool, out: TextIO,
         return EXIT_PROBLEMS
     print(json.dumps(status) if as_json else render(status), file=out)
     last = status["last_reload"]
-    return EXIT_PROBLEMS if last is not None and not last["ok"] else EXIT_OK
+    failed = last is not None and not last["ok"]
+    return EXIT_PROBLEMS if failed or status["policy"].get("missing_sources") else EXIT_OK

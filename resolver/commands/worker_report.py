@@ -18,6 +18,7 @@ from resolver.counters import (
     series_totals,
     totals,
 )
+from resolver.health import missing_sources
 from resolver.pipeline import Pipeline, counter_names
 from resolver.reload import PolicyReloader
 
@@ -42,12 +43,15 @@ def status_report(live: PolicyReloader, pipeline: Pipeline, started: float,
     live_series = WorkerCounters(pid, 0.0, own, pipeline.series())
     blocked = {labels[0]: int(value) for labels, value
                in series_totals([live_series, *others]).get("blocked", {}).items()}
-    policy = live.state()["policy"]  # the figures /metrics reports, named as status has them
+    state = live.state()
+    policy = state["policy"]  # the figures /metrics reports, named as status has them
+    # sources never downloaded: how the downloading worker's attempts went, whoever answers
+    missing = missing_sources(state, [w.state for w in others])
     return {
         "version": __version__,
         "pid": pid,
         "started": started,
-        "policy": {**policy, "lists": list(policy["lists"])},
+        "policy": {**policy, "lists": list(policy["lists"]), "missing_sources": missing},
         "last_reload": None if last is None else {
             "at": last.at, "ok": last.ok, "reason": last.reason,
             "problems": list(last.problems[:50]), "restart_needed": list(last.restart_needed),

@@ -68,7 +68,7 @@ SECTIONS: dict[str, type] = {
 }
 
 # (smaller, larger, why): keys of one section whose values must be in this order.
-ORDERED = (*cache.ORDERED, *upstream.ORDERED)
+ORDERED = (*cache.ORDERED, *upstream.ORDERED, *lists.ORDERED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,4 +111,5 @@ class Config:
         """What refreshing the `url:` sources needs, and nothing else of the config."""
         return FetchSettings(self.blocklists, self.timezone, self.lists.cache_dir,
                              self.lists.download_timeout, self.lists.max_download_mb,
-                             self.lists.min_keep_ratio)
+                             self.lists.min_keep_ratio, self.lists.retry_initial,
+                             self.lists.retry_max)

@@ -32,6 +32,8 @@ class EditDirectory:
     timezone: str
     cache_dir: Path
     groups: tuple[str, ...] | None = None  # the config's client groups
+    allow_missing: bool = False  # `lists.on_missing: start`: lists load without a source
+                                 # that has never been downloaded, as the server does
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,8 @@ class Target:
 
 def loaded_directory(where: EditDirectory) -> LoadResult:
     """The directory as it is; an edit starts only from one that loads."""
-    loaded = load_policy(where.blocklists, where.timezone, where.cache_dir, where.groups)
+    loaded = load_policy(where.blocklists, where.timezone, where.cache_dir, where.groups,
+                         allow_missing=where.allow_missing)
     if loaded.policy is None:
         raise EditError(f"{len(loaded.errors)} error(s) in {where.blocklists}; fix them first "
                         "(see `dnsfence lint`); nothing was changed", loaded.errors)
@@ -135,7 +138,7 @@ def checked_edit(where: EditDirectory, target: Target, text: str,
     """The directory with the edited file, loaded as lint loads it; EditError unless it
     loads and the list gained and lost exactly the entries meant."""
     loaded = load_policy_with(where.blocklists, target.path, text, where.timezone,
-                              where.cache_dir, where.groups)
+                              where.cache_dir, where.groups, allow_missing=where.allow_missing)
     after = _loads(loaded, target.blocklist.name, target.path)
     if rule_changes(target.blocklist, after) != (added, removed):
         raise EditError(f"internal error: the edit of {target.path} would change other entries "
@@ -148,7 +151,7 @@ def checked_new(where: EditDirectory, path: Path, text: str, list_name: str
                 ) -> tuple[LoadResult, BlockList]:
     """The directory with the new list file `path` holding `text`; EditError unless it loads."""
     loaded = load_policy_with(where.blocklists, path, text, where.timezone, where.cache_dir,
-                              where.groups)
+                              where.groups, allow_missing=where.allow_missing)
     return loaded, _loads(loaded, list_name, path)
 
 
@@ -182,7 +185,8 @@ def rule_changes(before: BlockList | None, after: BlockList) -> tuple[Counter[tu
 
 def load_policy_with(directory: Path, path: Path, text: str, default_timezone: str = "UTC",
                      remote_cache: Path | None = None,
-                     groups: tuple[str, ...] | None = None) -> LoadResult:
+                     groups: tuple[str, ...] | None = None, *,
+                     allow_missing: bool = False) -> LoadResult:
     """`load_policy(directory)` as it would be with `path` holding `text`.
 
     The directory is loaded exactly as `lint` loads it, from a temporary directory of
@@ -199,7 +203,8 @@ def load_policy_with(directory: Path, path: Path, text: str, default_timezone: s
                 if entry.name != path.name:
                     os.symlink(entry.absolute(), copy / entry.name)
         (copy / path.name).write_text(text, encoding="utf-8", newline="")
-        result = load_policy(copy, default_timezone, remote_cache, groups)
+        result = load_policy(copy, default_timezone, remote_cache, groups,
+                             allow_missing=allow_missing)
     return replace(result, problems=tuple(_relocated(p, str(copy), str(directory))
                                           for p in result.problems))
 

@@ -7,6 +7,7 @@ file must never replace the last good copy. Blocking I/O: call it off the event 
 
 from __future__ import annotations
 
+import email.utils
 import http.client
 import re
 import ssl
@@ -14,6 +15,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass
 from http.client import HTTPMessage
 from typing import IO
@@ -33,6 +35,8 @@ HTML_START = re.compile(rb"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]")
 HTML_SNIFF_BYTES = 2048
 # Share of control characters (other than tab, CR, LF, FF, VT) above which text is binary.
 MAX_CONTROL_SHARE = 0.01
+# Content-Encoding values taken: lists compress about 4:1, and many mirrors send gzip.
+GZIP_ENCODINGS = ("gzip", "x-gzip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +67,15 @@ class Download:
 
 
 class Refused(Exception):
-    """A download that must not replace the last good copy; `reason` says why."""
+    """A download that must not replace the last good copy; `reason` says why.
 
-    def __init__(self, reason: str) -> None:
+    `retry_after`: seconds the server asked us to wait (its Retry-After), if it did.
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.retry_after = retry_after
 
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
@@ -98,6 +106,7 @@ def download(url: str, copy: CachedCopy | None, policy: FetchPolicy) -> Download
     request = urllib.request.Request(url, headers={
         "User-Agent": "dnsfence (blocklist updater)",
         "Accept": "text/plain, text/*;q=0.9, */*;q=0.1",
+        "Accept-Encoding": "gzip",
     })
     if copy is not None:
         if copy.etag:
@@ -110,7 +119,7 @@ def download(url: str, copy: CachedCopy | None, policy: FetchPolicy) -> Download
             if response.status != 200:
                 raise Refused(f"HTTP {response.status} {response.reason}, expected 200")
             headers = response.headers
-            _check_headers(headers, policy)
+            gzipped = _check_headers(headers, policy)
             body = _read_capped(response, policy, started)
     except Refused:
         raise
@@ -118,22 +127,67 @@ def download(url: str, copy: CachedCopy | None, policy: FetchPolicy) -> Download
         exc.close()
         if exc.code == 304:
             return Download(None, exc.headers.get("ETag"), exc.headers.get("Last-Modified"))
-        raise Refused(f"HTTP {exc.code} {exc.reason}") from None
+        wait = retry_after(exc.headers.get("Retry-After"), time.time())
+        asked = "" if wait is None else f" (the server asks to retry after {wait:.0f} s)"
+        raise Refused(f"HTTP {exc.code} {exc.reason}{asked}", wait) from None
     except (OSError, http.client.HTTPException, ValueError) as exc:
         raise Refused(_network_error(exc, policy)) from None
+    if gzipped:
+        body = _gunzip(body, policy)
     return Download(_as_text(body, headers), headers.get("ETag"), headers.get("Last-Modified"))
 
 
-def _check_headers(headers: HTTPMessage, policy: FetchPolicy) -> None:
+def retry_after(value: str | None, now: float) -> float | None:
+    """Seconds a Retry-After header asks for (delta-seconds or an HTTP date), or None."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:  # HTTP dates are GMT
+        return None
+    return max(moment.timestamp() - now, 0.0)
+
+
+def _check_headers(headers: HTTPMessage, policy: FetchPolicy) -> bool:
+    """Refused for what cannot be a list; whether the body is gzip-encoded."""
     encoding = (headers.get("Content-Encoding") or "identity").strip().lower()
-    if encoding != "identity":
-        raise Refused(f"the server sent {encoding}-encoded content although none was asked for")
+    if encoding not in ("identity", *GZIP_ENCODINGS):
+        raise Refused(f"the server sent {encoding}-encoded content; only gzip was asked for")
     media = headers.get_content_type() if headers.get("Content-Type") else None
     if media is not None and not media.startswith(TEXT_TYPES) and media not in GENERIC_TYPES:
         raise Refused(f"not text: the server says it is {media}")
     length = headers.get("Content-Length")
     if length is not None and length.strip().isdigit() and int(length) > policy.max_bytes:
         raise Refused(f"{int(length):,} bytes, more than the limit of {_size(policy.max_bytes)}")
+    return encoding in GZIP_ENCODINGS
+
+
+def _gunzip(body: bytes, policy: FetchPolicy) -> bytes:
+    """A gzip body, decompressed; the size limit applies to what it decompresses to (a
+    small bomb must not fill the memory), and a cut-off stream is refused like half a file."""
+    out: list[bytes] = []
+    size = 0
+    rest = body
+    while rest:  # a gzip file may hold several members, one after another
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            piece = inflater.decompress(rest, policy.max_bytes + 1 - size)
+        except zlib.error as exc:
+            raise Refused(f"the gzip-encoded download is not valid gzip data ({exc})") from None
+        size += len(piece)
+        if size > policy.max_bytes:
+            raise Refused(f"the download decompresses to more than the limit of "
+                          f"{_size(policy.max_bytes)}")
+        if not inflater.eof:
+            raise Refused("the gzip-encoded download is cut off (the stream is incomplete)")
+        out.append(piece)
+        rest = inflater.unused_data.lstrip(b"\0")  # some writers pad members with zeros
+    return b"".join(out)
 
 
 def _read_capped(response: http.client.HTTPResponse, policy: FetchPolicy,
@@ -189,7 +243,7 @@ def _network_error(exc: BaseException, policy: FetchPolicy) -> str:
     if isinstance(exc, urllib.error.URLError):
         reason = exc.reason
     if isinstance(reason, TimeoutError):
-        return f"no response within {policy.timeout:g} s"
+        return f"no response within {policy.timeout:.3g} s"
     if isinstance(reason, ssl.SSLCertVerificationError):
         return f"the server's TLS certificate is not valid: {reason.verify_message}"
     if isinstance(reason, ssl.SSLError):

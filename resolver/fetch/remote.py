@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from resolver.fetch.http_download import SCHEMES, FetchPolicy, Refused, download, os_error
@@ -32,6 +32,12 @@ class FetchResult:
     message: str            # one line for the admin: what happened and why
     added: int | None = None    # entries in the used text and not in the last good copy;
     removed: int | None = None  # None when not counted (no entries_of, or failed)
+    retry_after: float | None = None  # seconds the server asked us to wait (Retry-After)
+
+    @property
+    def failed(self) -> bool:
+        """The download did not work (the last good copy, if any, is still in use)."""
+        return self.status in ("kept", "failed")
 
 
 def fetch(url: str, cache: RemoteCache, policy: FetchPolicy, *,
@@ -60,7 +66,7 @@ def fetch(url: str, cache: RemoteCache, policy: FetchPolicy, *,
     try:
         got = download(url, copy, policy)
     except Refused as refused:
-        return _fall_back(url, copy, refused.reason)
+        return replace(_fall_back(url, copy, refused.reason), retry_after=refused.retry_after)
 
     if got.text is None:  # 304 Not Modified
         if copy is None:

@@ -18,3 +18,5 @@ class FetchSettings:
     download_timeout: float   # seconds a download may stall
     max_download_mb: int      # largest download accepted, MiB
     min_keep_ratio: float     # a download keeping less of the last copy is refused
+    retry_initial: float      # seconds before a failed download is tried again (doubling)
+    retry_max: float          # longest wait between two tries

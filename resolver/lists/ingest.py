@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from resolver.lists.formats import parse_source
 from resolver.lists.formats.parsed import ParsedSource
@@ -18,6 +18,7 @@ from resolver.lists.remote_cache import RemoteCache
 from resolver.lists.sources import SourceSpec
 from resolver.policy.audience import Audience
 from resolver.policy.index import NameHashes, hashes_of
+from resolver.policy.loaded import MissingSource
 from resolver.policy.model import Action, Location, RegexRule, Rule, Scope, SourceRules, Window
 from resolver.policy.weekly import WeeklySchedule
 
@@ -52,10 +53,15 @@ class Ingested:
     reports: list[SourceReport]
     problems: list[Problem]
     paths: list[str]
+    missing: list[tuple[MissingSource, Problem]] = field(default_factory=list)
+
+
+NOT_DOWNLOADED = "not downloaded yet"
+"""read_text's reason for a `url:` source with no copy (not an error under on_missing: start)."""
 
 
 def read_text(spec: SourceSpec, remote: RemoteCache | None) -> tuple[str | None, str]:
-    """The source's text, or None with the reason."""
+    """The source's text, or None with the reason (NOT_DOWNLOADED: no copy yet)."""
     if spec.path is not None:
         try:
             return spec.path.read_text(encoding="utf-8", errors="replace"), ""
@@ -64,21 +70,44 @@ def read_text(spec: SourceSpec, remote: RemoteCache | None) -> tuple[str | None,
     assert spec.url is not None
     copy = remote.cached(spec.url) if remote is not None else None
     if copy is None:
-        return None, (f"source {spec.url} has not been downloaded yet; run `dnsfence lists "
-                      "update` (or start the server, which downloads missing sources)")
+        return None, NOT_DOWNLOADED
     try:
         return copy.read_text(), ""
     except OSError as exc:
         return None, f"cannot read the downloaded copy of {spec.url}: {exc}"
 
 
+def not_downloaded(spec: SourceSpec, allow_missing: bool) -> Problem:
+    """A `url:` source with no copy: a warning when the lists load without it."""
+    if allow_missing:
+        return Problem(spec.location, (
+            f"source {spec.url} has not been downloaded yet; list {spec.list_name} is served "
+            "without it until it arrives (a running server keeps trying; `dnsfence lists "
+            "update` downloads it now)"), "warning")
+    return Problem(spec.location, (
+        f"source {spec.url} has not been downloaded yet, and with `lists.on_missing: fail` "
+        "nothing is served without it; run `dnsfence lists update` (the server also tries "
+        "once as it starts), or set `lists.on_missing: start` to serve the other lists "
+        "meanwhile"))
+
+
 def ingest(specs: tuple[SourceSpec, ...], window: Window,
            remote: RemoteCache | None, weekly: WeeklySchedule | None = None,
-           audience: Audience | None = None) -> Ingested:
+           audience: Audience | None = None, allow_missing: bool = False) -> Ingested:
     out = Ingested([], [], [], [], [], [])
     for spec in specs:
         started = time.perf_counter()
         text, why = read_text(spec, remote)
+        if why == NOT_DOWNLOADED:
+            assert spec.url is not None
+            problem = not_downloaded(spec, allow_missing)
+            out.problems.append(problem)
+            sidecar = str(remote.sidecar(spec.url)) if remote is not None else ""
+            if sidecar:
+                out.paths.append(sidecar)  # watched: its appearance reloads the policy
+            out.missing.append((MissingSource(spec.list_name, spec.url, spec.location,
+                                              sidecar), problem))
+            continue
         if text is None:
             out.problems.append(Problem(spec.location, why))
             continue

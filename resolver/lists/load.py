@@ -1,7 +1,10 @@
 """YAML blocklist files -> a validated Policy, with every problem collected.
 
 A directory with any error yields no policy at all: a half-loaded ban is worse
-than the last good one, which the caller keeps.
+than the last good one, which the caller keeps. The one exception is a `url:` source
+that has never been downloaded (its mirror was down at the first start): with
+`allow_missing` its list loads without it, with a warning, because a server that does
+not start leaves the office without any list at all.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from resolver.lists.problems import Problem
 from resolver.lists.remote_cache import RemoteCache
 from resolver.lists.sources import SourceSpec
 from resolver.policy.index import NameHashes, PolicyIndex
-from resolver.policy.loaded import Policy
+from resolver.policy.loaded import MissingSource, Policy
 from resolver.policy.model import BlockList, Location, SourceRules
 
 
@@ -27,6 +30,8 @@ class LoadResult:
     policy: Policy | None
     problems: tuple[Problem, ...]
     sources: tuple[SourceReport, ...] = ()
+    missing: tuple[tuple[MissingSource, Problem], ...] = ()
+    """`url:` sources with no copy yet, each with the problem that reports it."""
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -47,12 +52,15 @@ def list_files(directory: Path) -> list[Path]:
 
 def load_policy(directory: Path, default_timezone: str = "UTC",
                 remote_cache: Path | None = None,
-                groups: Collection[str] | None = None) -> LoadResult:
+                groups: Collection[str] | None = None, *,
+                allow_missing: bool = False) -> LoadResult:
     """Load every list file in `directory` and its sources, and index it; all-or-nothing.
 
     URL sources are read from `remote_cache` (the last good download); nothing is
     fetched here, so loading never waits on the network. `groups` are the config's
     client group names, which lists' `clients:` may name (None: names not checked).
+    `allow_missing` (`lists.on_missing: start`): a URL source with no copy yet is a
+    warning and is left out, instead of an error.
     """
     problems: list[Problem] = []
     if not directory.is_dir():
@@ -79,11 +87,14 @@ def load_policy(directory: Path, default_timezone: str = "UTC",
     named: list[tuple[SourceRules, list[str] | NameHashes]] = []
     reports: list[SourceReport] = []
     paths: list[str] = []
+    missing: list[tuple[MissingSource, Problem]] = []
     for i, (blocklist, sources) in enumerate(zip(lists, specs, strict=True)):
         if not sources:
             continue
-        got = ingest(sources, blocklist.window, remote, blocklist.schedule, blocklist.audience)
+        got = ingest(sources, blocklist.window, remote, blocklist.schedule, blocklist.audience,
+                     allow_missing)
         problems.extend(got.problems)
+        missing.extend(got.missing)
         reports.extend(got.reports)
         paths.extend(got.paths)
         named.extend(got.groups)
@@ -91,11 +102,12 @@ def load_policy(directory: Path, default_timezone: str = "UTC",
                            sources=tuple(g for g, _ in got.groups),
                            regexes=blocklist.regexes + tuple(got.regexes))
     if any(p.severity == "error" for p in problems):
-        return LoadResult(None, tuple(problems), tuple(reports))
+        return LoadResult(None, tuple(problems), tuple(reports), tuple(missing))
     index = PolicyIndex((r for b in lists for r in b.rules), named,
                         (r for b in lists for r in b.regexes))
-    policy = Policy(tuple(lists), default_timezone, index=index, source_paths=tuple(paths))
-    return LoadResult(policy, tuple(problems), tuple(reports))
+    policy = Policy(tuple(lists), default_timezone, index=index, source_paths=tuple(paths),
+                    missing_sources=tuple(source for source, _ in missing))
+    return LoadResult(policy, tuple(problems), tuple(reports), tuple(missing))
 
 
 def _check_unique_names(lists: list[BlockList]) -> list[Problem]:

@@ -8,7 +8,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from resolver.policy.index import PolicyIndex
-from resolver.policy.model import AnyRule, BlockList, Rule
+from resolver.policy.model import AnyRule, BlockList, Location, Rule
+
+
+@dataclass(frozen=True, slots=True)
+class MissingSource:
+    """A `url:` source the policy was loaded without: it has never been downloaded.
+
+    The policy holds the rest of its list; `dnsfence status` and `/healthz` show it, and
+    the server keeps trying to download it, then reloads.
+    """
+
+    list_name: str
+    url: str
+    location: Location  # where the source is written in the list file
+    sidecar: str        # the cache file whose appearance means it has arrived
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +37,7 @@ class Policy:
     default_timezone: str = "UTC"
     index: PolicyIndex | None = field(default=None, compare=False, repr=False)
     source_paths: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    missing_sources: tuple[MissingSource, ...] = field(default=(), compare=False, repr=False)
 
     def list_named(self, name: str) -> BlockList | None:
         for blocklist in self.lists:

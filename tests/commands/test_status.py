@@ -169,3 +169,39 @@ def test_a_wildcard_listen_address_is_asked_on_loopback(server: StatusServer) ->
     out = io.StringIO()
     assert status.run(config, None, as_json=True, out=out, err=io.StringIO()) == EXIT_OK
     assert json.loads(out.getvalue()) == STATUS  # asked on 127.0.0.1 (health.loopback_for)
+
+
+MISSING = [
+    {"list": "ads", "url": "https://lists.example/ads.txt", "location": "blocklists/ads.yaml:6:5",
+     "failures": 3, "last_error": "cannot download: Connection refused; there is no earlier "
+     "copy to use", "next_attempt": 300.0},
+    {"list": "ads", "url": "https://lists.example/more.txt",
+     "location": "blocklists/ads.yaml:8:5", "failures": None, "last_error": None,
+     "next_attempt": None},
+]
+
+
+def test_sources_never_downloaded_are_shown_and_exit_1(server: StatusServer) -> None:
+    server.status = {**STATUS, "policy": {**STATUS["policy"], "missing_sources": MISSING}}
+    out = io.StringIO()
+    assert status.run(defaults(), server.endpoint, as_json=False, out=out,
+                      err=io.StringIO()) == EXIT_PROBLEMS
+    lines = out.getvalue().splitlines()
+    assert lines[2:5] == [
+        "MISSING: 2 sources never downloaded yet; their lists are served without them until "
+        "they arrive:",
+        "  blocklists/ads.yaml:6:5: https://lists.example/ads.txt (list ads); failed 3 times, "
+        "last: cannot download: Connection refused; there is no earlier copy to use; "
+        "next try 1970-01-01 00:05:00 UTC",
+        "  blocklists/ads.yaml:8:5: https://lists.example/more.txt (list ads)",
+    ]
+    out = io.StringIO()
+    assert status.run(defaults(), server.endpoint, as_json=True, out=out,
+                      err=io.StringIO()) == EXIT_PROBLEMS
+    assert json.loads(out.getvalue())["policy"]["missing_sources"] == MISSING
+    server.status = {**STATUS, "policy": {**STATUS["policy"], "missing_sources": MISSING[1:]}}
+    out = io.StringIO()
+    status.run(defaults(), server.endpoint, as_json=False, out=out, err=io.StringIO())
+    assert out.getvalue().splitlines()[2] == (
+        "MISSING: 1 source never downloaded yet; its list is served without it until it "
+        "arrives:")

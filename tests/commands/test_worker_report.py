@@ -20,6 +20,7 @@ from resolver.config.forward_zones import ForwardZone
 from resolver.config.load import defaults
 from resolver.config.settings import Config
 from resolver.counters import SharedCounters
+from resolver.fetch.updates import retry_policy
 from resolver.lists.load import load_policy
 from resolver.pipeline import Pipeline, counter_names
 from resolver.policy.period import PolicyHolder
@@ -134,3 +135,38 @@ def test_a_scrape_from_another_thread_gets_a_copy_made_on_the_event_loop(
     found = asyncio.run(scrape())
     assert len(found) == 1
     assert copied_on == [threading.main_thread()]
+
+
+def test_any_worker_reports_missing_sources_with_the_downloaders_attempts(
+        tmp_path: Path) -> None:
+    url = "https://lists.example/ads.txt"
+    write_tree(tmp_path, {"blocklists/ads.yaml": "reference: r\neffective: 2024-01-01\n"
+                          f"sources:\n  - url: {url}\n"})
+    config = defaults().with_overrides(blocklists=tmp_path / "blocklists",
+                                       **{"upstream.servers": UPSTREAM})
+    loaded = load_policy(config.blocklists, config.timezone, tmp_path / "cache",
+                         allow_missing=True)
+    assert loaded.policy is not None
+    shared = SharedCounters(2, counter_names())
+    workers = []
+    for index in (0, 1):
+        active = PolicyHolder(loaded.policy)
+        pipeline = Pipeline.from_config(config, active)
+        live = PolicyReloader(config, active, lambda: config, lambda _old, _new: None,
+                              downloads=index == 0)
+        workers.append((pipeline, live))
+    downloader = workers[0][1]
+    tried = downloader.retries.failed(url, 1000.0, "HTTP 503",
+                                      retry_policy(config.fetch_settings()))
+    # the downloading worker is another process: its copy in shared memory is what we see
+    shared.publish(0, os.getpid() + 1, time.time(), {}, {}, downloader.state())
+    expected = [{"list": "ads", "url": url, "location": f"{config.blocklists / 'ads.yaml'}:4:5",
+                 "failures": 1, "last_error": "HTTP 503", "next_attempt": tried.next_at}]
+    other_pipeline, other = workers[1]
+    assert status_report(other, other_pipeline, 0.0, shared)["policy"]["missing_sources"] == \
+        expected
+    assert status_report(downloader, workers[0][0], 0.0)["policy"]["missing_sources"] == \
+        expected
+    # alone, the other worker knows what is missing, not how the downloads go
+    alone = status_report(other, other_pipeline, 0.0)["policy"]["missing_sources"]
+    assert [(m["url"], m["failures"]) for m in alone] == [(url, None)]

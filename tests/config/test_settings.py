@@ -42,10 +42,13 @@ def test_fetch_settings_carry_what_refreshing_sources_needs(tmp_path: Path) -> N
           download_timeout: 12
           max_download_mb: 8
           min_keep_ratio: 0.75
+          retry_initial: 10
+          retry_max: 600
         """))
     assert config.fetch_settings() == FetchSettings(
         tmp_path / "lists", "Europe/Brussels", Path("/var/cache/dnsfence"),
-        download_timeout=12.0, max_download_mb=8, min_keep_ratio=0.75)
+        download_timeout=12.0, max_download_mb=8, min_keep_ratio=0.75,
+        retry_initial=10.0, retry_max=600.0)
 
 
 @pytest.mark.parametrize(

@@ -141,3 +141,22 @@ def test_rule_changes_count_what_was_added_and_removed(where: EditDirectory) -> 
         Counter({("b.example", Action.BLOCK): 1, ("c.example", Action.ALLOW): 1}),
         Counter({("tiktok.com", Action.BLOCK): 1}))
     assert rule_changes(None, after)[1] == Counter()
+
+
+def test_a_list_with_a_source_never_downloaded_is_edited_as_the_server_serves_it(
+        tmp_path: Path) -> None:
+    write_lists(tmp_path / "lists", {"social.yaml": SOCIAL + """
+    sources:
+      - url: https://lists.example/social.txt
+"""})
+    strict = EditDirectory(tmp_path / "lists", "UTC", tmp_path / "cache")
+    with pytest.raises(EditError, match="1 error"):
+        find_target(strict, "social")
+    where = EditDirectory(tmp_path / "lists", "UTC", tmp_path / "cache", allow_missing=True)
+    target = find_target(where, "social")
+    assert "  - tiktok.com\n" in target.text
+    text = target.text.replace("  - tiktok.com\n", "  - tiktok.com\n  - tiktok.net\n")
+    loaded, after = checked_edit(where, target, text, Counter({("tiktok.net", Action.BLOCK): 1}),
+                                 Counter())
+    assert [r.pattern for r in after.rules] == ["tiktok.com", "tiktok.net"]
+    assert [p.severity for _, p in loaded.missing] == ["warning"]

@@ -44,13 +44,14 @@ Route = Reply | Callable[[dict[str, str]], Reply]
 
 
 class LocalServer:
-    """ThreadingHTTPServer on 127.0.0.1:0 whose answers the test scripts per path."""
+    """ThreadingHTTPServer on 127.0.0.1 whose answers the test scripts per path; on an
+    ephemeral port unless `port` is given (a mirror that comes back where it was)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.seen: list[tuple[str, dict[str, str]]] = []
         self.release = threading.Event()
-        self.httpd = _QuietServer(("127.0.0.1", 0), _handler_for(self))
+        self.httpd = _QuietServer(("127.0.0.1", port), _handler_for(self))
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()

@@ -3,12 +3,14 @@ real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import email.utils
+import gzip
 import time
 from typing import Literal
 
 import pytest
 
-from resolver.fetch.http_download import Download, FetchPolicy, Refused, download
+from resolver.fetch.http_download import Download, FetchPolicy, Refused, download, retry_after
 from resolver.lists.remote_cache import RemoteCache
 from tests.fetch.local_http import (
     FAST,
@@ -17,6 +19,7 @@ from tests.fetch.local_http import (
     T0,
     LocalServer,
     Reply,
+    assert_cache_holds,
     assert_kept,
     get,
     names,
@@ -172,16 +175,89 @@ def test_text_is_accepted_when_it_decodes(server: LocalServer, cache: RemoteCach
     assert result.text == expected
 
 
-def test_compressed_content_that_was_not_asked_for_is_refused(server: LocalServer,
-                                                              cache: RemoteCache) -> None:
+def test_gzip_is_asked_for_and_a_gzip_encoded_list_is_taken(server: LocalServer,
+                                                            cache: RemoteCache) -> None:
+    body = names(2000)
+    packed = gzip.compress(body.encode())
+    assert len(packed) < len(body) // 3  # it really is compressed on the wire
+    server.routes["/list.txt"] = Reply(200, packed, {"Content-Type": "text/plain",
+                                                     "Content-Encoding": "gzip"})
+
+    result = get(server, "/list.txt", cache)
+
+    assert server.headers_of_last()["accept-encoding"] == "gzip"
+    assert result.status == "downloaded", result.message
+    assert result.text == body
+    assert_cache_holds(cache, server.url("/list.txt"), body, fetched_at=T0)
+
+
+def test_a_gzip_file_of_several_members_is_read_whole(server: LocalServer,
+                                                      cache: RemoteCache) -> None:
+    first, second = names(3, "a"), names(4, "b")
+    server.routes["/list.txt"] = Reply(200, gzip.compress(first.encode())
+                                       + gzip.compress(second.encode()),
+                                       {"Content-Encoding": "x-gzip"})
+
+    result = get(server, "/list.txt", cache)
+
+    assert result.status == "downloaded", result.message
+    assert result.text == first + second
+
+
+@pytest.mark.parametrize(("body", "encoding", "why"), [
+    (b"\x1f\x8b\x08\x00", "br", "the server sent br-encoded content; only gzip was asked for"),
+    (gzip.compress(LIST.encode())[:-12], "gzip", "the gzip-encoded download is cut off"),
+    (b"not gzip at all, just text\n", "gzip", "is not valid gzip data"),
+    (gzip.compress(b"a.example\n" * 200_000), "gzip",
+     "the download decompresses to more than the limit of 1 MiB"),
+], ids=["other-encoding", "cut-off", "not-gzip", "bomb"])
+def test_bad_compressed_content_keeps_the_last_good_copy(server: LocalServer, cache: RemoteCache,
+                                                         body: bytes, encoding: str,
+                                                         why: str) -> None:
     seeded(server, cache)
-    server.routes["/list.txt"] = Reply(200, b"\x1f\x8b\x08\x00", {"Content-Encoding": "gzip"})
+    assert len(body) < 1024 * 1024  # what is sent is under the limit; what it becomes is not
+    server.routes["/list.txt"] = Reply(200, body, {"Content-Encoding": encoding})
 
-    result = get(server, "/list.txt", cache, now=T0 + HOUR)
+    result = get(server, "/list.txt", cache, now=T0 + HOUR,
+                 policy=FetchPolicy(timeout=2.0, deadline=4.0, max_bytes=1024 * 1024))
 
-    assert "accept-encoding" not in server.headers_of_last() or \
-        server.headers_of_last()["accept-encoding"] == "identity"
-    assert_kept(result, "the server sent gzip-encoded content although none was asked for")
+    assert_kept(result, why)
+
+
+@pytest.mark.parametrize(("status", "header", "wait"), [
+    (503, "120", 120.0),
+    (429, "in an hour", 3600.0),  # an HTTP date an hour from now
+    (503, "soon", None),
+    (500, None, None),
+])
+def test_retry_after_of_an_error_answer_is_passed_on(server: LocalServer, cache: RemoteCache,
+                                                     status: int, header: str | None,
+                                                     wait: float | None) -> None:
+    if header == "in an hour":
+        header = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    headers = {"Content-Type": "text/plain"} | ({"Retry-After": header} if header else {})
+    server.routes["/list.txt"] = Reply(status, b"busy", headers)
+
+    result = get(server, "/list.txt", cache)
+
+    assert result.status == "failed"
+    if wait is None:
+        assert result.retry_after is None
+        assert "retry after" not in result.message
+    else:
+        assert result.retry_after is not None
+        assert wait - 5 <= result.retry_after <= wait  # HTTP dates have whole seconds
+        assert f"the server asks to retry after {result.retry_after:.0f} s" in result.message
+
+
+def test_retry_after_reads_seconds_and_http_dates() -> None:
+    now = 1_795_000_000.0  # 2026-11-18 11:06:40 UTC
+    assert retry_after("120", now) == 120.0
+    assert retry_after(" 0 ", now) == 0.0
+    assert retry_after("Wed, 18 Nov 2026 12:06:40 GMT", now) == 3600.0
+    assert retry_after("Wed, 18 Nov 2026 10:06:40 GMT", now) == 0.0  # past: at once
+    for bad in (None, "", "soon", "-5", "1.5", "Wed, 18 Nov 2026 12:06:40"):
+        assert retry_after(bad, now) is None, bad
 
 
 @pytest.mark.parametrize(("target", "why"), [

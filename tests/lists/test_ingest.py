@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from resolver.lists.ingest import ingest, read_text
+from resolver.lists.ingest import NOT_DOWNLOADED, ingest, read_text
 from resolver.lists.remote_cache import RemoteCache
 from resolver.lists.sources import Format, SourceSpec
 from resolver.policy.index import NameHashes, PolicyIndex, hashes_of
@@ -78,12 +78,8 @@ def test_an_unreadable_source_is_an_error_at_its_sources_entry(tmp_path: Path) -
 def test_a_url_source_is_read_from_its_last_good_copy(tmp_path: Path) -> None:
     spec = SourceSpec("ban", WHERE, path=None, url=URL)
     cache = RemoteCache(tmp_path / "cache")
-    text, why = read_text(spec, cache)
-    assert text is None
-    assert why.startswith(f"source {URL} has not been downloaded yet; run `dnsfence lists "
-                          "update`")
-    assert [p.message for p in ingest((spec,), WINDOW, cache).problems] == [why]
-    assert read_text(spec, None) == (None, why)
+    assert read_text(spec, cache) == (None, NOT_DOWNLOADED)
+    assert read_text(spec, None) == (None, NOT_DOWNLOADED)
     cache.store(URL, "a.example\n", etag=None, last_modified=None, fetched_at=0.0,
                 entry_count=1)
     got = ingest((spec,), WINDOW, cache)
@@ -91,6 +87,33 @@ def test_a_url_source_is_read_from_its_last_good_copy(tmp_path: Path) -> None:
     assert got.paths == [str(cache.sidecar(URL))]  # a new download reloads the policy
     [(group, _)] = got.groups
     assert (group.source, group.count) == (URL, 1)
+
+
+def test_a_source_never_downloaded_is_an_error_unless_lists_may_load_without_it(
+        tmp_path: Path) -> None:
+    spec = SourceSpec("ban", WHERE, path=None, url=URL)
+    cache = RemoteCache(tmp_path / "cache")
+    kept = local(tmp_path, "kept.example\n")
+
+    refused = ingest((spec, kept), WINDOW, cache)
+    [problem] = refused.problems
+    assert (problem.location, problem.severity) == (WHERE, "error")
+    assert problem.message.startswith(f"source {URL} has not been downloaded yet, and with "
+                                      "`lists.on_missing: fail` nothing is served without it")
+    assert "which downloads missing sources" not in problem.message
+
+    started = ingest((spec, kept), WINDOW, cache, allow_missing=True)
+    [problem] = started.problems
+    assert (problem.location, problem.severity) == (WHERE, "warning")
+    assert problem.message == (
+        f"source {URL} has not been downloaded yet; list ban is served without it until it "
+        "arrives (a running server keeps trying; `dnsfence lists update` downloads it now)")
+    assert [(m.list_name, m.url, m.location, m.sidecar) for m, _ in started.missing] == [
+        ("ban", URL, WHERE, str(cache.sidecar(URL)))]
+    assert started.missing[0][1] is problem
+    # the rest of the list is there, and the copy's record is watched for its arrival
+    assert [group.source for group, _ in started.groups] == [str(kept.path)]
+    assert str(cache.sidecar(URL)) in started.paths
 
 
 def test_a_few_bad_lines_are_warnings_at_their_lines(tmp_path: Path) -> None:

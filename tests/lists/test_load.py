@@ -88,3 +88,45 @@ def test_a_tree_with_errors_yields_no_policy_and_every_error(tmp_path: Path) -> 
     # errors come file by file, in name order, so the report is reproducible
     files = [where(p).split(":")[0] for p in result.errors]
     assert files == sorted(files, key=["one.yaml", "three.yaml", "two.yml"].index)
+
+
+_REMOTE = """name: remote
+reference: r
+effective: 2023-03-20
+domains: [own.example]
+sources:
+  - url: https://lists.example/ban.txt
+    format: domains
+"""
+
+
+def test_a_source_never_downloaded_stops_the_load_unless_lists_may_load_without_it(
+        tmp_path: Path) -> None:
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "remote.yaml").write_text(_REMOTE)
+    (lists / "other.yaml").write_text("reference: r\neffective: 2023-03-20\n"
+                                      "domains: [other.example]\n")
+    cache = tmp_path / "cache"
+
+    refused = load_policy(lists, remote_cache=cache)
+    assert refused.policy is None
+    assert [str(p.location) for p in refused.errors] == [f"{lists / 'remote.yaml'}:6:5"]
+
+    started = load_policy(lists, remote_cache=cache, allow_missing=True)
+    assert started.policy is not None and started.errors == ()
+    assert [b.name for b in started.policy.lists] == ["other", "remote"]
+    assert started.policy.size == 2  # every other entry, the list's own included
+    [missing] = started.policy.missing_sources
+    assert (missing.list_name, missing.url, str(missing.location)) == (
+        "remote", "https://lists.example/ban.txt", f"{lists / 'remote.yaml'}:6:5")
+    assert missing.sidecar in started.policy.source_paths  # its arrival is noticed
+    assert [p for _, p in started.missing] == list(started.warnings)
+
+
+def test_a_real_error_still_loads_nothing_when_sources_may_be_missing(tmp_path: Path) -> None:
+    (tmp_path / "remote.yaml").write_text(_REMOTE)
+    (tmp_path / "broken.yaml").write_text("reference: r\neffective: [2023\n")
+    result = load_policy(tmp_path, remote_cache=tmp_path / "cache", allow_missing=True)
+    assert result.policy is None
+    assert len(result.errors) == 1 and "broken.yaml" in str(result.errors[0].location)
