@@ -97,3 +97,15 @@ def test_a_silent_port_fails_the_probe_in_bounded_time() -> None:
         silent.bind(("127.0.0.1", 0))
         reason = probe_dns(Endpoint("127.0.0.1", silent.getsockname()[1]), timeout=0.2)
     assert reason is not None and "within 0.2s" in reason
+
+
+def test_the_supervisors_report_is_the_state_but_no_worker() -> None:
+    supervisor = WorkerCounters(1, NOW - 0.5, {}, {}, state(failed=True), serving=False)
+    silent = WorkerCounters(2, NOW - 0.5, {}, {}, {})
+    verdict = health([silent, supervisor], 2, NOW, answering)
+    assert "1 of 2 workers have not reported" in verdict.reason
+    assert "blocklists/tiktok.yaml:4:3" in verdict.reason  # its reload state counts
+    verdict = health([silent, WorkerCounters(3, NOW, {}, {}, {}),
+                      WorkerCounters(1, NOW - 0.5, {}, {}, state(), serving=False)],
+                     2, NOW, answering)
+    assert verdict.ok and "2 workers answering DNS" in verdict.reason

@@ -110,3 +110,20 @@ def test_no_worker_yet_still_scrapes() -> None:
     found = scrape()
     assert found["dnsfence_workers"] == {(): 0}
     assert "dnsfence_policy_last_reload_success_timestamp_seconds" not in found
+
+
+def test_the_supervisors_report_adds_departed_counts_and_restarts_but_no_worker() -> None:
+    departed = WorkerCounters(
+        9, 0.0, {"cache_hits": 5}, {"blocked": {("tiktok",): 4.0}},
+        {**STATE, "supervisor": {"restarts": 3, "generation": 2}}, serving=False)
+    live = worker(1, 6.0, state={})  # a supervised worker reports no state of its own
+    found = scrape(live, departed)
+    assert found["dnsfence_workers"] == {(): 1}
+    assert found["dnsfence_worker_restarts_total"] == {(): 3}
+    assert found["dnsfence_blocked_total"] == {(("list", "tiktok"),): 10.0}
+    assert found["dnsfence_cache_hits_total"] == {(): 15}
+    assert found["dnsfence_policy_reloads_total"][(("result", "ok"),)] == 2
+
+
+def test_a_single_process_server_has_no_restarts() -> None:
+    assert scrape(worker(1, 1.0))["dnsfence_worker_restarts_total"] == {(): 0}

@@ -30,7 +30,7 @@ from resolver.commands.reload_thread import ReloadThread
 from resolver.commands.restarts import RestartSchedule, describe_exit
 from resolver.commands.supervisor_report import SupervisorReport
 from resolver.commands.worker_process import Generation, WorkerSeat, start_worker
-from resolver.server import CONTROL_SIGNALS, RETIRE_SIGNAL
+from resolver.server import CONTROL_SIGNALS, RETIRE_SIGNAL, bind_again
 
 log = logging.getLogger("dnsfence")
 
@@ -42,6 +42,10 @@ READY_TIMEOUT = 10.0  # seconds a new worker has to start answering
 RETIRE_TIMEOUT = 15.0  # seconds a retiring worker has to exit (its drain is shorter)
 STOP_TIMEOUT = 10.0  # seconds the workers have to exit on SIGTERM before SIGKILL
 PUBLISH_EVERY = 1.0
+HOLD_SOCKETS = 1.0
+"""A dead worker's sockets wait for its successor if it starts within this many seconds:
+what the kernel queued in them meanwhile is then answered. For a longer wait they are
+closed, and the kernel sends their share of the clients to the other workers."""
 _READY_POLL = 0.02
 
 
@@ -89,6 +93,7 @@ class Supervisor:
         self._free.remove(report.slot)
         self._last_death: dict[str, Any] | None = None
         self._crash_loop = False
+        self._released: set[int] = set()  # worker indexes whose sockets were closed
         self.pids: tuple[int, ...] = (os.getpid(),)
         """This process and its workers (for the process metrics, read by another thread)."""
 
@@ -142,6 +147,10 @@ class Supervisor:
             raise RuntimeError("no free slot for a worker's counters")
         slot = min(self._free)
         try:
+            if index in self._released:
+                sockets = self._seat.sockets[index]
+                sockets[:] = [bind_again(item) for item in sockets]
+                self._released.discard(index)
             pid = start_worker(self._current, index, slot, self._seat)
         except OSError as exc:
             self._died(index, 0.0, now, f"could not be started ({exc.strerror or exc})")
@@ -192,7 +201,16 @@ class Supervisor:
         log.error("dnsfence: %s %s after %.1fs; starting it again in %gs", name, how, lived,
                   delay, extra={**fields, "restart_in": delay})
         self._due[index] = min(self._due.get(index, math.inf), now + delay)
+        if delay > HOLD_SOCKETS and not any(w.index == index for w in self._workers.values()):
+            self._release_sockets(index)
         self._publish()
+
+    def _release_sockets(self, index: int) -> None:
+        if index not in self._released:
+            self._released.add(index)
+            for item in self._seat.sockets[index]:
+                item.udp.close()
+                item.tcp.close()
 
     def _covered(self, index: int) -> bool:
         return any(w.index == index and w.generation == self._current.number

@@ -56,9 +56,10 @@ class WorkerSeat:
 
     count: int
     """How many workers serve at once (`server.workers`)."""
-    sockets: Sequence[Sequence[Listener]]
+    sockets: list[list[Listener]]
     """One set of listening sockets per worker index, held open by the supervisor: a
-    successor reads the very sockets its predecessor read."""
+    successor reads the very sockets its predecessor read (bound anew only after they
+    were given up for a long restart delay)."""
     shared: SharedCounters
     http: HttpListener | None
 

@@ -9,6 +9,7 @@ import contextlib
 import gc
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -33,7 +34,7 @@ from resolver.lists.load import load_policy
 from resolver.pipeline import counter_names, level_names
 from resolver.policy.period import PolicyHolder
 from resolver.reload import PolicyReloader
-from resolver.server import bind
+from resolver.server import Listener, bind, bind_again
 from tests.commands.cli_runner import STAGED, write_tree
 
 WORKERS = 2
@@ -44,6 +45,7 @@ class Supervised:
     pid: int
     shared: SharedCounters
     list_file: Path
+    port: int
     exit_code: int | None = None
 
     def exited(self) -> bool:
@@ -68,7 +70,8 @@ class Supervised:
             time.sleep(0.02)
 
 
-def _supervise(root: Path, shared: SharedCounters, schedule: RestartSchedule) -> int:
+def _supervise(root: Path, shared: SharedCounters, schedule: RestartSchedule,
+               sets: list[list[Listener]]) -> int:
     """The child's whole life: what `dnsfence serve --workers 2` does after start-up."""
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     server_log.configure(sys.stderr)
@@ -77,8 +80,6 @@ def _supervise(root: Path, shared: SharedCounters, schedule: RestartSchedule) ->
         **{"upstream.servers": (Endpoint("192.0.2.1", 53),)})
     loaded = load_policy(config.blocklists, config.timezone)
     assert loaded.policy is not None
-    first = bind(Endpoint("127.0.0.1", 0), reuseport=True)
-    sets = [[first], [bind(first.endpoint, reuseport=True)]]
     report = SupervisorReport(shared, 2 * WORKERS, level_names())
     live = PolicyReloader(config, PolicyHolder(loaded.policy), lambda: config,
                           lambda _old, _new: None, downloads=False)
@@ -94,16 +95,22 @@ def _supervise(root: Path, shared: SharedCounters, schedule: RestartSchedule) ->
 def start(root: Path, schedule: RestartSchedule) -> Supervised:
     write_tree(root, {"blocklists/social.yaml": STAGED})
     shared = SharedCounters(WORKERS, counter_names(), slots=2 * WORKERS + 1)
+    first = bind(Endpoint("127.0.0.1", 0), reuseport=True)
+    sets = [[first], [bind_again(first)]]
     pid = os.fork()
     if pid == 0:
         code = 99
         try:
-            code = _supervise(root, shared, schedule)
+            code = _supervise(root, shared, schedule, sets)
         except BaseException:
             traceback.print_exc()
         finally:
             os._exit(code)
-    return Supervised(pid, shared, root / "blocklists" / "social.yaml")
+    for listeners in sets:  # the supervisor's now
+        for item in listeners:
+            item.udp.close()
+            item.tcp.close()
+    return Supervised(pid, shared, root / "blocklists" / "social.yaml", first.endpoint.port)
 
 
 @pytest.fixture
@@ -182,6 +189,37 @@ def test_a_crash_loop_exits_1(tmp_path: Path) -> None:
             time.sleep(0.01)
         assert running.exit_code == 1
         assert len(killed) >= 3
+    finally:
+        _end(running)
+
+
+def answered_from_fresh_ports(port: int, count: int) -> int:
+    """How many of `count` queries, each from a new source port, get an answer in 0.5 s."""
+    answered = 0
+    query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" \
+        b"\x03www\x06tiktok\x03com\x00\x00\x01\x00\x01"
+    for _ in range(count):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(0.5)
+            sock.sendto(query, ("127.0.0.1", port))
+            try:
+                sock.recv(512)
+                answered += 1
+            except TimeoutError:
+                pass
+    return answered
+
+
+def test_during_a_long_restart_delay_the_other_worker_answers_everyone(
+        tmp_path: Path) -> None:
+    running = start(tmp_path, RestartSchedule(first=30.0))
+    try:
+        running.wait(lambda: len(running.workers()) == WORKERS, "two workers")
+        assert answered_from_fresh_ports(running.port, 10) == 10
+        os.kill(min(running.workers()), signal.SIGKILL)
+        running.wait(lambda: len(running.workers()) == 1, "the death seen")
+        # its sockets are closed: the kernel no longer sends it a share of the clients
+        assert answered_from_fresh_ports(running.port, 20) == 20
     finally:
         _end(running)
 
