@@ -285,9 +285,8 @@ class Supervisor:
         for worker in self._workers.values():
             self._signal(worker.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT
-        while self._workers and time.monotonic() < deadline:
-            signal.sigtimedwait({signal.SIGCHLD}, max(0.0, deadline - time.monotonic()))
-            while self._workers:
+        while self._workers:
+            while self._workers:  # reap first: a SIGCHLD may have been taken already
                 try:
                     pid, code = os.waitpid(-1, os.WNOHANG)
                 except ChildProcessError:
@@ -298,6 +297,10 @@ class Supervisor:
                 if self._workers.pop(pid, None) is not None and os.waitstatus_to_exitcode(
                         code) not in (0, -signal.SIGTERM, -signal.SIGINT):
                     status = EXIT_PROBLEMS
+            left = deadline - time.monotonic()
+            if not self._workers or left <= 0:
+                break
+            signal.sigtimedwait({signal.SIGCHLD}, min(left, 0.1))
         for pid in list(self._workers):
             self._signal(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
