@@ -100,6 +100,13 @@ class Supervisor:
     def run(self) -> int:
         """Until SIGTERM/SIGINT (EXIT_OK, unless a worker failed on its way out) or a crash
         loop (EXIT_PROBLEMS). Call on the main thread with SIGNALS blocked."""
+        try:
+            return self._run()
+        except Exception:  # never leave workers behind without their supervisor
+            log.exception("dnsfence: the supervisor failed; stopping every worker")
+            return self._stop(EXIT_PROBLEMS)
+
+    def _run(self) -> int:
         for index in range(self._seat.count):
             self._start(index)
         self._publish()

@@ -11,13 +11,14 @@ copies its counters one last time and exits.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
 from resolver import server_log
@@ -62,6 +63,21 @@ class WorkerSeat:
     were given up for a long restart delay)."""
     shared: SharedCounters
     http: HttpListener | None
+    supervisor: int = field(default_factory=os.getpid)
+    """The supervisor's pid: a worker whose supervisor is gone stops too."""
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with(supervisor: int) -> None:
+    """Have the kernel send SIGTERM to this worker when its supervisor dies (killed by the
+    OOM killer, say), so no worker is left holding the port without one (Linux only)."""
+    prctl = getattr(ctypes.CDLL(None, use_errno=True), "prctl", None)
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != supervisor:  # it died before the request was made
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def start_worker(generation: Generation, index: int, slot: int, seat: WorkerSeat) -> int:
@@ -91,6 +107,7 @@ def _child(generation: Generation, index: int, slot: int, seat: WorkerSeat) -> N
     try:
         # The supervisor's signals stay blocked until `serve` has handlers for them.
         signal.pthread_sigmask(signal.SIG_SETMASK, CONTROL_SIGNALS | {RETIRE_SIGNAL})
+        _end_with(seat.supervisor)
         server_log.tag_worker(index, seat.count)
         if seat.http is not None:
             seat.http.close_in_child()  # the supervisor serves /metrics

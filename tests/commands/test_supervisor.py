@@ -175,6 +175,22 @@ def test_sigterm_stops_every_worker_and_exits_0(supervised: Supervised) -> None:
         assert not Path(f"/proc/{pid}").exists()
 
 
+def gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie that its new parent has not reaped yet."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def test_workers_do_not_outlive_a_killed_supervisor(supervised: Supervised) -> None:
+    workers = supervised.workers()
+    os.kill(supervised.pid, signal.SIGKILL)  # as the OOM killer would
+    supervised.wait(supervised.exited, "the supervisor's end")
+    supervised.wait(lambda: all(gone(pid) for pid in workers), "its workers to stop")
+
+
 def test_a_crash_loop_exits_1(tmp_path: Path) -> None:
     running = start(tmp_path, RestartSchedule(first=0.01, most=0.01, loop_deaths=3))
     try:
