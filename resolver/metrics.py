@@ -147,11 +147,11 @@ def _policy(states: list[dict[str, Any]]) -> Iterable[Metric]:
 
 
 class WorkersProcessCollector(Collector):
-    """The standard process_* metrics, added up over the worker processes.
+    """The standard process_* metrics, added up over the server's processes.
 
-    prometheus-client reads one process; a server with several workers is several, so
-    each worker's figures are read by the library and summed here (start time: the
-    earliest; the fd limit: the first worker's).
+    prometheus-client reads one process; a server with several workers is several (the
+    supervisor and its workers), so each one's figures are read by the library and summed
+    here (start time: the earliest; the fd limit: the first process's).
     """
 
     def __init__(self, pids: Callable[[], Sequence[int]]) -> None:
