@@ -20,9 +20,9 @@ from typing import Any, TextIO
 from resolver import server_log
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.commands.reload_thread import ReloadThread
-from resolver.commands.supervisor import SIGNALS, Supervisor, doorbell, release_memory
+from resolver.commands.supervisor import SIGNALS, Supervisor, doorbell
 from resolver.commands.supervisor_report import SupervisorReport
-from resolver.commands.worker_process import WorkerSeat
+from resolver.commands.worker_process import WorkerSeat, release_memory
 from resolver.commands.worker_report import (
     fresh_reports,
     publish_every_second,

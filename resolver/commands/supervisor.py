@@ -15,8 +15,6 @@ of them inherits it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import gc
 import logging
 import math
 import os
@@ -29,7 +27,12 @@ from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.commands.reload_thread import ReloadThread
 from resolver.commands.restarts import RestartSchedule, describe_exit
 from resolver.commands.supervisor_report import SupervisorReport
-from resolver.commands.worker_process import Generation, WorkerSeat, start_worker
+from resolver.commands.worker_process import (
+    Generation,
+    WorkerSeat,
+    release_memory,
+    start_worker,
+)
 from resolver.server import CONTROL_SIGNALS, RETIRE_SIGNAL, bind_again
 
 log = logging.getLogger("dnsfence")
@@ -52,17 +55,6 @@ _READY_POLL = 0.02
 def doorbell(thread: int) -> None:
     """Wake the supervisor's main thread `thread` (called from the reloader's thread)."""
     signal.pthread_kill(thread, DOORBELL)
-
-
-def release_memory() -> None:
-    """Collect what is garbage now, leave the rest out of every later collection (so no
-    worker's collector writes to the pages it shares), and give freed heap back."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc's; musl has none
-    if trim is not None:
-        trim(0)
 
 
 @dataclass(slots=True)

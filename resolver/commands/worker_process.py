@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -78,6 +79,17 @@ def _end_with(supervisor: int) -> None:
         prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     if os.getppid() != supervisor:  # it died before the request was made
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def release_memory() -> None:
+    """Collect what is garbage now, leave the rest out of every later collection (so no
+    worker's collector writes to the pages it shares), and give freed heap back."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # glibc's; musl has none
+    if trim is not None:
+        trim(0)
 
 
 def start_worker(generation: Generation, index: int, slot: int, seat: WorkerSeat) -> int:

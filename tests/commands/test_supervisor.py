@@ -6,7 +6,6 @@ as `/metrics` sees them."""
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import signal
 import socket
@@ -14,7 +13,6 @@ import sys
 import threading
 import time
 import traceback
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ import pytest
 from resolver import server_log
 from resolver.commands.reload_thread import ReloadThread
 from resolver.commands.restarts import RestartSchedule
-from resolver.commands.supervisor import SIGNALS, Supervisor, doorbell, release_memory
+from resolver.commands.supervisor import SIGNALS, Supervisor, doorbell
 from resolver.commands.supervisor_report import SupervisorReport
 from resolver.commands.worker_process import WorkerSeat
 from resolver.config.endpoints import Endpoint
@@ -239,19 +237,3 @@ def test_during_a_long_restart_delay_the_other_worker_answers_everyone(
         assert answered_from_fresh_ports(running.port, 20) == 20
     finally:
         _end(running)
-
-
-def test_release_memory_collects_cycles_and_freezes_the_rest() -> None:
-    class Node:
-        other: object = None
-
-    first, second = Node(), Node()
-    first.other, second.other = second, first
-    gone = weakref.ref(first)
-    del first, second
-    try:
-        release_memory()
-        assert gone() is None
-        assert gc.get_freeze_count() > 0
-    finally:
-        gc.unfreeze()

@@ -4,11 +4,13 @@ leaving its sockets (held here too) open for a successor."""
 
 from __future__ import annotations
 
+import gc
 import os
 import select
 import signal
 import socket
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,12 @@ import dns.rcode
 import pytest
 
 from resolver.commands.supervisor_report import SupervisorReport
-from resolver.commands.worker_process import Generation, WorkerSeat, start_worker
+from resolver.commands.worker_process import (
+    Generation,
+    WorkerSeat,
+    release_memory,
+    start_worker,
+)
 from resolver.config.endpoints import Endpoint
 from resolver.config.load import defaults
 from resolver.counters import SharedCounters
@@ -96,3 +103,19 @@ def test_a_worker_serves_its_generation_and_retires_when_told(tmp_path: Path,
         sock.sendto(query.to_wire(), (listener.endpoint.host, listener.endpoint.port))
     readable, _, _ = select.select([listener.udp], [], [], 2.0)
     assert readable and dns.message.from_wire(listener.udp.recv(65535)).id == query.id
+
+
+def test_release_memory_collects_cycles_and_freezes_the_rest() -> None:
+    class Node:
+        other: object = None
+
+    first, second = Node(), Node()
+    first.other, second.other = second, first
+    gone = weakref.ref(first)
+    del first, second
+    try:
+        release_memory()
+        assert gone() is None
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
