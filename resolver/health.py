@@ -102,16 +102,17 @@ def health(workers: Sequence[WorkerCounters], expected: int, now: float,
            probe: Callable[[], str | None]) -> Health:
     """The verdict from the workers' reports and a DNS probe; every reason is given."""
     reasons: list[str] = []
-    if len(workers) < expected:
-        reasons.append(f"{expected - len(workers)} of {expected} workers have not reported")
-    for worker in workers:
+    serving = [worker for worker in workers if worker.serving]  # not the supervisor
+    if len(serving) < expected:
+        reasons.append(f"{expected - len(serving)} of {expected} workers have not reported")
+    for worker in serving:
         if now - worker.published_at > STALE_AFTER:
             reasons.append(f"worker pid {worker.pid} has not reported for "
                            f"{now - worker.published_at:.0f}s")
     states = [worker.state for worker in workers if worker.state]
     if not states and workers:
         reasons.append("no policy loaded")
-    for state in states[:1]:  # every worker reloads the same files
+    for state in states[:1]:  # one reload state, whoever reports it
         last = state["reload"]["last"]
         if last is not None and not last["ok"]:
             problems = last["problems"]
@@ -132,5 +133,5 @@ def health(workers: Sequence[WorkerCounters], expected: int, now: float,
     loaded = "" if newest is None else (
         f"; policy of {lists} list{'s' * (lists != 1)} loaded at "
         f"{_when(newest['policy']['loaded_at'])}{without}")
-    count = len(workers)
+    count = len(serving)
     return Health(True, f"ok: {count} worker{'s' * (count != 1)} answering DNS{loaded}")

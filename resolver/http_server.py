@@ -63,6 +63,11 @@ class HttpListener:
                                         name="dnsfence-http", daemon=True)
         self._thread.start()
 
+    def close_in_child(self) -> None:
+        """In a forked child: close its copy of the listening socket, nothing more (the
+        serving thread is the parent's; waiting for it here would wait for ever)."""
+        self._server.socket.close()
+
     def close(self) -> None:
         if self._thread is not None:
             self._server.shutdown()

@@ -1,10 +1,11 @@
 """`/metrics`: every worker's report as Prometheus metrics, each series once.
 
-The numbers come from the workers' shared reports (`resolver.counters`), never from a
-second bookkeeping: counters and labelled series are added up over the workers; the
-policy and reload state, which every worker has for itself, is taken once (the newest
-report, or the extreme that answers the question: the last successful reload, the next
-change). prometheus-client renders the text format.
+The numbers come from the shared reports (`resolver.counters`), never from a second
+bookkeeping: counters and labelled series are added up over the reports (the
+supervisor's holds what exited workers counted, so nothing goes backwards when a worker
+is replaced); the policy and reload state is taken once (the newest report, or the
+extreme that answers the question: the last successful reload, the next change).
+prometheus-client renders the text format.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from resolver import __version__
 from resolver.counters import WorkerCounters, series_totals
 
 Reports = Callable[[], Sequence[WorkerCounters]]
-"""Every running worker's latest report."""
+"""Every running worker's latest report, and the supervisor's when there is one."""
 
 
 class DnsfenceCollector(Collector):
@@ -54,7 +55,12 @@ class DnsfenceCollector(Collector):
         info.add_metric([__version__], 1)
         yield info
         yield GaugeMetricFamily("dnsfence_workers", "Worker processes that report.",
-                                value=len(workers))
+                                value=sum(1 for worker in workers if worker.serving))
+        yield CounterMetricFamily(
+            "dnsfence_worker_restarts",
+            "Workers the supervisor started again after one died (a reload's are not counted).",
+            value=max((s.get("supervisor", {}).get("restarts", 0)
+                       for s in (worker.state for worker in workers)), default=0))
 
 
 def _labelled(family: CounterMetricFamily | GaugeMetricFamily,
@@ -137,7 +143,7 @@ def _policy(states: list[dict[str, Any]]) -> Iterable[Metric]:
         yield reloads
         yield rules
         return
-    # every worker reloads the same files: take each figure once, not once per worker
+    # the same files and reloads, whoever reports them: each figure once, not per worker
     reloads.add_metric(["ok"], max(s["reload"]["ok"] for s in states))
     reloads.add_metric(["failed"], max(s["reload"]["failed"] for s in states))
     yield reloads
@@ -162,11 +168,11 @@ def _policy(states: list[dict[str, Any]]) -> Iterable[Metric]:
 
 
 class WorkersProcessCollector(Collector):
-    """The standard process_* metrics, added up over the worker processes.
+    """The standard process_* metrics, added up over the server's processes.
 
-    prometheus-client reads one process; a server with several workers is several, so
-    each worker's figures are read by the library and summed here (start time: the
-    earliest; the fd limit: the first worker's).
+    prometheus-client reads one process; a server with several workers is several (the
+    supervisor and its workers), so each one's figures are read by the library and summed
+    here (start time: the earliest; the fd limit: the first process's).
     """
 
     def __init__(self, pids: Callable[[], Sequence[int]]) -> None:

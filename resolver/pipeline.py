@@ -79,6 +79,11 @@ def counter_names(chain: Iterable[type[Stage]] = CHAIN) -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for stage in chain for name in stage.COUNTERS))
 
 
+def level_names(chain: Iterable[type[Stage]] = CHAIN) -> frozenset[str]:
+    """The counters that are levels, not totals (see `Stage.LEVELS`)."""
+    return frozenset(name for stage in chain for name in stage.LEVELS)
+
+
 def series_labels(chain: Iterable[type[Stage]] = CHAIN) -> dict[str, tuple[str, ...]]:
     """Every labelled family the chain's stages report, with its label names."""
     found: dict[str, tuple[str, ...]] = {}

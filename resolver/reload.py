@@ -19,7 +19,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,8 @@ _RELOAD_SWITCH_INTERVAL = 0.0002
 _SETTLE = 0.2  # seconds a change must stay still before it is read (editors write in steps)
 _NEEDS_RESTART = ("server.listen", "server.workers")
 _DOWNLOAD_GAP = 0.25  # seconds at least between a download pass and a retry pass
+DOWNLOAD_CHECK = 60.0
+"""Seconds between checks for due `url:` sources, unless a source asks for less."""
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
@@ -86,13 +88,17 @@ class PolicyReloader:
     last: ReloadReport | None = None
     reloads: int = 0
     failed_reloads: int = 0
-    refresh_every: float = 60.0
-    """Seconds between checks for `url:` sources whose refresh interval has passed."""
+    refresh_every: float = DOWNLOAD_CHECK
+    """Seconds between checks for `url:` sources whose refresh interval has passed
+    (`download_check_interval`; shortened after a check when a source asks for less)."""
     downloads: bool = True
-    """Whether this process fetches `url:` sources. With several workers only the first
-    does; the others reload when the copy it saved changes (its sidecar is watched)."""
+    """Whether this process fetches `url:` sources: the only worker of a single-process
+    server, or the supervisor of several (which reloads for all of them)."""
     retries: RetrySchedule = field(default_factory=RetrySchedule)
     """When each failing `url:` download may be tried again (backoff; the downloader's)."""
+    on_change: Callable[[], None] | None = None
+    """Called (in this reloader's thread) after a transition and after every reload
+    attempt: a supervisor publishes the new state, and starts workers on a new policy."""
     _refreshed_at: float = field(default_factory=time.time)
     _downloaded_at: float = 0.0
     seen: Fingerprint | None = None
@@ -122,7 +128,8 @@ class PolicyReloader:
                 "last_success": self.loaded_at,
                 "last": None if last is None else {
                     "at": last.at, "ok": last.ok, "reason": last.reason,
-                    "problems": list(last.problems[:20])},
+                    "problems": list(last.problems[:50]),
+                    "restart_needed": list(last.restart_needed)},
             },
         }
 
@@ -209,6 +216,8 @@ class PolicyReloader:
         updates = await loop.run_in_executor(
             None, lambda: update_sources(settings, retries=self.retries))
         self._downloaded_at = time.time()
+        if updates:
+            self.refresh_every = download_check_interval(item.spec.refresh for item in updates)
         missing = {m.url for m in self.active.policy.missing_sources}
         for item in updates:
             log_download(item, item.spec.url in missing)
@@ -233,6 +242,11 @@ class PolicyReloader:
                      extra={"event": "policy_changed", "active_entries": after.active,
                             "next_change": None if math.isinf(after.until)
                             else _iso(after.until)})
+            self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     async def reload(self, reason: str) -> ReloadReport:
         """Read everything again; swap on success, keep the last good policy on failure."""
@@ -277,6 +291,7 @@ class PolicyReloader:
             log.warning("dnsfence: %s changed in %s; it takes effect after a restart",
                         key, config.source)
         self.last = ReloadReport(started, True, reason, (), tuple(restart))
+        self._changed()
         return self.last
 
     def _swap(self, policy: Policy, config: Config) -> None:
@@ -298,7 +313,14 @@ class PolicyReloader:
                   extra={"event": "reload_failed", "reason": reason, "errors": len(problems),
                          "problems": problems[:20], "serving_since": _iso(self.loaded_at)})
         self.last = ReloadReport(started, False, reason, tuple(problems))
+        self._changed()
         return self.last
+
+
+def download_check_interval(refreshes: Iterable[float]) -> float:
+    """How often to look for due `url:` sources: every minute, or as often as the most
+    eager source wants a new copy (a check downloads only what is due)."""
+    return max(1.0, min(DOWNLOAD_CHECK, *refreshes, DOWNLOAD_CHECK))
 
 
 def watched_paths(config: Config, policy: Policy) -> list[Path]:

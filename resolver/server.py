@@ -32,6 +32,12 @@ CONTROL_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
 """Blocked from the "serving on" line until handlers exist, so an early SIGHUP or
 SIGTERM is delivered late rather than killing a half-started process."""
 
+RETIRE_SIGNAL = signal.SIGUSR2
+"""Sent by the supervisor to a worker whose successor is serving: stop taking queries,
+answer those in flight, then exit."""
+RETIRE_DRAIN = 5.0
+"""Seconds a retiring worker waits at most for its queries in flight."""
+
 _DRAIN = 256  # datagrams handled per wake-up before yielding to other callbacks
 _TCP_PIPELINE = 64  # queries in flight per TCP connection
 
@@ -127,6 +133,8 @@ class UdpServer:
         self._loop = loop
         self._closed = False
         self._errors = 0
+        self.pending = 0
+        """Forwarded queries not answered yet (a retiring worker waits for them)."""
         # one receive buffer, reused: recvfrom(65535) would allocate 64 KiB per datagram
         self._buffer = bytearray(65_535)
         self._view = memoryview(self._buffer)
@@ -163,8 +171,10 @@ class UdpServer:
 
     def _replier(self, address: tuple[str, int]) -> Callable[[bytes], None]:
         send = self._sock.sendto
+        self.pending += 1
 
         def reply(answer: bytes) -> None:
+            self.pending -= 1
             if not self._closed:
                 try:  # noqa: SIM105  (see _readable)
                     send(answer, address)
@@ -176,6 +186,13 @@ class UdpServer:
         self._errors += 1
         if self._errors <= 10 or self._errors % 1000 == 0:
             log.exception("%s (%d so far)", message, self._errors)
+
+    def pause(self) -> None:
+        """Stop reading; answers still on their way are sent. The socket stays open: a
+        worker of the next generation reads the same one, so no datagram queued in it is
+        lost."""
+        with contextlib.suppress(Exception):
+            self._loop.remove_reader(self._sock.fileno())
 
     def close(self) -> None:
         self._closed = True  # answers still on their way from the upstream are dropped
@@ -225,6 +242,8 @@ class TcpServer:
             self._admission: Admission = pipeline.stage(ClientLimitsStage)
         except LookupError:  # a chain without it (tests): the cap in all only
             self._admission = GlobalCap(max_connections)
+        self.pending = 0
+        """Forwarded queries not answered yet (a retiring worker waits for them)."""
         self._server: asyncio.base_events.Server | None = None
         # each open connection's task and reader: closing feeds the readers an end of
         # stream, so connections finish what is in flight and close themselves
@@ -289,6 +308,7 @@ class TcpServer:
 
     async def _later(self, request: Request, writer: asyncio.StreamWriter,
                      slots: asyncio.Semaphore) -> None:
+        self.pending += 1
         try:
             answer = await self._pipeline.resolve(request)
             if answer is not None:
@@ -296,12 +316,18 @@ class TcpServer:
         except Exception:
             log.exception("internal error while forwarding a TCP query")
         finally:
+            self.pending -= 1
             slots.release()
 
     @staticmethod
     def _write(writer: asyncio.StreamWriter, answer: bytes) -> None:
         if not writer.is_closing():
             writer.write(len(answer).to_bytes(2, "big") + answer)
+
+    def stop_accepting(self) -> None:
+        """Close this process's copy of the listening socket; open connections go on."""
+        if self._server is not None:
+            self._server.close()
 
     async def close(self) -> None:
         """Stop accepting; let each connection answer what is in flight and close (within
@@ -326,16 +352,34 @@ class TcpServer:
 
 async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: float,
                 max_connections: int, *, background: Sequence[Coroutine[Any, Any, None]] = (),
-                on_reload: Callable[[], None] | None = None) -> None:
-    """Serve until SIGTERM or SIGINT, then close everything; SIGHUP calls `on_reload`."""
+                on_reload: Callable[[], None] | None = None, retire: bool = False,
+                drain: float = RETIRE_DRAIN) -> None:
+    """Serve until SIGTERM or SIGINT, then close everything; SIGHUP calls `on_reload`.
+
+    With `retire`, RETIRE_SIGNAL ends it too, but gently: reading stops at once and the
+    queries in flight are answered first (at most `drain` seconds; SIGTERM cuts it short).
+    """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    retiring = asyncio.Event()
+
+    def retire_now() -> None:
+        retiring.set()
+        stop.set()
+
+    def stop_now() -> None:
+        retiring.clear()  # SIGTERM during a drain: stop waiting
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, stop_now)
     if on_reload is not None:
         loop.add_signal_handler(signal.SIGHUP, on_reload)
+    if retire:
+        loop.add_signal_handler(RETIRE_SIGNAL, retire_now)
     # Signals sent since start-up were held back (see CONTROL_SIGNALS); deliver them now.
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, CONTROL_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK,
+                           CONTROL_SIGNALS | ({RETIRE_SIGNAL} if retire else set()))
     udp_servers = [UdpServer(item.udp, pipeline, loop) for item in listeners]
     tcp_servers = [TcpServer(item.tcp, pipeline, idle_timeout, max_connections)
                    for item in listeners]
@@ -345,7 +389,21 @@ async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: flo
         await tcp.start()
     tasks = [loop.create_task(job) for job in background]
     await stop.wait()
-    log.info("dnsfence: stopping (pid %d)", os.getpid())
+    if retiring.is_set():
+        for udp in udp_servers:
+            udp.pause()
+        for tcp in tcp_servers:
+            tcp.stop_accepting()
+        started = loop.time()
+        while retiring.is_set() and loop.time() < started + drain and (
+                any(udp.pending for udp in udp_servers)
+                or any(tcp.pending for tcp in tcp_servers)):
+            await asyncio.sleep(0.01)
+    if retiring.is_set():
+        log.debug("dnsfence: retiring (pid %d) after %.2fs for the queries in flight",
+                  os.getpid(), loop.time() - started)
+    else:
+        log.info("dnsfence: stopping (pid %d)", os.getpid())
     for task in tasks:
         task.cancel()
     for udp in udp_servers:

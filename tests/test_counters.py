@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from resolver.counters import SharedCounters, WorkerCounters, totals
+from resolver.counters import Departed, SharedCounters, WorkerCounters, totals
 from resolver.pipeline import counter_names
 
 COUNTER_NAMES = counter_names()
@@ -48,3 +48,60 @@ def test_totals_add_the_others_to_this_workers_live_counters() -> None:
 def test_at_least_one_worker() -> None:
     with pytest.raises(ValueError):
         SharedCounters(0, COUNTER_NAMES)
+
+
+def test_a_cleared_slot_reads_as_empty_and_can_be_used_again() -> None:
+    shared = SharedCounters(1, COUNTER_NAMES, slots=2)
+    shared.publish(1, 4242, 1.0, {"blocked": 1})
+    shared.clear(1)
+    assert shared.read() == [] and shared.read_slot(1) is None
+    shared.publish(1, 4343, 2.0, {"blocked": 2})
+    assert [(w.pid, w.counters["blocked"]) for w in shared.read()] == [(4343, 2)]
+
+
+def test_fewer_slots_than_workers_is_refused() -> None:
+    with pytest.raises(ValueError):
+        SharedCounters(2, COUNTER_NAMES, slots=1)
+
+
+def test_an_absorbed_copy_is_counted_once_whichever_moment_it_is_read() -> None:
+    """The supervisor adds an exited worker's copy to its own report, then clears the
+    worker's slot: a reader between the two steps must not count the copy twice."""
+    shared = SharedCounters(1, COUNTER_NAMES, slots=3)
+    shared.publish(0, 10, 1.0, {"blocked": 5}, {"blocked": {("ads",): 5.0}})
+    shared.publish(2, 99, 1.0, {}, serving=False)  # the supervisor, nothing departed yet
+    copy = shared.read_slot(0)
+    assert copy is not None
+    departed = Departed()
+    departed.add(0, copy.sequence, copy.report)
+
+    def blocked() -> int:
+        return sum(report.counters["blocked"] for report in shared.read())
+
+    assert blocked() == 5  # before: in the worker's slot
+    shared.publish(2, 99, 2.0, departed.counters, departed.series, serving=False,
+                   absorbed=tuple(departed.absorbed))
+    assert blocked() == 5  # between: the supervisor says it has it
+    shared.clear(0)
+    assert blocked() == 5  # after: only the supervisor has it
+    shared.publish(0, 11, 3.0, {"blocked": 1})  # a successor in the same slot counts
+    assert blocked() == 6
+    [supervisor] = [report for report in shared.read() if not report.serving]
+    assert supervisor.series == {"blocked": {("ads",): 5.0}}
+
+
+def test_departed_totals_add_up_but_levels_go_with_their_worker() -> None:
+    departed = Departed()
+    for slot, pid in ((0, 10), (1, 11)):
+        departed.add(slot, 2, WorkerCounters(pid, 0.0, {"blocked": 3, "cache_entries": 50},
+                                             {"blocked": {("ads",): 3.0}}),
+                     levels=frozenset({"cache_entries"}))
+    assert departed.counters == {"blocked": 6}
+    assert departed.series == {"blocked": {("ads",): 6.0}}
+    assert list(departed.absorbed) == [(0, 2), (1, 2)]
+
+
+def test_the_supervisors_report_is_not_this_workers_own() -> None:
+    own = {name: 1 for name in COUNTER_NAMES}
+    supervisor = WorkerCounters(11, 0.0, {name: 7 for name in COUNTER_NAMES}, serving=False)
+    assert totals(11, own, [supervisor], COUNTER_NAMES) == {name: 8 for name in COUNTER_NAMES}

@@ -129,3 +129,15 @@ def test_missing_sources_take_the_downloading_workers_attempts() -> None:
     assert own["policy"]["missing_sources"] == [missing(None)]  # the worker's own is left
     assert missing_sources(own, [own]) == [missing(None)]
     assert missing_sources({}, []) == []
+
+
+def test_the_supervisors_report_is_the_state_but_no_worker() -> None:
+    supervisor = WorkerCounters(1, NOW - 0.5, {}, {}, state(failed=True), serving=False)
+    silent = WorkerCounters(2, NOW - 0.5, {}, {}, {})
+    verdict = health([silent, supervisor], 2, NOW, answering)
+    assert "1 of 2 workers have not reported" in verdict.reason
+    assert "blocklists/tiktok.yaml:4:3" in verdict.reason  # its reload state counts
+    verdict = health([silent, WorkerCounters(3, NOW, {}, {}, {}),
+                      WorkerCounters(1, NOW - 0.5, {}, {}, state(), serving=False)],
+                     2, NOW, answering)
+    assert verdict.ok and "2 workers answering DNS" in verdict.reason

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -91,3 +93,19 @@ def test_ipv6_loopback_works() -> None:
             assert response.status == 200
     finally:
         http.close()
+
+
+def test_a_forked_child_lets_go_of_the_socket_at_once_and_the_parent_serves_on(
+        listener: tuple[HttpListener, list[Health]]) -> None:
+    http, _ = listener
+    pid = os.fork()
+    if pid == 0:  # a worker: the serving thread is the parent's; close() would wait for it
+        try:
+            http.close_in_child()
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 5
+    while os.waitpid(pid, os.WNOHANG) == (0, 0):
+        assert time.monotonic() < deadline, "the child hung letting go of the socket"
+        time.sleep(0.01)
+    assert get(http, "/healthz")[0] == 200

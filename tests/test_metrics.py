@@ -133,3 +133,20 @@ def test_sources_never_downloaded_are_counted_from_the_newest_policy() -> None:
     # a newer policy (the source arrived and was loaded) counts, not the older one
     assert scrape(worker(1, 0.0, state=lacking), worker(2, 0.0, loaded_at=100.0))[
         "dnsfence_sources_missing"] == {(): 0}
+
+
+def test_the_supervisors_report_adds_departed_counts_and_restarts_but_no_worker() -> None:
+    departed = WorkerCounters(
+        9, 0.0, {"cache_hits": 5}, {"blocked": {("tiktok",): 4.0}},
+        {**STATE, "supervisor": {"restarts": 3, "generation": 2}}, serving=False)
+    live = worker(1, 6.0, state={})  # a supervised worker reports no state of its own
+    found = scrape(live, departed)
+    assert found["dnsfence_workers"] == {(): 1}
+    assert found["dnsfence_worker_restarts_total"] == {(): 3}
+    assert found["dnsfence_blocked_total"] == {(("list", "tiktok"),): 10.0}
+    assert found["dnsfence_cache_hits_total"] == {(): 15}
+    assert found["dnsfence_policy_reloads_total"][(("result", "ok"),)] == 2
+
+
+def test_a_single_process_server_has_no_restarts() -> None:
+    assert scrape(worker(1, 1.0))["dnsfence_worker_restarts_total"] == {(): 0}

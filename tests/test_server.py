@@ -18,7 +18,7 @@ import pytest
 
 from resolver.config.endpoints import Endpoint
 from resolver.pipeline import Pipeline
-from resolver.server import CONTROL_SIGNALS, Listener, bind, bind_again, serve
+from resolver.server import CONTROL_SIGNALS, RETIRE_SIGNAL, Listener, bind, bind_again, serve
 
 LOOPBACK = Endpoint("127.0.0.1", 0)
 
@@ -165,3 +165,61 @@ def test_serve_answers_udp_and_tcp_reloads_on_sighup_and_stops_on_sigterm(
     assert results["background cancelled"] is True
     assert pipeline.closed
     assert listener.udp.fileno() == -1  # closed by serve
+
+
+class SlowPipeline(StandInPipeline):
+    """Answers b"slow:..." queries 0.3 s later, on both transports."""
+
+    def forward(self, request: Later, reply: Callable[[bytes], None]) -> None:
+        asyncio.get_running_loop().call_later(0.3, reply, b"later " + request.data)
+
+    async def resolve(self, request: Later) -> bytes:
+        await asyncio.sleep(0.3)
+        return b"later " + request.data
+
+
+def test_a_retiring_server_answers_what_is_in_flight_and_reads_nothing_more(
+        listeners: list[Listener]) -> None:
+    listener = bind(LOOPBACK, reuseport=True)
+    listeners.append(listener)
+    port = listener.endpoint.port
+    successor = socket.socket(fileno=os.dup(listener.udp.fileno()))  # as a supervisor holds
+    pipeline = SlowPipeline()
+    results: dict[str, Any] = {}
+
+    def late_query() -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"now:late", ("127.0.0.1", port))
+
+    async def client() -> None:
+        udp = asyncio.create_task(asyncio.to_thread(udp_ask, port, b"slow:1"))
+        tcp = asyncio.create_task(asyncio.to_thread(tcp_ask, port, b"slow:2"))
+        async with asyncio.timeout(5):
+            while len(pipeline.seen) < 2:
+                await asyncio.sleep(0.01)
+        os.kill(os.getpid(), RETIRE_SIGNAL)
+        await asyncio.sleep(0.1)  # retiring: reading has stopped, answers are pending
+        await asyncio.to_thread(late_query)
+        results["udp"], results["tcp"] = await udp, await tcp
+
+    async def scenario() -> None:
+        async with asyncio.timeout(20):
+            asker = asyncio.create_task(client())
+            await serve([listener], cast(Pipeline, pipeline), idle_timeout=2.0,
+                        max_connections=4, retire=True, drain=5.0)
+            await asker
+
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, CONTROL_SIGNALS | {RETIRE_SIGNAL})
+    try:
+        asyncio.run(scenario())
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    try:
+        assert results["udp"] == b"later slow:1"
+        assert results["tcp"] == [b"later slow:2"]
+        assert [data for data, _, _ in pipeline.seen] == [b"slow:1", b"slow:2"]
+        assert pipeline.closed
+        successor.settimeout(2)
+        assert successor.recv(100) == b"now:late"  # queued for the next worker, not lost
+    finally:
+        successor.close()

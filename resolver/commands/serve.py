@@ -10,15 +10,20 @@ import os
 import resource
 import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from resolver import server_log
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
+from resolver.commands.reload_thread import ReloadThread
 from resolver.commands.startup_sources import first_downloads, log_first_load
+from resolver.commands.supervisor import SIGNALS, Supervisor, doorbell
+from resolver.commands.supervisor_report import SupervisorReport
+from resolver.commands.worker_process import WorkerSeat, release_memory
 from resolver.commands.worker_report import (
     fresh_reports,
     publish_every_second,
@@ -30,13 +35,20 @@ from resolver.config.load import ConfigError, defaults, load_config
 from resolver.config.settings import Config
 from resolver.counters import SharedCounters, WorkerCounters
 from resolver.fetch.backoff import RetrySchedule
+from resolver.fetch.updates import url_sources
 from resolver.health import Health, health, probe_dns
 from resolver.http_server import HttpListener
 from resolver.lists.load import load_policy
 from resolver.metrics import registry as metrics_registry
-from resolver.pipeline import Pipeline, counter_names
+from resolver.pipeline import Pipeline, counter_names, level_names
 from resolver.policy.period import PolicyHolder
-from resolver.reload import Fingerprint, PolicyReloader, fingerprint, watched_paths
+from resolver.reload import (
+    Fingerprint,
+    PolicyReloader,
+    download_check_interval,
+    fingerprint,
+    watched_paths,
+)
 from resolver.server import CONTROL_SIGNALS, Listener, bind, bind_again, serve
 
 log = logging.getLogger("dnsfence")
@@ -105,13 +117,9 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
         log.error("dnsfence: not started: the config file has errors")
         return EXIT_PROBLEMS
     server_log.reconfigure(config.log.level, config.log.format)
-    retries = first_downloads(config)
-    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir,
-                         groups=config.group_names, allow_missing=config.lists.allow_missing)
-    log_first_load(result, retries)
-    if result.policy is None:
-        log.error("dnsfence: not started: %d error(s) in the blocklists in %s",
-                  len(result.errors), config.blocklists)
+    retries = first_downloads(config)  # sources with no copy yet, within a time budget
+    active = _load_at_start(config, retries)
+    if active is None:
         return EXIT_PROBLEMS
     if not config.upstream.servers:
         log.error("dnsfence: not started: no upstream resolver; give --upstream HOST[:PORT] "
@@ -139,55 +147,74 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
             return EXIT_PROBLEMS
         log.info("dnsfence: http on %s (/metrics, /healthz)", http.endpoint,
                  extra={"event": "http_listening", "address": str(http.endpoint)})
-    active = PolicyHolder(result.policy)
-    seen = fingerprint(watched_paths(config, result.policy))
-    signal.pthread_sigmask(signal.SIG_BLOCK, CONTROL_SIGNALS)
-    lists = len(result.policy.lists)
+    seen = fingerprint(watched_paths(config, active.policy))
+    # held back until there are handlers; with several workers, SIGCHLD and the
+    # reloader's doorbell too, blocked before any thread starts (see supervisor.py)
+    signal.pthread_sigmask(signal.SIG_BLOCK, CONTROL_SIGNALS if workers == 1 else SIGNALS)
+    lists = len(active.policy.lists)
     log.info("dnsfence: serving on %s (udp+tcp); %d list%s, %d of %d entries active; "
              "upstreams %s; %d worker%s",
              ", ".join(str(item.endpoint) for item in listeners), lists, "s" * (lists != 1),
-             active.period.active, result.policy.size,
+             active.period.active, active.policy.size,
              ", ".join(str(e) for e in config.upstream.servers), workers, "s" * (workers != 1),
              extra={"event": "serving", "listen": [str(item.endpoint) for item in listeners],
                     "lists": lists, "active_entries": active.period.active,
-                    "entries": result.policy.size, "workers": workers,
+                    "entries": active.policy.size, "workers": workers,
                     "upstreams": [str(e) for e in config.upstream.servers]})
     for zone in config.forward_zones:
         log.info("dnsfence: forward zone %s to %s", zone.name,
                  ", ".join(str(e) for e in zone.servers),
                  extra={"event": "forward_zone", "zone": zone.name,
                         "servers": [str(e) for e in zone.servers]})
-    shared = SharedCounters(workers, counter_names())
     _tune_garbage_collector()
     if workers == 1:
         try:
-            asyncio.run(_serve_worker(config, read_config, active, listeners, seen, shared,
-                                      http=http, retries=retries))
+            asyncio.run(_serve_alone(config, read_config, active, listeners, seen, http,
+                                     retries))
         finally:
             if http is not None:
                 http.close()
         return EXIT_OK
-    return _run_workers(config, read_config, active, listeners, workers, seen, shared, http,
-                        retries)
+    return _run_workers(config, read_config, active, listeners, workers, seen, http, retries)
 
 
-async def _serve_worker(config: Config, read_config: ConfigReader, active: PolicyHolder,
-                        listeners: list[Listener], seen: Fingerprint, shared: SharedCounters,
-                        index: int = 0, http: HttpListener | None = None,
-                        retries: RetrySchedule | None = None) -> None:
-    """One worker; `http` is given to the only worker of a single-process server.
-    `retries`: the start-up's failed downloads, which the downloading worker goes on with."""
+def _load_at_start(config: Config, retries: RetrySchedule) -> PolicyHolder | None:
+    """The policy to start with (None: errors, logged). Only the holder keeps it, so that
+    with several workers a reload can free it."""
+    result = load_policy(config.blocklists, config.timezone, config.lists.cache_dir,
+                         groups=config.group_names, allow_missing=config.lists.allow_missing)
+    log_first_load(result, retries)
+    if result.policy is None:
+        log.error("dnsfence: not started: %d error(s) in the blocklists in %s",
+                  len(result.errors), config.blocklists)
+        return None
+    return PolicyHolder(result.policy)
+
+
+def _check_interval(config: Config) -> float:
+    return download_check_interval(
+        spec.refresh for spec in url_sources(config.blocklists, config.timezone))
+
+
+async def _serve_alone(config: Config, read_config: ConfigReader, active: PolicyHolder,
+                       listeners: list[Listener], seen: Fingerprint,
+                       http: HttpListener | None, retries: RetrySchedule) -> None:
+    """A single-process server: it answers, reloads and downloads itself (`retries`: the
+    start-up's failed downloads, which it goes on with)."""
     started = time.time()
+    shared = SharedCounters(1, counter_names())
     pipeline = Pipeline.from_config(
-        config, active, status_report=lambda: status_report(live, pipeline, started, shared))
+        config, active,
+        status_report=lambda: status_report(live.state, lambda: live.config, pipeline,
+                                            started, shared))
 
     def apply_config(_old: Config, new: Config) -> None:
         pipeline.reconfigure(new)
         server_log.reconfigure(new.log.level, new.log.format)
 
     live = PolicyReloader(config, active, read_config, apply_config, seen=seen,
-                          downloads=index == 0, retries=retries or RetrySchedule())
-    publish = publisher(pipeline, live, shared, index)
+                          refresh_every=_check_interval(config), retries=retries)
+    publish = publisher(pipeline, live.state, shared, 0)
     if http is not None:
         reports = fresh_reports(asyncio.get_running_loop(), publish, shared)
         _serve_http(http, reports, lambda: [os.getpid()], 1, listeners[0].endpoint)
@@ -198,7 +225,7 @@ async def _serve_worker(config: Config, read_config: ConfigReader, active: Polic
 
 
 def _serve_http(http: HttpListener, reports: Callable[[], list[WorkerCounters]],
-                pids: Callable[[], list[int]], workers: int, dns: Endpoint) -> None:
+                pids: Callable[[], Sequence[int]], workers: int, dns: Endpoint) -> None:
     """Serve /metrics and /healthz from this process; `dns` is the port the probe asks."""
 
     def healthz() -> Health:
@@ -209,58 +236,37 @@ def _serve_http(http: HttpListener, reports: Callable[[], list[WorkerCounters]],
 
 def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder,
                  first: list[Listener], workers: int, seen: Fingerprint,
-                 shared: SharedCounters, http: HttpListener | None,
-                 retries: RetrySchedule) -> int:
-    """Fork workers sharing each port with SO_REUSEPORT; nothing mutable is shared.
+                 http: HttpListener | None, retries: RetrySchedule) -> int:
+    """Several workers under a supervisor (this process), sharing each port with
+    SO_REUSEPORT: one set of sockets per worker index, held open here for its successors.
 
-    The first process keeps `/metrics` and `/healthz` (from the workers' shared reports),
-    so a scrape sees every worker and a dead one shows in `/healthz`.
+    This process keeps `/metrics` and `/healthz` (from the shared reports), so a scrape
+    sees every worker, and a dead one shows in `/healthz`.
     """
     sets = [first] + [[bind_again(item) for item in first] for _ in range(workers - 1)]
-    children: list[int] = []
-    for index, mine in enumerate(sets):
-        pid = os.fork()
-        if pid == 0:
-            status = 1
-            server_log.tag_worker(index, workers)
-            try:
-                if http is not None:
-                    http.close()  # the parent's, not this worker's
-                for other in sets:
-                    if other is not mine:
-                        for item in other:
-                            item.udp.close()
-                            item.tcp.close()
-                asyncio.run(_serve_worker(config, read_config, active, mine, seen, shared, index,
-                                          retries=retries))
-                status = 0
-            except BaseException:
-                log.exception("dnsfence: worker %d failed", index)
-            finally:
-                os._exit(status)
-        children.append(pid)
-    for listeners in sets:
-        for item in listeners:
-            item.udp.close()
-            item.tcp.close()
+    # room for two generations at once (a reload's old and new workers) and the supervisor
+    shared = SharedCounters(workers, counter_names(), slots=2 * workers + 1)
+    report = SupervisorReport(shared, 2 * workers, level_names())
+    main = threading.get_ident()
 
-    def forward(signum: int, _frame: object) -> None:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
+    def apply_config(_old: Config, new: Config) -> None:
+        server_log.reconfigure(new.log.level, new.log.format)  # the workers start anew
 
-    for sig in CONTROL_SIGNALS:
-        signal.signal(sig, forward)
-    if http is not None:  # a thread: started after the forks, so no worker inherits it
-        _serve_http(http, shared.read, lambda: list(children), workers, first[0].endpoint)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, CONTROL_SIGNALS)
-    status = EXIT_OK
+    live = PolicyReloader(config, active, read_config, apply_config, seen=seen,
+                          refresh_every=_check_interval(config), retries=retries)
+    reloader = ReloadThread(live, report, lambda: doorbell(main))
+    supervisor = Supervisor(WorkerSeat(workers, sets, shared, http), reloader, report)
+    release_memory()  # before the first fork, as before each later one
     try:
-        for pid in children:
-            _, code = os.waitpid(pid, 0)
-            if os.waitstatus_to_exitcode(code) not in (0, -signal.SIGTERM):
-                status = EXIT_PROBLEMS
+        reloader.start()
+        if http is not None:
+            _serve_http(http, shared.read, lambda: supervisor.pids, workers, first[0].endpoint)
+        return supervisor.run()
     finally:
+        reloader.stop()
         if http is not None:
             http.close()
-    return status
+        for listeners in sets:
+            for item in listeners:
+                item.udp.close()
+                item.tcp.close()

@@ -2,7 +2,7 @@
 say, in one warning each, which ones the first policy is served without and why.
 
 With `lists.on_missing: start` a list mirror that is down costs its own list, not the
-office's DNS: start-up waits for downloads a bounded time, and the first worker goes on
+office's DNS: start-up waits for downloads a bounded time, and the server goes on
 trying with backoff (resolver.fetch.backoff), reloading the moment a copy arrives.
 """
 
@@ -21,7 +21,7 @@ log = logging.getLogger("dnsfence")
 STARTUP_DOWNLOAD_BUDGET = 10.0
 """Seconds start-up spends at most on `url:` sources never downloaded (`lists.on_missing:
 start`): a fresh server gets them before its first answer when the network works, and
-serves without them soon when it does not (the first worker goes on trying)."""
+serves without them soon when it does not (the server goes on trying)."""
 
 
 def first_downloads(config: Config) -> RetrySchedule:
@@ -29,8 +29,9 @@ def first_downloads(config: Config) -> RetrySchedule:
 
     With `lists.on_missing: start` this takes at most STARTUP_DOWNLOAD_BUDGET seconds and
     its failures are told with the load's warning for the source (one line each); the
-    schedule it returns makes the first worker try again with backoff. With `fail` each
-    failure is a warning here, and the load's error stops the start."""
+    schedule it returns makes the downloading process (the only worker, or the supervisor)
+    try again with backoff. With `fail` each failure is a warning here, and the load's
+    error stops the start."""
     retries = RetrySchedule()
     allow = config.lists.allow_missing
     for item in update_sources(config.fetch_settings(), only_missing=True,
@@ -54,7 +55,7 @@ def log_first_load(result: LoadResult, retries: RetrySchedule) -> None:
             continue
         attempts = retries.attempts(source.url)
         if attempts is None or attempts.last_error is None:
-            tried = "not tried yet (start-up had no time left); the first worker tries now"
+            tried = "not tried yet (start-up had no time left); it is tried now"
         else:
             tried = (f"first try: {attempts.last_error}; next try in "
                      f"{duration(attempts.next_at - now)}")

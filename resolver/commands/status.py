@@ -71,6 +71,17 @@ def render(status: dict[str, Any]) -> str:
     if by_list is not None:  # a server older than this command does not send it
         lines.append("blocked by list: " + (", ".join(f"{name} {count}" for name, count
                                                       in by_list.items()) or "none yet"))
+    supervisor = status.get("supervisor")
+    if supervisor:  # several workers: the process that restarts and reloads them
+        restarts = supervisor["restarts"]
+        line = (f"supervisor: pid {supervisor['pid']}, {supervisor['workers']} workers on "
+                f"policy generation {supervisor['generation']}; {restarts} worker "
+                f"restart{'s' * (restarts != 1)}")
+        death = supervisor.get("last_death")
+        if death:
+            line += (f"; last death: worker {death['worker']} (pid {death['pid']}) "
+                     f"{death['status']} at {_when(death['at'])}")
+        lines.append(line)
     lines.append(f"upstreams: {', '.join(status['upstreams'])}")
     zones = status.get("forward_zones")  # not sent by a server older than this command
     if zones:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from resolver import __version__
+from resolver.config.settings import Config
 from resolver.counters import (
     PUBLISH_INTERVAL,
     SharedCounters,
@@ -20,61 +21,80 @@ from resolver.counters import (
 )
 from resolver.health import missing_sources
 from resolver.pipeline import Pipeline, counter_names
-from resolver.reload import PolicyReloader
 
 FRESH_WAIT = 1.0
 """Seconds a scrape waits for its own worker's fresh copy before taking the last one."""
 
 
-def status_report(live: PolicyReloader, pipeline: Pipeline, started: float,
-                  shared: SharedCounters | None = None) -> dict[str, Any]:
-    """What `dnsfence status` shows: policy state, last reload, counters.
+State = Callable[[], dict[str, Any]]
+"""The policy and reload state as JSON values (`PolicyReloader.state`): a single-process
+server's own, or the supervisor's, which reloads for every worker."""
 
-    Policy and reload state are this worker's (every worker loads the same files);
-    counters are the sum over all workers, the others' as of their last copy (≤ 1 s).
+
+def status_report(state: State, config: Callable[[], Config], pipeline: Pipeline,
+                  started: float, shared: SharedCounters | None = None) -> dict[str, Any]:
+    """What `dnsfence status` shows: policy state, last reload, restarts, counters.
+
+    Counters are this worker's live ones plus every other report's last copy (≤ 1 s old),
+    the supervisor's included: it holds what exited workers counted.
     """
-    last = live.last
+    found = state()
+    reload, last = found["reload"], found["reload"]["last"]
     pid = os.getpid()
     own = pipeline.counters()
-    others = [w for w in (shared.read() if shared is not None else []) if w.pid != pid]
+    others = [w for w in (shared.read() if shared is not None else [])
+              if not (w.serving and w.pid == pid)]  # own copy: older than `own`
     workers = [{"pid": pid, "counters": own}]
     workers += [{"pid": w.pid, "counters": w.counters, "published_at": w.published_at}
-                for w in others]
+                for w in others if w.serving]
     live_series = WorkerCounters(pid, 0.0, own, pipeline.series())
     blocked = {labels[0]: int(value) for labels, value
                in series_totals([live_series, *others]).get("blocked", {}).items()}
-    state = live.state()
-    policy = state["policy"]  # the figures /metrics reports, named as status has them
-    # sources never downloaded: how the downloading worker's attempts went, whoever answers
-    missing = missing_sources(state, [w.state for w in others])
+    policy = found["policy"]  # the figures /metrics reports, named as status has them
+    # sources never downloaded: how the downloading process's attempts went, whoever answers
+    missing = missing_sources(found, [w.state for w in others])
     return {
         "version": __version__,
         "pid": pid,
         "started": started,
         "policy": {**policy, "lists": list(policy["lists"]), "missing_sources": missing},
         "last_reload": None if last is None else {
-            "at": last.at, "ok": last.ok, "reason": last.reason,
-            "problems": list(last.problems[:50]), "restart_needed": list(last.restart_needed),
+            "at": last["at"], "ok": last["ok"], "reason": last["reason"],
+            "problems": list(last["problems"]),
+            "restart_needed": list(last.get("restart_needed", [])),
         },
-        "reloads": live.reloads,
-        "failed_reloads": live.failed_reloads,
+        "reloads": reload["ok"],
+        "failed_reloads": reload["failed"],
         "counters": totals(pid, own, others, counter_names()),
         "blocked_by_list": dict(sorted(blocked.items())),
         "workers": workers,
-        "upstreams": [str(e) for e in live.config.upstream.servers],
+        "supervisor": found.get("supervisor"),
+        "upstreams": [str(e) for e in config().upstream.servers],
         "forward_zones": {zone.name: [str(e) for e in zone.servers]
-                          for zone in live.config.forward_zones},
+                          for zone in config().forward_zones},
     }
 
 
-def publisher(pipeline: Pipeline, live: PolicyReloader, shared: SharedCounters,
+def supervisor_state(shared: SharedCounters) -> State:
+    """The supervisor's state, as a worker of a supervised server reads it (its slot is
+    written before the first worker starts and never cleared)."""
+    def state() -> dict[str, Any]:
+        for report in shared.read():
+            if not report.serving:
+                return report.state
+        raise LookupError("the supervisor has not reported")
+    return state
+
+
+def publisher(pipeline: Pipeline, state: State | None, shared: SharedCounters,
               index: int) -> Callable[[], None]:
-    """Copies this worker's counters, series and state to its slot (on the event loop)."""
+    """Copies this worker's counters, series and (unless the supervisor reports it) its
+    state to its slot (on the event loop)."""
     pid = os.getpid()
 
     def publish() -> None:
         shared.publish(index, pid, time.time(), pipeline.counters(), pipeline.series(),
-                       live.state())
+                       state() if state is not None else None)
     return publish
 
 

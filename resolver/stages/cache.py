@@ -74,6 +74,7 @@ class CacheStage(Stage):
 
     COUNTERS = (CACHED.counter, "cache_misses", "cache_entries", "cache_bytes",
                 BLOCKED.counter, "cname_blocked", STALE.counter, "refreshes", "prefetches")
+    LEVELS = ("cache_entries", "cache_bytes")
 
     def __init__(self, setup: StageSetup) -> None:
         self.next: Forward | None = None

@@ -217,6 +217,9 @@ class Stage:
     COUNTERS: ClassVar[tuple[str, ...]] = ()
     """The names `counters` reports, declared so the workers' shared counters can be laid
     out before the stages exist."""
+    LEVELS: ClassVar[tuple[str, ...]] = ()
+    """Those of COUNTERS that are levels (entries held now), not running totals: when a
+    worker exits they go with it, where its totals are kept so none goes backwards."""
     SERIES: ClassVar[dict[str, tuple[str, ...]]] = {}
     """The labelled families `series` reports: family name -> its label names."""
 

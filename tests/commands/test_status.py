@@ -129,6 +129,24 @@ def test_forward_zones_are_shown_when_there_are_some(server: StatusServer) -> No
     assert not any(line.startswith("forward zones") for line in out.getvalue().splitlines())
 
 
+def test_a_supervised_server_shows_its_generation_and_restarts(server: StatusServer) -> None:
+    supervisor = {"pid": 40, "workers": 2, "generation": 3, "restarts": 0, "last_death": None}
+    server.status = {**STATUS, "supervisor": supervisor}
+    out = io.StringIO()
+    status.run(defaults(), server.endpoint, as_json=False, out=out, err=io.StringIO())
+    assert "supervisor: pid 40, 2 workers on policy generation 3; 0 worker restarts" \
+        in out.getvalue().splitlines()
+    death = {"worker": 2, "pid": 41, "status": "was killed by signal 9 (SIGKILL)",
+             "at": 180.0, "lived": 5.0}
+    server.status = {**STATUS, "supervisor": {**supervisor, "restarts": 1,
+                                              "last_death": death}}
+    out = io.StringIO()
+    status.run(defaults(), server.endpoint, as_json=False, out=out, err=io.StringIO())
+    assert "supervisor: pid 40, 2 workers on policy generation 3; 1 worker restart; last "\
+        "death: worker 2 (pid 41) was killed by signal 9 (SIGKILL) at 1970-01-01 00:03:00 UTC" \
+        in out.getvalue().splitlines()
+
+
 def test_a_failed_last_reload_is_shown_with_its_problems_and_exits_1(
         server: StatusServer) -> None:
     server.status = {**STATUS, "workers": [{"pid": 42}, {"pid": 43}], "last_reload": {

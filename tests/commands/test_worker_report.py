@@ -9,11 +9,15 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from resolver import __version__
+from resolver.commands.supervisor_report import SupervisorReport
 from resolver.commands.worker_report import (
     fresh_reports,
     publisher,
     status_report,
+    supervisor_state,
 )
 from resolver.config.endpoints import Endpoint
 from resolver.config.forward_zones import ForwardZone
@@ -22,7 +26,7 @@ from resolver.config.settings import Config
 from resolver.counters import SharedCounters
 from resolver.fetch.updates import retry_policy
 from resolver.lists.load import load_policy
-from resolver.pipeline import Pipeline, counter_names
+from resolver.pipeline import Pipeline, counter_names, level_names
 from resolver.policy.period import PolicyHolder
 from resolver.reload import PolicyReloader
 from tests.commands.cli_runner import STAGED, write_tree
@@ -54,10 +58,10 @@ def test_status_report_shape(tmp_path: Path) -> None:
     pipeline = Pipeline.from_config(config, active)
     live = PolicyReloader(config, active, lambda: config, lambda _old, _new: None,
                           downloads=False)
-    report = status_report(live, pipeline, 1234.5)
+    report = status_report(live.state, lambda: live.config, pipeline, 1234.5)
     assert set(report) == {"version", "pid", "started", "policy", "last_reload", "reloads",
                            "failed_reloads", "counters", "blocked_by_list", "workers",
-                           "upstreams", "forward_zones"}
+                           "supervisor", "upstreams", "forward_zones"}
     assert (report["version"], report["pid"], report["started"]) == (__version__, os.getpid(),
                                                                      1234.5)
     assert report["policy"]["lists"] == ["social"]
@@ -70,6 +74,7 @@ def test_status_report_shape(tmp_path: Path) -> None:
     assert report["upstreams"] == ["192.0.2.1:53"]
     assert report["forward_zones"] == {}
     assert report["blocked_by_list"] == {}
+    assert report["supervisor"] is None  # a single process supervises nothing
 
 
 def test_status_report_names_the_forward_zones_and_their_servers(tmp_path: Path) -> None:
@@ -97,7 +102,7 @@ def blocked_query(name: str, qid: int) -> bytes:
 def test_the_shared_copy_carries_counters_series_and_state(tmp_path: Path) -> None:
     pipeline, live = staged(tmp_path)
     shared = SharedCounters(2, counter_names())
-    publish = publisher(pipeline, live, shared, 1)
+    publish = publisher(pipeline, live.state, shared, 1)
     for qid in (1, 2):
         pipeline.handle(blocked_query("www.tiktok.com", qid), "127.0.0.1", time.time())
     publish()
@@ -110,7 +115,7 @@ def test_the_shared_copy_carries_counters_series_and_state(tmp_path: Path) -> No
     assert copy.state["policy"]["lists"] == {"social": 3}
     assert copy.state["reload"] == {"ok": 0, "failed": 0, "last_success": live.loaded_at,
                                     "last": None}
-    report = status_report(live, pipeline, 0.0, shared)
+    report = status_report(live.state, lambda: live.config, pipeline, 0.0, shared)
     assert report["blocked_by_list"] == {"social": 2}  # own live counts, not twice
 
 
@@ -119,7 +124,7 @@ def test_a_scrape_from_another_thread_gets_a_copy_made_on_the_event_loop(
     pipeline, live = staged(tmp_path)
     shared = SharedCounters(1, counter_names())
     copied_on: list[threading.Thread] = []
-    publish = publisher(pipeline, live, shared, 0)
+    publish = publisher(pipeline, live.state, shared, 0)
 
     def tracked() -> None:
         copied_on.append(threading.current_thread())
@@ -163,10 +168,42 @@ def test_any_worker_reports_missing_sources_with_the_downloaders_attempts(
     expected = [{"list": "ads", "url": url, "location": f"{config.blocklists / 'ads.yaml'}:4:5",
                  "failures": 1, "last_error": "HTTP 503", "next_attempt": tried.next_at}]
     other_pipeline, other = workers[1]
-    assert status_report(other, other_pipeline, 0.0, shared)["policy"]["missing_sources"] == \
-        expected
-    assert status_report(downloader, workers[0][0], 0.0)["policy"]["missing_sources"] == \
-        expected
+    assert status_report(other.state, lambda: config, other_pipeline, 0.0,
+                         shared)["policy"]["missing_sources"] == expected
+    assert status_report(downloader.state, lambda: config, workers[0][0],
+                         0.0)["policy"]["missing_sources"] == expected
     # alone, the other worker knows what is missing, not how the downloads go
-    alone = status_report(other, other_pipeline, 0.0)["policy"]["missing_sources"]
+    alone = status_report(other.state, lambda: config, other_pipeline,
+                          0.0)["policy"]["missing_sources"]
     assert [(m["url"], m["failures"]) for m in alone] == [(url, None)]
+
+
+def test_a_supervised_worker_reports_the_supervisors_state_and_the_departed_counts(
+        tmp_path: Path) -> None:
+    pipeline, live = staged(tmp_path)
+    shared = SharedCounters(1, counter_names(), slots=3)
+    supervisor = SupervisorReport(shared, 2, level_names())
+    supervisor.set_state(live.state())
+    supervisor.set_supervisor({"restarts": 3, "generation": 2})
+    # a worker that has exited: its totals stay, its cache level goes with it
+    shared.publish(1, 999_999, 1.0, {"blocked": 5, "cache_entries": 7},
+                   {"blocked": {("social",): 5.0}})
+    supervisor.absorb(1)
+    publish = publisher(pipeline, None, shared, 0)  # a supervised worker: no state of its own
+    pipeline.handle(blocked_query("www.tiktok.com", 1), "127.0.0.1", time.time())
+    publish()
+    [own] = [report for report in shared.read() if report.serving]
+    assert own.state == {}
+    state = supervisor_state(shared)
+    report = status_report(state, lambda: live.config, pipeline, 0.0, shared)
+    assert report["supervisor"] == {"restarts": 3, "generation": 2}
+    assert report["counters"]["blocked"] == 1 + 5
+    assert report["counters"]["cache_entries"] == pipeline.counters()["cache_entries"]
+    assert report["blocked_by_list"] == {"social": 6}
+    assert [worker["pid"] for worker in report["workers"]] == [os.getpid()]  # not the supervisor
+    assert report["policy"]["lists"] == ["social"]
+
+
+def test_without_a_supervisor_report_there_is_no_state_to_show() -> None:
+    with pytest.raises(LookupError):
+        supervisor_state(SharedCounters(1, counter_names()))()

@@ -1,10 +1,14 @@
-"""Queries keep flowing while a large list reloads: none lost, none SERVFAIL."""
+"""Queries keep flowing while a large list reloads: none lost, none SERVFAIL, with one
+worker reloading in place or with several replaced by a new generation at each reload."""
 
 from __future__ import annotations
 
 import os
+import re
+import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -12,7 +16,7 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 
-from .harness import BlocklistDir, DnsfenceFactory, Unbound
+from .harness import BlocklistDir, DnsfenceFactory, Unbound, require_tool
 
 NAMES = 100_000
 RATE = 1_500  # queries per second, well below what loopback UDP drops
@@ -94,3 +98,53 @@ sources:
         expected = dns.rcode.NXDOMAIN if qid % 2 else dns.rcode.NOERROR
         assert rcode == expected, (qid, rcode)
     assert server.query("added-during-load.example.net").rcode() == dns.rcode.NXDOMAIN
+
+
+DNSPERF_SECONDS = 8
+DNSPERF_RATE = 2_000
+RELOADS = 5
+
+
+def test_five_reloads_with_two_workers_lose_no_query(dnsfence_factory: DnsfenceFactory,
+                                                     blocklists_dir: BlocklistDir,
+                                                     unbound: Unbound, tmp_path: Path) -> None:
+    """Each SIGHUP starts a new generation of workers; dnsperf, running throughout, gets
+    an answer to every query."""
+    dnsperf = require_tool("dnsperf")
+    source = tmp_path / "big.txt"
+    _write_source(source)
+    blocklists_dir.write_text("big", f"""name: big
+reference: load test
+effective: 2023-01-01
+sources:
+  - path: {source}
+    format: domains
+""")
+    server = dnsfence_factory(workers="2")
+    server.query("www.example.test")
+    queries = tmp_path / "queries.txt"
+    queries.write_text("".join(f"blocked{i * 7919 % NAMES}.example.net A\nwww.example.test A\n"
+                               for i in range(5_000)))
+    run = subprocess.Popen(
+        [dnsperf, "-s", server.host, "-p", str(server.port), "-d", str(queries),
+         "-l", str(DNSPERF_SECONDS), "-Q", str(DNSPERF_RATE), "-c", "4", "-t", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(1.0)
+        for generation in range(2, 2 + RELOADS):
+            server.send_signal(signal.SIGHUP)
+            server.wait_for_stderr(rf"starting 2 workers on the new policy \(generation "
+                                   rf"{generation}\)", timeout=10)
+            time.sleep(0.8)
+        output, _ = run.communicate(timeout=DNSPERF_SECONDS + 30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    sent = re.search(r"Queries sent:\s+(\d+)", output)
+    lost = re.search(r"Queries lost:\s+(\d+)", output)
+    assert sent is not None and lost is not None, output
+    assert int(sent[1]) >= DNSPERF_RATE * (DNSPERF_SECONDS - 1), output
+    assert int(lost[1]) == 0, output
+    codes = re.search(r"Response codes:\s+(.*)", output)
+    assert codes is not None and "SERVFAIL" not in codes[1], output

@@ -56,8 +56,8 @@ def test_json_at_debug_every_line_is_an_object(dnsfence_factory: DnsfenceFactory
                                                lists: BlocklistDir) -> None:
     server = dnsfence_factory("--log-format", "json", "--log-level", "debug", workers="2")
     server.send_signal(signal.SIGHUP)
-    for _ in range(2):
-        server.wait_for_stderr(r'"msg": "dnsfence: reloaded \(SIGHUP\)', timeout=5)
+    server.wait_for_stderr(r'"msg": "dnsfence: reloaded \(SIGHUP\)', timeout=5)
+    server.wait_for_stderr(r'"event": "generation"', timeout=5)
     assert rcode_name(server.query("tiktok.com")) == "NXDOMAIN"
     assert server.stop() == 0
     logged = events(server.stderr_lines())
@@ -65,8 +65,12 @@ def test_json_at_debug_every_line_is_an_object(dnsfence_factory: DnsfenceFactory
     assert len(serving) == 1 and serving[0]["level"] == "info"
     assert parse_serving_line(serving[0]["msg"]) == [(server.host, server.port)]
     reloads = [e for e in logged if e["msg"].startswith("dnsfence: reloaded (SIGHUP)")]
-    assert sorted(e["worker"] for e in reloads) == ["1/2", "2/2"]
-    assert all(e["level"] == "info" for e in reloads)
+    assert len(reloads) == 1 and "worker" not in reloads[0]  # once, by the main process
+    assert reloads[0]["level"] == "info"
+    [generation] = [e for e in logged if e.get("event") == "generation"]
+    assert generation["generation"] == 2 and "worker" not in generation
+    stopping = [e for e in logged if e["msg"].startswith("dnsfence: stopping")]
+    assert {e["worker"] for e in stopping} == {"1/2", "2/2"}  # each worker says which it is
     debug = [e for e in logged if e["level"] == "debug"]
     assert debug, logged
     assert debug[0]["msg"] == "dnsfence: server log level debug, format json"

@@ -13,7 +13,7 @@ import dns.edns
 import dns.rcode
 import pytest
 
-from .harness import BlocklistDir, DnsfenceFactory, run_dnsfence
+from .harness import BlocklistDir, DnsfenceFactory, run_dnsfence, wait_until
 
 
 class _Lists(http.server.BaseHTTPRequestHandler):
@@ -146,9 +146,8 @@ def test_url_source_download_update_and_cached_restart(
 def test_lists_update_reaches_every_running_worker(
         dnsfence_factory: DnsfenceFactory, blocklists_dir: BlocklistDir, tmp_path: Path,
         http_lists: tuple[str, dict[str, bytes]]) -> None:
-    """A copy saved by `dnsfence lists update` (or by the worker that downloads) is
-    watched like a local file: every worker reloads it. (That only the first worker
-    downloads is checked in tests/test_live_policy.py.)"""
+    """A copy saved by `dnsfence lists update` (or by the server's own download) is
+    watched like a local file: the main process reloads it once and starts workers on it."""
     base, bodies = http_lists
     bodies["/list.txt"] = b"remote-a.example\n"
     config = tmp_path / "dnsfence.yaml"
@@ -161,7 +160,9 @@ def test_lists_update_reaches_every_running_worker(
     update = run_dnsfence("lists", "update", "--config", str(config), "--blocklists",
                           str(blocklists_dir))
     assert update.returncode == 0, update.stderr
-    for _ in range(2):
-        server.wait_for_stderr(r"reloaded \(files changed\)", timeout=5)
+    server.wait_for_stderr(r"reloaded \(files changed\)", timeout=5)
+    server.wait_for_stderr(r"starting 2 workers on the new policy", timeout=5)
+    wait_until(lambda: _rcode(server, "remote-new.example") == "NXDOMAIN", timeout=2,
+               what="the new workers to answer")
     for _ in range(20):  # fresh source ports: both workers are asked
         assert _rcode(server, "remote-new.example") == "NXDOMAIN"
