@@ -87,7 +87,8 @@ def test_status_report_names_the_forward_zones_and_their_servers(tmp_path: Path)
     active = PolicyHolder(loaded.policy)
     live = PolicyReloader(config, active, lambda: config, lambda _old, _new: None,
                           downloads=False)
-    report = status_report(live, Pipeline.from_config(config, active), 0.0)
+    report = status_report(live.state, lambda: live.config, Pipeline.from_config(config, active),
+                           0.0)
     assert report["forward_zones"] == {"corp.example.eu": ["10.0.0.10:53", "[fd00::53]:5353"],
                                        "10.in-addr.arpa": ["10.0.0.10:53"]}
 
