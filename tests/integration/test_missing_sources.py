@@ -134,7 +134,7 @@ def test_a_server_starts_without_an_unreachable_source_and_loads_it_when_it_come
 def test_every_worker_loads_the_source_even_when_files_are_not_watched(
         dnsfence_factory: DnsfenceFactory, blocklists_dir: BlocklistDir,
         tmp_path: Path) -> None:
-    """The first worker downloads; the other one notices the copy it saved."""
+    """The supervisor downloads, reloads once and starts both workers on the new policy."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/ban.txt"
     _lists(blocklists_dir, url)
@@ -144,8 +144,8 @@ def test_every_worker_loads_the_source_even_when_files_are_not_watched(
     mirror = LocalServer(port)
     try:
         mirror.routes["/ban.txt"] = Reply(200, SOURCE)
-        for _ in range(2):  # the downloading worker, then the other one
-            server.wait_for_stderr(r"reloaded \(sources downloaded\)", timeout=ARRIVAL_BOUND)
+        server.wait_for_stderr(r"reloaded \(sources downloaded\)", timeout=ARRIVAL_BOUND)
+        server.wait_for_stderr(r"starting 2 workers on the new policy", timeout=ARRIVAL_BOUND)
     finally:
         mirror.stop()
     for _ in range(20):  # fresh source ports: both workers are asked
