@@ -14,6 +14,7 @@ Common options: -runs=N (inputs, then stop), -max_total_time=S, -seed=N, -dict=F
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import importlib
 import sys
@@ -99,6 +100,8 @@ def main(argv: list[str]) -> None:
         args.insert(0, f"-artifact_prefix={work}/")
     if _option(args, "dict") is None and DICTIONARY.is_file():
         args.insert(0, f"-dict={DICTIONARY}")
+    module.prepare()  # builds what the target keeps between inputs, before counting starts
+    gc.freeze()  # and keeps it out of every later collection
     runs = _option(args, "runs")
     atheris.Setup([argv[0], *args], _counting(module.one, int(runs) if runs else None))
     atheris.Fuzz()
