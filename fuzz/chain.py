@@ -41,7 +41,14 @@ from fuzz.checks import (
     read_framing,
     within_budget,
 )
-from fuzz.seeds import REPO, answer_to, made_queries, real_packets, upstream_shapes
+from fuzz.seeds import (
+    REPO,
+    answer_to,
+    made_queries,
+    real_packets,
+    regressions,
+    upstream_shapes,
+)
 from resolver.config.load import load_config
 from resolver.config.rate_limit import RateLimit
 from resolver.config.settings import Config
@@ -251,6 +258,8 @@ def seeds() -> Iterator[bytes]:
     """Each real query with a plain answer, each real (query, response) pair, each real
     response as the answer to a made query, and the made queries and upstream shapes; over
     UDP and TCP, and from each client for the made queries."""
+    for path in regressions("chain"):
+        yield path.read_bytes()
     plain = dns.message.make_query("www.example.com", "A", use_edns=0).to_wire()
     for pair in real_packets():
         response = pair.response or answer_to(pair.query)

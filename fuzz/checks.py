@@ -17,7 +17,7 @@ import dns.exception
 import dns.flags
 import dns.message
 
-from fuzz.framing import as_relayed, framing
+from fuzz.framing import relay_problem
 from resolver.dns.query import Query, classify
 
 BUDGET_SECONDS = float(os.environ.get("FUZZ_BUDGET_MS", "10")) / 1000
@@ -71,10 +71,9 @@ def check_answer(query: bytes, answer: bytes, *, tcp: bool, our_size: int,
                  relayed: Sequence[bytes] = ()) -> None:
     """`answer` is a response to `query` that fits the transport and that dnspython reads.
 
-    `relayed`: the upstream messages the chain was given for this query. An answer that
-    relays one whose records dnspython refuses (or refuses once the bytes a forwarder
-    rewrites are rewritten: see `as_relayed`) need only be well framed: a forwarder relays
-    records, it does not vouch for their contents.
+    `relayed`: the upstream messages the chain was given for this query. An answer
+    dnspython refuses passes if it is a faithful relay of one of them (`relay_problem`):
+    a forwarder relays records, it does not vouch for their contents.
     """
     if len(query) < 12:
         raise Finding(f"an answer to a packet of {len(query)} bytes, shorter than a header")
@@ -94,11 +93,10 @@ def check_answer(query: bytes, answer: bytes, *, tcp: bool, our_size: int,
                       f"({'TCP' if tcp else 'UDP'})")
     response = read_framing(answer)
     if response is None:
-        if not any(read_framing(as_relayed(m, answer)) is None for m in relayed):
-            raise Finding(f"dnspython cannot read the answer {answer.hex()}")
-        problem = framing(answer).problem
-        if problem is not None:
-            raise Finding(f"a relayed answer is not well framed ({problem}): {answer.hex()}")
+        problems = [relay_problem(message, answer) for message in relayed]
+        if None not in problems:  # not a faithful relay of what the upstream sent
+            raise Finding(f"dnspython cannot read the answer {answer.hex()}"
+                          + "".join(f"; as a relay: {p}" for p in problems))
         return
     if readable is not None and not readable.is_response(response):
         raise Finding(f"not a response to the query: query {readable.question}, "

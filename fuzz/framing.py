@@ -23,6 +23,7 @@ class Framing:
 
     problem: str | None
     ttl_offsets: tuple[int, ...] = ()
+    question_end: int = 12
 
 
 def framing(wire: bytes) -> Framing:
@@ -53,6 +54,7 @@ def framing(wire: bytes) -> Framing:
         pos = 12
         for _ in range(qdcount):
             pos = skip_name(pos) + 4
+        question_end = pos
         for index in range(ancount + nscount + arcount):
             pos = skip_name(pos)
             if pos + 10 > size:
@@ -72,21 +74,44 @@ def framing(wire: bytes) -> Framing:
     if pos != size:
         return Framing(f"{size - pos} bytes after the last record" if pos < size
                        else "the last record is cut short")
-    return Framing("more than one OPT" if opts > 1 else None, tuple(ttls))
+    return Framing("more than one OPT" if opts > 1 else None, tuple(ttls), question_end)
 
 
-def as_relayed(upstream: bytes, answer: bytes) -> bytes:
-    """The upstream's message with the bytes a forwarder may rewrite (ID and flags, every
-    TTL and SOA MINIMUM) taken from `answer`, which relays it.
+def relay_problem(upstream: bytes, answer: bytes) -> str | None:
+    """How `answer` differs from a faithful relay of the upstream's message, or None.
 
-    A name whose compression pointer lands in those bytes reads differently once they are
-    rewritten: dnspython may have read such a message and refuse its relayed copy, and that
-    is the upstream's doing, not ours (every cache counts TTLs down).
+    A forwarder may rewrite the header's ID and flags, add its own OPT (ARCOUNT one more),
+    and lower TTLs and SOA MINIMUMs (a cache counts them down); the question keeps its
+    bytes but for letter case (the client's own). Everything else must be the upstream's,
+    byte for byte. An answer that relays the upstream's records this way carries whatever
+    dnspython refused in them (a type's rules broken, or a compression pointer into the
+    header or a TTL, whose bytes a forwarder rewrites): that is not the forwarder's doing.
     """
+    shape = framing(upstream)
+    if shape.problem is not None:
+        return f"the upstream's message is not well framed ({shape.problem})"
+    problem = framing(answer).problem
+    if problem is not None:
+        return f"not well framed ({problem})"
+    if answer[4:10] != upstream[4:10]:
+        return "other question, answer or authority counts"
+    extra = struct.unpack_from(">H", answer, 10)[0] - struct.unpack_from(">H", upstream, 10)[0]
+    if extra not in (0, 1):
+        return f"{extra} additional records more than the upstream's"
     if len(answer) < len(upstream):
-        return upstream
-    out = bytearray(upstream)
-    out[:4] = answer[:4]
-    for offset in framing(upstream).ttl_offsets:
-        out[offset:offset + 4] = answer[offset:offset + 4]
-    return bytes(out)
+        return "shorter than the upstream's message"
+    ttls = set(shape.ttl_offsets)
+    at = 12
+    while at < len(upstream):
+        if at in ttls:
+            ours, theirs = (struct.unpack_from(">I", m, at)[0] for m in (answer, upstream))
+            if ours > theirs:
+                return f"a TTL raised from {theirs} to {ours} at {at}"
+            at += 4
+            continue
+        if answer[at] != upstream[at] and (at >= shape.question_end or
+                                          answer[at] | 0x20 != upstream[at] | 0x20
+                                          or not 0x61 <= answer[at] | 0x20 <= 0x7A):
+            return f"byte {at} changed"
+        at += 1
+    return None

@@ -17,13 +17,15 @@ import dns.message
 import dns.opcode
 
 from fuzz.checks import Clock, Finding, read_message, within_budget
-from fuzz.seeds import made_queries, real_packets
+from fuzz.seeds import made_queries, real_packets, regressions
 from resolver.dns.query import Query, Rejection, classify, parse_query, read_question
 
 _MAX_OTHER_RECORDS = 16
 
 
 def seeds() -> Iterator[bytes]:
+    for path in regressions("parser"):
+        yield path.read_bytes()
     for pair in real_packets():
         yield pair.query
         if pair.response is not None:

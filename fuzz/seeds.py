@@ -25,6 +25,9 @@ import dns.rrset
 
 REPO = Path(__file__).resolve().parent.parent
 IN_REPO = REPO / "tests" / "data" / "fuzz-seeds"
+REGRESSIONS = REPO / "tests" / "data" / "fuzz-regressions"
+"""Inputs that once broke a property (named `TARGET-what-broke`), kept as seeds and replayed
+by the tests."""
 CORPORA = Path(os.environ.get("DNSFENCE_CORPORA", REPO.parent / "shared" / "corpora"))
 SHARED = CORPORA / "packets"
 
@@ -115,6 +118,11 @@ def real_packets() -> list[Pair]:
     """The repository's copy first, then the shared corpora when they are there."""
     return [pair for pair in (*_directory(IN_REPO), *_directory(SHARED))
             if len(pair.query) <= MAX_MESSAGE]
+
+
+def regressions(target: str) -> list[Path]:
+    """The kept inputs of one target."""
+    return sorted(REGRESSIONS.glob(f"{target}-*"))
 
 
 def answer_to(query: bytes, ttl: int = 300) -> bytes | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from pathlib import Path
 
 import dns.message
 import dns.rcode
@@ -18,8 +19,8 @@ import pytest
 from fuzz import chain as chain_target
 from fuzz import parser as parser_target
 from fuzz.checks import Clock, ErrorLog, Finding, check_answer, read_message, within_budget
-from fuzz.framing import as_relayed, framing
-from fuzz.seeds import made_queries, split_blob, unbound_pairs
+from fuzz.framing import framing, relay_problem
+from fuzz.seeds import made_queries, regressions, split_blob, unbound_pairs
 from resolver import pipeline as pipeline_module
 from resolver.dns.query import Reject, Rejection
 from resolver.stages import parse as parse_module
@@ -111,15 +112,29 @@ def test_a_relayed_answer_need_only_be_framed_when_dnspython_refuses_the_upstrea
                      relayed=[upstream])
 
 
-def test_as_relayed_takes_the_ttls_and_the_header_from_the_answer() -> None:
+def test_a_faithful_relay_changes_only_header_case_ttls_and_adds_an_opt() -> None:
     upstream = answer(query(edns=False))
-    ttl_at = framing(upstream).ttl_offsets
-    assert len(ttl_at) == 1 and upstream[ttl_at[0]:ttl_at[0] + 4] == struct.pack(">I", 300)
-    served = bytearray(upstream)
-    served[:2] = b"\x12\x34"
-    served[ttl_at[0]:ttl_at[0] + 4] = struct.pack(">I", 299)
-    assert as_relayed(upstream, bytes(served)) == bytes(served)
-    assert as_relayed(upstream, bytes(served[:20])) == upstream
+    [ttl_at] = framing(upstream).ttl_offsets
+    opt = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+    served = bytearray(upstream + opt)
+    served[:4] = b"\x12\x34\x81\x80"
+    served[10:12] = b"\x00\x01"
+    served[13:16] = b"WwW"  # the client's own letter case
+    served[ttl_at:ttl_at + 4] = struct.pack(">I", 299)
+    assert relay_problem(upstream, bytes(served)) is None
+    raised = bytearray(served)
+    raised[ttl_at:ttl_at + 4] = struct.pack(">I", 301)
+    assert "TTL raised" in str(relay_problem(upstream, bytes(raised)))
+    changed = bytearray(served)
+    changed[len(upstream) - 1] ^= 1  # the last byte of the TXT string
+    assert "changed" in str(relay_problem(upstream, bytes(changed)))
+    digit = bytearray(served)
+    digit[17] = ord("X")  # 'e' of example -> 'X': not the same letter
+    assert "changed" in str(relay_problem(upstream, bytes(digit)))
+    counts = bytearray(served)
+    counts[7], counts[9] = 0, 1  # the answer record counted as authority
+    assert "counts" in str(relay_problem(upstream, bytes(counts)))
+    assert "not well framed" in str(relay_problem(upstream, bytes(served) + b"\x00"))
 
 
 def test_within_budget_retries_a_slow_input_and_then_finds_it() -> None:
@@ -180,6 +195,16 @@ def test_the_chain_target_passes_its_seeds() -> None:
     assert len(seeds) > 1000
     most = max(chain_target.one(seed) for seed in seeds[::7])
     assert 0 < most < 0.010
+
+
+@pytest.mark.parametrize("path", regressions("chain"), ids=lambda path: path.name)
+def test_inputs_that_once_broke_the_chain_pass(path: Path) -> None:
+    """Each is an input the chain target found (or one made after it), kept with the fix."""
+    chain_target.one(path.read_bytes())
+
+
+def test_there_are_regression_inputs() -> None:
+    assert len(regressions("chain")) >= 4
 
 
 def test_the_chain_answers_each_kind_of_query() -> None:
