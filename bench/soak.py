@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
+import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,9 +44,6 @@ QUERYLOG = """querylog:
   mode: all
   path: {path}
 """
-SLOPE_FROM_MINUTE = 6
-"""RSS slope is fitted from this minute on: by then the cache is full at the soak's rates
-(100,000 entries at 5 % new names), so memory should no longer grow."""
 
 
 @dataclass
@@ -85,9 +84,17 @@ class Soak:
     def lost(self) -> int:
         return sum(m.lost for m in self.minutes)
 
-    def slope(self, since: int = SLOPE_FROM_MINUTE) -> float | None:
-        """Least-squares RSS slope in MB per minute over minutes >= `since`."""
-        points = [(m.minute, m.rss_mb) for m in self.minutes if m.minute >= since]
+    @property
+    def full_from(self) -> int:
+        """The first minute after the one in which the cache reached its largest size (it
+        stays there: the cache's bound), from which memory should no longer grow."""
+        largest = max((m.cache_entries for m in self.minutes), default=0)
+        filled = next((m.minute for m in self.minutes if m.cache_entries >= largest), 0)
+        return filled + 1
+
+    def slope(self) -> float | None:
+        """Least-squares RSS slope in MB per minute from `full_from` on."""
+        points = [(m.minute, m.rss_mb) for m in self.minutes if m.minute >= self.full_from]
         if len(points) < 2:
             return None
         mean_x = sum(x for x, _ in points) / len(points)
@@ -119,18 +126,41 @@ def status(port: int) -> dict[str, int]:
     return counters
 
 
-def measure_minute(number: int, server: servers.Process, queries: Path, rate: int,
-                   seconds: float) -> Minute:
-    result = dnsperf.run(server.port, queries, seconds=seconds, max_qps=rate, verbose=True)
+@dataclass
+class Running:
+    """One minute's dnsperf, started; its verbose output goes to a file, read afterwards
+    while the next minute runs, so that the traffic has no gap for the parsing."""
+
+    number: int
+    command: list[str]
+    output: Path
+    process: subprocess.Popen[bytes]
+
+
+def start_minute(number: int, port: int, queries: Path, rate: int, seconds: float,
+                 workdir: Path) -> Running:
+    command = ["taskset", "-c", servers.CLIENT_CPU, "dnsperf", "-s", servers.LOOPBACK,
+               "-p", str(port), "-d", str(queries), "-l", f"{seconds:g}",
+               "-c", str(dnsperf.CLIENTS), "-q", str(dnsperf.OUTSTANDING),
+               "-t", str(dnsperf.TIMEOUT), "-Q", str(rate), "-v"]
+    output = workdir / f"minute-{number}.out"
+    with output.open("wb") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+    return Running(number, command, output, process)
+
+
+def finish_minute(running: Running, rss: float, counters: dict[str, int]) -> Minute:
+    result = dnsperf.parse(running.output.read_text(errors="replace"),
+                           dnsperf.Result(running.command))
+    running.output.unlink()
     if result.error:
-        raise RuntimeError(f"minute {number}: {result.error}")
-    counters = status(server.port)
+        raise RuntimeError(f"minute {running.number}: {result.error}")
     latencies = result.latencies_ms
     return Minute(
-        minute=number, sent=result.sent, completed=result.completed, lost=result.lost,
-        qps=result.qps, p50_ms=dnsperf.percentile(latencies, 0.50),
+        minute=running.number, sent=result.sent, completed=result.completed,
+        lost=result.lost, qps=result.qps, p50_ms=dnsperf.percentile(latencies, 0.50),
         p99_ms=dnsperf.percentile(latencies, 0.99), max_ms=max(latencies, default=None),
-        rss_mb=rss_mb(server), cache_entries=counters.get("cache_entries", -1),
+        rss_mb=rss, cache_entries=counters.get("cache_entries", -1),
         cache_mb=counters.get("cache_bytes", 0) / 1e6,
         querylog_written=counters.get("querylog_written", -1),
         querylog_dropped=counters.get("querylog_dropped", -1),
@@ -158,7 +188,7 @@ def markdown(soak: Soak) -> str:
               f"{m.servfail} |"
               for m in soak.minutes]
     lines += ["", f"Lost in all: {soak.lost} (target 0). RSS slope from minute "
-              f"{SLOPE_FROM_MINUTE} on: "
+              f"{soak.full_from} on (the cache full): "
               + ("-" if slope is None else f"{slope:+.2f} MB/min") + " (target < 1 MB/min)."]
     return "\n".join(lines) + "\n"
 
@@ -191,17 +221,27 @@ def run(minutes: int, load: float, capacity_seconds: float, workdir: Path) -> So
     print(f"soak: capacity {capacity.qps:,.0f} qps; {minutes} min at {rate:,} qps", flush=True)
     files = [write_mixed(workdir / f"minute-{n}.txt", names, blocked, rate * 61, f"s{n}-", rng)
              for n in range(1, minutes + 1)]
+    ended: tuple[Running, float, dict[str, int]] | None = None
     for number, queries in enumerate(files, 1):
-        minute = measure_minute(number, server, queries, rate, 60)
-        soak.minutes.append(minute)
-        print(f"soak: minute {number}: lost {minute.lost}, p50 {minute.p50_ms or 0:.2f} ms, "
-              f"p99 {minute.p99_ms or 0:.2f} ms, RSS {minute.rss_mb:.1f} MB, "
-              f"cache {minute.cache_entries:,}", flush=True)
+        running = start_minute(number, server.port, queries, rate, 60, workdir)
+        if ended is not None:
+            report(soak, finish_minute(*ended))
+        running.process.wait(timeout=60 + dnsperf.TIMEOUT + 30)
+        ended = (running, rss_mb(server), status(server.port))
         queries.unlink()
         if not server.alive():
             raise RuntimeError(f"the server exited; log {server.log}:\n"
                                f"{servers.tail(server.log)}")
+    if ended is not None:
+        report(soak, finish_minute(*ended))
     return soak
+
+
+def report(soak: Soak, minute: Minute) -> None:
+    soak.minutes.append(minute)
+    print(f"soak: minute {minute.minute}: lost {minute.lost}, p50 {minute.p50_ms or 0:.2f} ms, "
+          f"p99 {minute.p99_ms or 0:.2f} ms, RSS {minute.rss_mb:.1f} MB, "
+          f"cache {minute.cache_entries:,}", flush=True)
 
 
 def main() -> None:
@@ -212,6 +252,8 @@ def main() -> None:
     parser.add_argument("--capacity-seconds", type=float, default=20.0)
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args()
+    # the client side's CPU, with dnsperf and the upstream: the server has CPU 0 to itself
+    os.sched_setaffinity(0, {int(servers.CLIENT_CPU)})
     workdir = Path(tempfile.mkdtemp(prefix="dnsfence-soak."))
     print(f"soak: scratch directory {workdir}", flush=True)
     try:
@@ -223,8 +265,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (RESULTS / f"soak-{stamp}.json").write_text(
-        json.dumps({**asdict(soak), "lost": soak.lost, "rss_slope_mb_per_min": soak.slope()},
-                   indent=2))
+        json.dumps({**asdict(soak), "lost": soak.lost, "cache_full_from": soak.full_from,
+                    "rss_slope_mb_per_min": soak.slope()}, indent=2))
     text = markdown(soak)
     (RESULTS / "latest-soak.md").write_text(text)
     print(text)
