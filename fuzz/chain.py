@@ -16,9 +16,9 @@ repeat stage).
 
 Properties (`fuzz.checks`): nothing escapes `handle` or `forward`; `forward` replies once;
 the server logs no internal error; every answer is a response to its query that fits the
-transport and that dnspython reads (unless it relays records dnspython refused in the
-upstream's message); a query dnspython reads gets an answer (but from the rate-limited
-client); no input costs more than 10 ms of CPU.
+transport and that dnspython reads (or else is a faithful relay of the upstream's message:
+`fuzz.framing.relay_problem`); a query dnspython reads gets an answer (but from the
+rate-limited client); no input costs more than 10 ms of CPU.
 """
 
 from __future__ import annotations
