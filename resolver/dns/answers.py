@@ -34,6 +34,7 @@ from resolver.dns.message import (
     DEFAULT_UDP_SIZE,
     EDNS_DO,
     MAX_TTL,
+    MAX_UDP_WITHOUT_EDNS,
     QR,
     RA,
     RD,
@@ -43,7 +44,7 @@ from resolver.dns.message import (
 )
 from resolver.dns.names import name_to_wire
 from resolver.dns.query import Query
-from resolver.dns.rewrite import opt_record
+from resolver.dns.rewrite import opt_record, truncate
 
 # Bound here, not imported by name: CPython 3.11 compiles a method call on an imported
 # name as a module attribute load, which makes a bound method per call (~30 ns).
@@ -135,6 +136,30 @@ def _soa_after_owner(negative_ttl: int) -> bytes:
     return RR_FIXED.pack(TYPE_SOA, CLASS_IN, negative_ttl, len(rdata)) + rdata
 
 
+def _fit_ede_text(answer: bytes, text_length: int, query: Query, udp_size: int) -> bytes:
+    """`answer`, whose last part is an OPT with one EDE option ending in `text_length` bytes
+    of text, within the client's UDP size: the text shortened (at a character boundary),
+    the option dropped if that is not enough, and header, question and OPT alone (TC set)
+    if even that is not. Called only for answers over 512 octets: long names, long texts
+    (an alias chain spelled out), which must not make an answer bigger than the client
+    takes (RFC 6891 6.2.5)."""
+    edns = query.edns
+    assert edns is not None
+    limit = max(MAX_UDP_WITHOUT_EDNS, min(edns.udp_size, udp_size))
+    excess = len(answer) - limit
+    if excess <= 0:
+        return answer
+    text_at = len(answer) - text_length
+    rdlength_at = text_at - 8  # then option code, option length, info-code, text
+    if excess <= text_length:
+        text = answer[text_at:len(answer) - excess].decode("utf-8", "ignore").encode("utf-8")
+        return b"".join((answer[:rdlength_at], U16.pack(6 + len(text)),
+                         answer[rdlength_at + 2:rdlength_at + 4], U16.pack(2 + len(text)),
+                         answer[text_at - 2:text_at], text))
+    bare = answer[:rdlength_at] + b"\x00\x00"
+    return bare if len(bare) <= limit else truncate(bare, limit)
+
+
 @dataclass(frozen=True, slots=True)
 class BlockedTemplate:
     """A blocked answer for one rule, encoded once; `render` fills in the query's parts."""
@@ -194,7 +219,7 @@ class BlockedTemplate:
                     soa,
                 )
             )
-        return b"".join(
+        answer = b"".join(
             (
                 HEADER.pack(query.id, flags, 1, 0, 1, 1),
                 question,
@@ -204,6 +229,9 @@ class BlockedTemplate:
                 self._opt_rdata,
             )
         )
+        if len(answer) <= MAX_UDP_WITHOUT_EDNS:
+            return answer
+        return _fit_ede_text(answer, len(self._opt_rdata) - 8, query, udp_size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,11 +278,14 @@ class NamedBlockedTemplate:
             return b"".join((HEADER.pack(query.id, flags, 1, 0, 1, 0), question, owner, soa))
         text = b"".join((self._before, name.encode("ascii"), self._after))
         ede_length = 2 + len(text)
-        return b"".join((
+        answer = b"".join((
             HEADER.pack(query.id, flags, 1, 0, 1, 1), question, owner, soa,
             OPT_BEFORE_RDLENGTH.pack(0, TYPE_OPT, udp_size, 0, 0, EDNS_DO if edns.do else 0),
             U16.pack(4 + ede_length), _EDE_OPTION, U16.pack(ede_length), _BLOCKED_CODE, text,
         ))
+        if len(answer) <= MAX_UDP_WITHOUT_EDNS:
+            return answer
+        return _fit_ede_text(answer, len(text), query, udp_size)
 
 
 def blocked(query: Query, zone: str, negative_ttl: int, ede_text: str, udp_size: int) -> bytes:

@@ -9,9 +9,9 @@ runs for every cached answer, so it is one join of slices, not a re-encode.
 from __future__ import annotations
 
 from resolver.dns import message
-from resolver.dns.message import AA, AD, MAX_TCP_MESSAGE, MAX_UDP_WITHOUT_EDNS, RD
+from resolver.dns.message import AA, AD, MAX_TCP_MESSAGE, MAX_UDP_WITHOUT_EDNS, RD, TC
 from resolver.dns.query import Query
-from resolver.dns.rewrite import opt_record, truncate
+from resolver.dns.rewrite import opt_record
 
 # Bound here, not imported by name: CPython 3.11 compiles a method call on an imported
 # name as a module attribute load, which makes a bound method per call (~30 ns).
@@ -19,6 +19,10 @@ TWO_U16 = message.TWO_U16
 U16 = message.U16
 
 _OPTS: dict[tuple[int, bool], bytes] = {}
+_QUESTION_ONLY = b"\x00\x01\x00\x00\x00\x00\x00\x00"
+"""QDCOUNT 1, no other record: the counts of a truncated answer without EDNS."""
+_QUESTION_AND_OPT = b"\x00\x01\x00\x00\x00\x00\x00\x01"
+"""QDCOUNT 1 and ARCOUNT 1, our OPT."""
 
 
 def _opt(udp_size: int, do: bool) -> bytes:
@@ -61,5 +65,12 @@ def fit(flags_counts: bytes, rest: bytes, query: Query, our_udp_size: int, tcp: 
         # the client's size capped by ours, never below 512 (RFC 6891 6.2.5)
         limit = MAX_TCP_MESSAGE if tcp else max(MAX_UDP_WITHOUT_EDNS,
                                                  min(edns.udp_size, our_udp_size))
-    # keeps our OPT on a truncated answer (RFC 6891 7)
-    return body if len(body) <= limit else truncate(body, limit)
+    if len(body) <= limit:
+        return body
+    # Header, question and our OPT (RFC 6891 7), TC set: made from the parts rather than
+    # by walking the relayed records, which are the upstream's and need not be walkable
+    # (a compression pointer past the end, say); the same bytes `truncate` would give.
+    if edns is None:
+        return b"".join((TWO_U16.pack(query.id, flags | TC), _QUESTION_ONLY, question))
+    return b"".join((TWO_U16.pack(query.id, flags | TC), _QUESTION_AND_OPT, question,
+                     _opt(our_udp_size, edns.do)))

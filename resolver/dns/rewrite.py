@@ -76,24 +76,32 @@ def strip_opt(message: bytes, question_end: int = 0) -> tuple[bytes, int]:
     sloppy server) and is dropped unread: cutting bytes from the middle of a message would
     move the targets of later compression pointers, additional data is optional, and a TSIG
     meant for us must not reach a client anyway. `question_end`, when the caller already
-    knows where the question ends, saves reading it again. Raises ValueError if the records
-    up to the OPT (or all of them, without one) cannot be framed.
+    knows where the question ends, saves reading it again. Bytes after the last record are
+    dropped too: our own OPT is appended after the last record, where a client must find
+    it (and truncation walks every record to it). Raises ValueError if the records up to
+    the OPT (or all of them, without one) cannot be framed, or an OPT is in the answer or
+    authority section.
     """
     if len(message) < 12:
         raise MalformedMessage("message shorter than a DNS header")
     qdcount, ancount, nscount, arcount = COUNTS.unpack_from(message, 4)
     pos = question_end or skip_questions(message, qdcount)
     before_additional = ancount + nscount
+    # One walk to the first additional record: usually the OPT, and the last record. An
+    # answer that cannot be framed is refused, and so is an OPT outside the additional
+    # section (RFC 6891 6.1.1), which a client would take for a malformed message.
+    found = records(message, pos, before_additional + (1 if arcount else 0))
+    if TYPE_OPT in [record[1] for record in found[:before_additional]]:
+        raise MalformedMessage("an OPT record outside the additional section")
     if not arcount:
-        records(message, pos, before_additional)  # an answer that cannot be framed is refused
-        return message, 0
-    # One walk to the first additional record: usually the OPT, and the last record.
+        end = found[-1][4] if found else pos
+        return (message if end == len(message) else message[:end]), 0
     index = 0
-    start, rtype, ttl, _, end = records(message, pos, before_additional + 1)[-1]
+    start, rtype, ttl, _, end = found[-1]
     while rtype != TYPE_OPT:
         index += 1
         if index == arcount:
-            return message, 0
+            return (message if end == len(message) else message[:end]), 0
         ((start, rtype, ttl, _, end),) = records(message, end, 1)
     return message[:10] + U16.pack(index) + message[12:start], ttl >> 24
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from resolver.dns import message
-from resolver.dns.message import QR_IN_BYTE2, RCODE_MASK, MalformedMessage
+from resolver.dns.message import OPCODE_MASK, QR_IN_BYTE2, RCODE_MASK, MalformedMessage
 from resolver.dns.rewrite import strip_opt
 from resolver.upstream.health import UpstreamHealth
 from resolver.upstream.servers import UpstreamServer, address_family, same_host, socket_address
@@ -38,6 +38,9 @@ from resolver.upstream.servers import UpstreamServer, address_family, same_host,
 HEADER = message.HEADER
 U16 = message.U16
 
+_QR_AND_OPCODE = QR_IN_BYTE2 | OPCODE_MASK >> 8
+"""The header bits a response to our query has as QR=1, opcode QUERY (RFC 1035 4.1.1: the
+opcode is copied into the response): another opcode answers some other question."""
 _DATAGRAMS_PER_WAKEUP = 16
 _RECV_BUFFER_SIZE = 65_535
 _SWEEP_SPACING = 0.01  # seconds at least between two sweeps for expired tries
@@ -317,14 +320,16 @@ class UdpTransport:
 
 
 def answers(data: bytes, query_id: int, question: bytes) -> bool:
-    """Whether `data` is a response to our query: our ID, QR=1, one question, the same one.
+    """Whether `data` is a response to our query: our ID, QR=1, opcode QUERY, one question,
+    the same one.
 
     The name is compared case-insensitively (RFC 4343: ASCII letters only, which is what
     bytes.lower does; label length bytes are below 64 and unaffected); type and class
     exactly.
     """
     end = 12 + len(question)
-    if len(data) < end or data[0] << 8 | data[1] != query_id or not data[2] & QR_IN_BYTE2:
+    if len(data) < end or data[0] << 8 | data[1] != query_id \
+            or data[2] & _QR_AND_OPCODE != QR_IN_BYTE2:
         return False
     if data[4:6] != b"\x00\x01":
         return False

@@ -344,3 +344,40 @@ def test_a_local_negative_answer_carries_the_zones_soa(rcode: dns.rcode.Rcode,
     if edns == 0:
         assert answer.payload == 1232 and answer.ednsflags & dns.flags.DO
         assert not answer.options
+
+
+LONGEST = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+
+
+@pytest.mark.parametrize("payload", [512, 700, 1232, 4096])
+def test_a_long_blocked_answer_keeps_within_the_clients_size(payload: int) -> None:
+    """A long name and a long EDE text (an alias chain spelled out) are cut to the size the
+    client takes, capped by ours (RFC 6891 6.2.5): the text first, at a character boundary,
+    then the option; whatever fits of the text is kept."""
+    from resolver.dns.answers import NamedBlockedTemplate
+
+    text = "blocked via CNAME " + "é→" * 400  # 1,218 octets of text, multi-byte characters
+    wire = dns.message.make_query(LONGEST, "A", use_edns=0, payload=payload).to_wire()
+    query = query_of(wire)
+    limit = max(512, min(payload, 1232))
+    for answer in (BlockedTemplate(LONGEST, 60, text).render(query, 1232),
+                   NamedBlockedTemplate(60, text, "").render(query, 1232, None, LONGEST)):
+        reply = parsed(answer)
+        assert limit - 3 <= len(answer) <= limit, len(answer)  # 3: one character cut whole
+        [(code, kept)] = ede_of(reply)
+        assert code == EdeCode.BLOCKED and kept and text.startswith(kept)
+        assert reply.rcode() == dns.rcode.NXDOMAIN and len(reply.authority) == 1
+    short = BlockedTemplate(LONGEST, 60, "blocked").render(query, 1232)
+    assert ede_of(parsed(short)) == [(EdeCode.BLOCKED, "blocked")]
+
+
+def test_when_no_text_fits_the_option_goes_and_then_the_soa() -> None:
+    wire = dns.message.make_query(LONGEST, "A", use_edns=0, payload=512).to_wire()
+    query = query_of(wire)
+    # a zone that is not the question's suffix: its SOA owner is written out, 255 octets
+    zone = ".".join(["x" * 63, "y" * 63, "z" * 63, "w" * 61])
+    answer = BlockedTemplate(zone, 60, "some text").render(query, 1232)
+    reply = parsed(answer)
+    assert len(answer) <= 512
+    assert reply.flags & dns.flags.TC and reply.authority == [] and not reply.options
+    assert reply.edns == 0 and reply.question == dns.message.from_wire(wire).question

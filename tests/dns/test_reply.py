@@ -12,13 +12,14 @@ import dns.edns
 import dns.flags
 import dns.message
 import dns.rrset
+import pytest
 from message_builders import make_query
 
 from resolver.dns.answers import EdeCode, ede_option
-from resolver.dns.message import DEFAULT_UDP_SIZE
+from resolver.dns.message import DEFAULT_UDP_SIZE, MalformedMessage
 from resolver.dns.query import Query, parse_query
 from resolver.dns.reply import fit, for_client
-from resolver.dns.rewrite import strip_opt
+from resolver.dns.rewrite import strip_opt, truncate
 
 UPSTREAM_ID = 0xBEEF
 
@@ -156,3 +157,20 @@ def test_fit_builds_the_same_answer_from_the_stored_parts() -> None:
             assert fit(stored[2:12], stored[question_end:], query, 1232, tcp) == for_client(
                 stored, query, 1232, tcp
             )
+
+
+def test_a_cut_answer_is_what_truncate_makes_without_walking_the_records() -> None:
+    stored = upstream_answer(addresses=60)
+    for query in (client_query(), client_query(edns=0, payload=700, do=True)):
+        whole = for_client(stored, query, 1232, tcp=True)
+        limit = 512 if query.edns is None else 700
+        assert for_client(stored, query, 1232, tcp=False) == truncate(whole, limit)
+    # an upstream's record whose owner points past the message's end: relayed as it is when
+    # it fits, cut without reading it when it does not (walking it would raise)
+    record = b"\xff\xf0" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes(4)
+    broken = stored[:6] + struct.pack(">H", 61) + stored[8:] + record
+    with pytest.raises(MalformedMessage):
+        truncate(broken, 512)
+    cut = dns.message.from_wire(for_client(broken, client_query(), 1232, tcp=False))
+    assert cut.flags & dns.flags.TC and cut.answer == [] and cut.id == client_query().id
+    assert for_client(broken, client_query(), 1232, tcp=True).endswith(record)

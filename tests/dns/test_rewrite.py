@@ -92,12 +92,29 @@ def test_strip_opt_removes_every_opt() -> None:
     assert after.edns == -1 and len(after.additional) == 0
 
 
+def test_strip_opt_drops_bytes_after_the_last_record() -> None:
+    """Our OPT goes after the last record: junk left before it would be read as records."""
+    answer = rr(b"\xc0\x0c", 1, b"\x01\x02\x03\x04")
+    plain = header(flags=0x8180, an=1) + WWW_EXAMPLE + A_IN + answer
+    assert strip_opt(plain + b"\x00\x40junk") == plain
+    extra = header(flags=0x8180, an=1, ar=1) + WWW_EXAMPLE + A_IN + answer + answer
+    assert strip_opt(extra + b"\xff") == extra
+    bare = header(flags=0x8180) + WWW_EXAMPLE + A_IN
+    assert strip_opt(bare + b"\x00\x00") == bare
+    with_junk = with_opt(strip_opt(plain + b"\x00\x40junk"), 1232, False)
+    assert dns.message.from_wire(with_junk).edns == 0
+    assert truncate(with_junk, 40).startswith(plain[:2])
+
+
 @pytest.mark.parametrize(
     "wire",
     [
         b"\x00" * 5,
         header(ar=1) + WWW_EXAMPLE + A_IN + opt_rr()[:-1],
         header(ar=1, qd=2) + WWW_EXAMPLE + A_IN,
+        header(flags=0x8180, an=1) + WWW_EXAMPLE + A_IN + opt_rr(),  # OPT as an answer
+        header(flags=0x8180, an=1, ns=1) + WWW_EXAMPLE + A_IN
+        + rr(b"\xc0\x0c", 1, b"\x01\x02\x03\x04") + opt_rr(),  # OPT in the authority
     ],
 )
 def test_strip_opt_raises_value_error_on_malformed_input(wire: bytes) -> None:

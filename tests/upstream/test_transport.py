@@ -248,7 +248,7 @@ def test_running_out_of_sockets_is_not_blamed_on_the_server(
     run(scenario())
 
 
-def test_answers_wants_our_id_qr_and_the_same_question() -> None:
+def test_answers_wants_our_id_qr_opcode_query_and_the_same_question() -> None:
     query = dns.message.make_query("www.example.com", "A")
     question = query.to_wire()[12:]
     reply = reply_to(query)
@@ -257,6 +257,11 @@ def test_answers_wants_our_id_qr_and_the_same_question() -> None:
     assert not transport.answers(reply, query.id ^ 1, question)
     assert not transport.answers(query.to_wire(), query.id, question), "QR=0"
     assert not transport.answers(reply[:12 + len(question) - 1], query.id, question)
+    for opcode in (1, 2, 4, 5, 15):  # a response of another opcode answers another question
+        other = reply[:2] + bytes([reply[2] | opcode << 3]) + reply[3:]
+        assert not transport.answers(other, query.id, question), opcode
+    flagged = reply[:2] + bytes([reply[2] | 0x07, reply[3] | 0xF5]) + reply[4:]  # AA TC RD, RCODE
+    assert transport.answers(flagged, query.id, question)
 
 
 def test_checked_returns_the_answer_without_opt_and_the_full_rcode() -> None:
