@@ -73,4 +73,5 @@ def fit(flags_counts: bytes, rest: bytes, query: Query, our_udp_size: int, tcp: 
     if edns is None:
         return b"".join((TWO_U16.pack(query.id, flags | TC), _QUESTION_ONLY, question))
     return b"".join((TWO_U16.pack(query.id, flags | TC), _QUESTION_AND_OPT, question,
-                     _opt(our_udp_size, edns.do)))
+                     opt_record(our_udp_size, edns.do, options) if options
+                     else _opt(our_udp_size, edns.do)))  # the EDE stays: it says why
