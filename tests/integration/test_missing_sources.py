@@ -148,8 +148,10 @@ def test_every_worker_loads_the_source_even_when_files_are_not_watched(
         server.wait_for_stderr(r"starting 2 workers on the new policy", timeout=ARRIVAL_BOUND)
     finally:
         mirror.stop()
-    for _ in range(20):  # fresh source ports: both workers are asked
-        assert _blocked(server, "ban-a.example")
+    # the old generation answers until the new one does, then retires: within a bound,
+    # 20 queries in a row (fresh source ports: both workers are asked) are all blocked
+    wait_until(lambda: all(_blocked(server, "ban-a.example") for _ in range(20)),
+               timeout=ARRIVAL_BOUND, what="both new workers to serve the source's names")
 
 
 def test_on_missing_fail_refuses_to_start_and_says_why(
