@@ -46,6 +46,18 @@ _LOOPBACK = {TYPE_A: bytes((127, 0, 0, 1)), TYPE_AAAA: bytes(15) + b"\x01"}
 _QUESTION_NAME = b"\xc0\x0c"  # a compression pointer to the question's name
 
 
+def closest_zone(qname: str, zones: frozenset[str]) -> str | None:
+    """The longest of `zones` that `qname` equals or lies below, walking its suffixes."""
+    suffix = qname
+    while True:
+        if suffix in zones:
+            return suffix
+        dot = suffix.find(".")
+        if dot < 0:
+            return None
+        suffix = suffix[dot + 1:]
+
+
 class LocalZonesStage(Stage):
     """Answers names in the locally served zones; passes everything else on."""
 
@@ -61,38 +73,13 @@ class LocalZonesStage(Stage):
         qname = request.query.qname
         if not qname.endswith(_TAILS) or not self._zones:
             return None
-        zone = self._served_zone(qname)
-        if zone is None or self._forwarded_name(qname):
-            return None
+        zone = closest_zone(qname, self._zones)
+        if zone is None or (self._forwarded and closest_zone(qname, self._forwarded)):
+            return None  # not served here, or a forward zone's to answer
         self._answered += 1
         request.kind = LOCAL
         request.same_until = request.period.until  # the answer follows from the question
         return self._answer(request, zone)
-
-    def _served_zone(self, qname: str) -> str | None:
-        zones = self._zones
-        suffix = qname
-        while True:
-            if suffix in zones:
-                return suffix
-            dot = suffix.find(".")
-            if dot < 0:
-                return None
-            suffix = suffix[dot + 1:]
-
-    def _forwarded_name(self, qname: str) -> bool:
-        """Whether a forward zone covers `qname`: then it is the forward zone's to answer."""
-        forwarded = self._forwarded
-        if not forwarded:
-            return False
-        suffix = qname
-        while True:
-            if suffix in forwarded:
-                return True
-            dot = suffix.find(".")
-            if dot < 0:
-                return False
-            suffix = suffix[dot + 1:]
 
     def _answer(self, request: Request, zone: str) -> bytes:
         query = request.query
