@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dns.edns
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -25,7 +26,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from .harness import Dnsfence, DnsfenceFactory, Unbound, free_port, require_tool, wait_until
+from .harness import Dnsfence, DnsfenceFactory, Unbound, free_port, require_tool
 
 
 @dataclass
@@ -35,12 +36,8 @@ class ForwardingUnbound:
     proc: subprocess.Popen[bytes]
 
 
-@pytest.fixture
-def unbound_forwarder(unbound: Unbound, tmp_path: Path) -> Iterator[ForwardingUnbound]:
-    binary = require_tool("unbound")
-    port = free_port()
-    conf = tmp_path / "forwarder.conf"
-    conf.write_text(f"""server:
+def _forwarder_config(tmp_path: Path, port: int, upstream_port: int) -> str:
+    return f"""server:
     interface: 127.0.0.1
     port: {port}
     do-ip6: no
@@ -63,21 +60,57 @@ remote-control:
     control-enable: no
 forward-zone:
     name: "."
-    forward-addr: 127.0.0.1@{unbound.port}
-""")
-    proc = subprocess.Popen([binary, "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    forward-addr: 127.0.0.1@{upstream_port}
+"""
 
-    def ready() -> bool:
-        try:
-            dns.query.udp(dns.message.make_query("www.example.test", "A"), "127.0.0.1",
-                          port=port, timeout=0.3)
-            return True
-        except (dns.exception.Timeout, OSError):
-            return False
 
+def _answers(port: int, proc: subprocess.Popen[bytes]) -> bool:
+    """True once the forwarder at `port` answers the probe name with an address.
+
+    Anything else (no answer yet, or an answer from whichever process held the ephemeral
+    port before unbound bound it) means "not yet"; a dead process means "never".
+    """
+    if proc.poll() is not None:
+        return False
+    query = dns.message.make_query("www.example.test", "A")
     try:
-        wait_until(ready, timeout=10, what="forwarding unbound to answer")
+        reply = dns.query.udp(query, "127.0.0.1", port=port, timeout=0.3,
+                              ignore_unexpected=True)
+    except (dns.exception.DNSException, OSError):
+        return False
+    return any(rrset.rdtype == dns.rdatatype.A for rrset in reply.answer)
+
+
+@pytest.fixture
+def unbound_forwarder(unbound: Unbound, tmp_path: Path) -> Iterator[ForwardingUnbound]:
+    """A second unbound that forwards everything to the test upstream.
+
+    The port comes from `free_port`, which another process may take before unbound binds
+    it; then unbound exits (or a stranger answers) and a fresh port is tried.
+    """
+    binary = require_tool("unbound")
+    conf = tmp_path / "forwarder.conf"
+    for _attempt in range(5):
+        port = free_port()
+        conf.write_text(_forwarder_config(tmp_path, port, unbound.port))
+        proc = subprocess.Popen([binary, "-d", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _answers(port, proc):
+                break
+            time.sleep(0.05)
+        else:
+            proc.kill()
+            proc.wait(5)
+            continue
+        break
+    else:
+        pytest.fail("the forwarding unbound did not start on any of 5 ports; "
+                    f"its log: {(tmp_path / 'fwd.log').read_text(errors='replace')[-2000:]}"
+                    if (tmp_path / "fwd.log").exists() else
+                    "the forwarding unbound did not start on any of 5 ports (no log)")
+    try:
         yield ForwardingUnbound("127.0.0.1", port, proc)
     finally:
         proc.terminate()
