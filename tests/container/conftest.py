@@ -78,20 +78,22 @@ class ContainerServer(Protocol):
                  changes: Mapping[str, Mapping[str, Any]] = ...,
                  prepare: Callable[[ContainerFiles], None] | None = None,
                  program: Sequence[str] = ..., env: Mapping[str, str] | None = None,
-                 wrap: Sequence[str] = ...) -> tuple[Dnsfence, ContainerFiles]: ...
+                 wrap: Callable[[ContainerFiles], Sequence[str]] | None = None
+                 ) -> tuple[Dnsfence, ContainerFiles]: ...
 
 
 @pytest.fixture
 def container_server(tmp_path: Path) -> Iterator[ContainerServer]:
     """Start `serve --config` on the moved shipped config; all stopped at teardown.
-    `prepare` fills the mounted directories first; `wrap` runs the server under another
-    program (e.g. `unshare`)."""
+    `prepare` fills the mounted directories first; `wrap(files)` is a command line the
+    server is run under (e.g. `unshare ...`)."""
     started: list[Dnsfence] = []
 
     def start(*, http: bool = True, changes: Mapping[str, Mapping[str, Any]] = {},
               prepare: Callable[[ContainerFiles], None] | None = None,
               program: Sequence[str] = SOURCE_PROGRAM, env: Mapping[str, str] | None = None,
-              wrap: Sequence[str] = ()) -> tuple[Dnsfence, ContainerFiles]:
+              wrap: Callable[[ContainerFiles], Sequence[str]] | None = None
+              ) -> tuple[Dnsfence, ContainerFiles]:
         root = tmp_path / f"container-{len(started)}"
         root.mkdir()
         files = container_config(root, dns_port=free_port(),
@@ -101,7 +103,8 @@ def container_server(tmp_path: Path) -> Iterator[ContainerServer]:
             prepare(files)
         server = Dnsfence(None, None, ["--config", str(files.config)], listen=None,
                           workers=None, http=None, state_dir=None, cwd=root,
-                          program=[*wrap, *program], env=env, ready_timeout=20.0)
+                          program=[*(wrap(files) if wrap else ()), *program], env=env,
+                          ready_timeout=20.0)
         started.append(server)
         return server.start(), files
 
