@@ -7,6 +7,9 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
+# A failing command anywhere in a pipe fails the step.
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+
 # Port 53 needs CAP_NET_BIND_SERVICE. It is granted as a *file capability on the interpreter*
 # (setcap on the real binary: python3 is a symlink, and setcap does not follow symlinks), so
 # the non-root user receives it at exec time with no runtime flag at all: Docker's default
@@ -19,6 +22,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 #   else); `no-new-privileges` disables file capabilities; and a runtime whose bounding set
 #   lacks NET_BIND_SERVICE refuses to exec python at all (capabilities(7), "capability-dumb
 #   binaries"): keep NET_BIND_SERVICE in the bounding set, or listen on a port >= 1024.
+# libcap2-bin is not pinned to a version: it is removed again in this very step, and a
+# pinned Debian version disappears from the mirror with the next security update.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libcap2-bin \
     && setcap cap_net_bind_service=+ep "$(readlink -f "$(command -v python3)")" \
@@ -33,7 +39,8 @@ COPY . /tmp/dnsfence-src
 RUN pip install --no-cache-dir --disable-pip-version-check /tmp/dnsfence-src \
     && rm -rf /tmp/dnsfence-src
 
-RUN useradd --system --user-group --uid 10053 --home-dir /nonexistent --no-create-home \
+RUN groupadd --system --gid 10053 dnsfence \
+    && useradd --system --uid 10053 --gid 10053 --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin dnsfence \
     && mkdir -p /etc/dnsfence/blocklists /var/cache/dnsfence /var/lib/dnsfence \
     && chown dnsfence:dnsfence /var/cache/dnsfence /var/lib/dnsfence
@@ -41,7 +48,9 @@ RUN useradd --system --user-group --uid 10053 --home-dir /nonexistent --no-creat
 # Defaults so `docker run dnsfence:latest` works; compose mounts the real ones over them.
 COPY deploy/dnsfence.yaml /etc/dnsfence/dnsfence.yaml
 
-USER dnsfence
+# Numeric, so that a runtime can tell it is not root without the image's /etc/passwd
+# (Kubernetes' runAsNonRoot refuses a user name).
+USER 10053:10053
 EXPOSE 53/udp 53/tcp
 
 # Healthy = what the server says of itself on /healthz (http.listen, loopback in the shipped

