@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from dnslib import CLASS, QTYPE, RCODE, DNSQuestion, DNSRecord
+from dnslib import CLASS, QTYPE, RCODE, DNSError, DNSQuestion, DNSRecord
 
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.config.endpoints import Endpoint
@@ -93,7 +93,7 @@ def ask_dns(listen: Sequence[Endpoint], timeout: float) -> Verdict:
             continue
         try:
             reply = chaos_status(target, left)
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
             failures.append(f"{target}: {_reason(exc)}")
             continue
         return judge_status(reply, target)
@@ -109,9 +109,13 @@ def chaos_status(target: Endpoint, timeout: float) -> DNSRecord:
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.connect((target.host, target.port))
         sock.send(query.pack())
-        while True:  # a stray datagram is not the answer
+        while True:  # a stray or garbled datagram is not the answer
             sock.settimeout(max(0.001, deadline - time.monotonic()))
-            reply = DNSRecord.parse(sock.recv(65535))
+            data = sock.recv(65535)
+            try:
+                reply = DNSRecord.parse(data)
+            except DNSError:
+                continue
             if reply.header.id == query.header.id:
                 return reply
 

@@ -235,6 +235,32 @@ def test_flags_name_what_serve_was_given(tmp_path: Path, status_server: StatusSe
     assert len(status_server.questions) == 1
 
 
+def test_a_stray_or_garbled_datagram_is_not_the_answer(status_server: StatusServer) -> None:
+    """A datagram from elsewhere reaches the check's socket before the server's answer."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as relay:
+        relay.bind(("127.0.0.1", 0))
+        relay.settimeout(2)
+        port = relay.getsockname()[1]
+        result: list[tuple[int, list[str], float]] = []
+        thread = threading.Thread(target=lambda: result.append(run(dns_config(port))))
+        thread.start()
+        question, client = relay.recvfrom(512)
+        relay.sendto(b"\x00garbage", client)  # not DNS at all
+        relay.sendto(b"\xff\xff" + question[2:], client)  # DNS, but another query's id
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as forward:
+            forward.settimeout(2)
+            forward.sendto(question, ("127.0.0.1", status_server.port))
+            relay.sendto(forward.recv(65535), client)  # the server's real answer
+        thread.join(5)
+    assert result and result[0][0] == EXIT_OK, result
+    assert "policy of 2 lists loaded" in result[0][1][0]
+
+
+def test_the_command_lines_default_timeout_is_the_modules() -> None:
+    from resolver.cli import build_parser
+    assert build_parser().parse_args(["healthcheck"]).timeout == healthcheck.DEFAULT_TIMEOUT
+
+
 @pytest.mark.parametrize("timeout", ["0", "-1", "601", "soon"])
 def test_a_timeout_out_of_range_is_a_usage_error(tmp_path: Path, timeout: str) -> None:
     done = dnsfence("healthcheck", "--timeout", timeout, cwd=tmp_path)
