@@ -9,7 +9,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,19 +267,30 @@ def excluded(rules: list[tuple[bool, str]], path: str) -> bool:
     return verdict
 
 
+def _may_hold_included(rules: list[tuple[bool, str]], directory: str) -> bool:
+    """Whether a later `!` rule could let in something inside an excluded directory (so
+    Docker has to look inside it, as it does)."""
+    return any(not exclude and (pattern.startswith(directory + "/")
+                                or any(c in pattern for c in "*?["))
+               for exclude, pattern in rules)
+
+
 def build_context(destination: Path) -> list[str]:
-    """Copy the files Docker would send as the build context (the repository's files,
-    as git lists them, filtered by `.dockerignore`) to `destination`; their paths."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard"], cwd=REPO, capture_output=True,
-                            check=True, timeout=60).stdout.decode().split("\0")
+    """Copy the files Docker sends as the build context (every file under the repository,
+    filtered by `.dockerignore`) to `destination`; their paths."""
     rules = dockerignore_rules(DOCKERIGNORE.read_text())
-    kept = sorted(path for path in listed if path and (REPO / path).is_file()
-                  and not excluded(rules, path))
+    kept = []
+    for directory, subdirectories, names in os.walk(REPO):
+        relative = Path(directory).relative_to(REPO).as_posix()
+        prefix = "" if relative == "." else relative + "/"
+        subdirectories[:] = [d for d in subdirectories
+                             if not excluded(rules, prefix + d)
+                             or _may_hold_included(rules, prefix + d)]
+        kept += [prefix + name for name in names if not excluded(rules, prefix + name)]
     for path in kept:
         (destination / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / path, destination / path)
-    return kept
+    return sorted(kept)
 
 
 # -- the shipped config, moved into a test directory ------------------------------------------
