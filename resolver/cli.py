@@ -83,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the server to ask (default: the first listen address)")
     status.add_argument("--json", action="store_true", help="the raw status as JSON")
 
+    health = commands.add_parser(
+        "healthcheck", help="exit 0 if the running server is healthy, 1 if not (one line why)")
+    _common(health)
+    health.add_argument("--listen", action="append", type=_endpoint(53), metavar="HOST:PORT",
+                        help="the DNS addresses `serve` was given by flag, if any (asked "
+                             "when HTTP is off)")
+    health.add_argument("--http-listen", type=_optional_endpoint(9153), metavar="HOST:PORT",
+                        help="the HTTP address `serve` was given by flag, if any (empty = "
+                             "none: ask DNS instead)")
+    health.add_argument("--timeout", type=_seconds, default=3.0, metavar="SECONDS",
+                        help="give up and report unhealthy after this long (default: 3)")
+
     report = commands.add_parser(
         "report", help="blocked attempts per list and day, from the query log")
     _common(report)
@@ -128,6 +140,16 @@ def _optional_endpoint(default_port: int) -> Callable[[str], Endpoint | str]:
     def parse_or_none(text: str) -> Endpoint | str:
         return "" if not text.strip() else parse(text)
     return parse_or_none
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError(f"must be seconds from 0 to 600, not {text!r}")
+    return value
 
 
 def _worker_count(text: str) -> int | str:
@@ -188,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "status":
             from resolver.commands import status
             return status.run(config, args.server, as_json=args.json, out=out, err=err)
+        if args.command == "healthcheck":
+            from resolver.commands import healthcheck
+            config = healthcheck.with_flags(config, args.listen, args.http_listen)
+            return healthcheck.run(config, timeout=args.timeout, out=out)
         if args.command == "report":
             from resolver.commands import report
             since = instant_or_fail(args.since, config, err)
