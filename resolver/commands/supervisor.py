@@ -129,9 +129,11 @@ class Supervisor:
             self._roll()  # after the watch: a worker that just got ready may settle things
             self._restart_due(now)
             if self._crash_loop:
-                self._notices.stopping("stopping: workers die in a loop (see the log)")
+                self._notices.stopping(
+                    f"stopping: {self._schedule.recent_deaths} worker deaths within "
+                    f"{self._schedule.loop_window:g}s are a crash loop (see the log)")
                 return self._stop(EXIT_PROBLEMS)
-            if self._pending is None and all(map(self._serves, range(self._seat.count))):
+            if self._settled():
                 self._notices.settled(self._current.number)
             if now >= next_publish:
                 self._report.publish()
@@ -225,10 +227,13 @@ class Supervisor:
                 item.udp.close()
                 item.tcp.close()
 
-    def _serves(self, index: int) -> bool:
-        """Whether a worker of the newest generation answers for `index`."""
-        return any(w.index == index and w.generation == self._current.number and w.ready
-                   for w in self._workers.values())
+    def _settled(self) -> bool:
+        """Only the newest generation answers: each index has a ready worker of it, and
+        every older worker has exited (until then it may still read the shared sockets)."""
+        current = self._current.number
+        return self._pending is None and all(
+            w.generation == current and w.ready for w in self._workers.values()) and {
+            w.index for w in self._workers.values()} == set(range(self._seat.count))
 
     def _covered(self, index: int) -> bool:
         return any(w.index == index and w.generation == self._current.number
