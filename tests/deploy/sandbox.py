@@ -2,9 +2,10 @@
 
 `python sandbox.py ALLOWED_SYSCALLS_FILE PROGRAM [ARGS...]` sets, then execs PROGRAM:
 - NoNewPrivileges=yes: PR_SET_NO_NEW_PRIVS;
-- MemoryDenyWriteExecute=yes: PR_SET_MDWE (Linux >= 6.3), which refuses memory that is
-  writable and executable, or made executable later (systemd 252 does the same with a
-  seccomp filter on mmap/mprotect; newer systemd uses this very prctl);
+- MemoryDenyWriteExecute=yes: both ways systemd has enforced it: PR_SET_MDWE (Linux >= 6.3,
+  used by newer systemd), which refuses memory that is writable and executable or made
+  executable later, and systemd 252's seccomp rules (mmap with PROT_WRITE|PROT_EXEC,
+  mprotect/pkey_mprotect with PROT_EXEC, shmat with SHM_EXEC fail with EPERM);
 - SystemCallFilter= and RestrictAddressFamilies=: a seccomp filter allowing only the system
   calls named in the file (one name a line; the unit's filter, expanded by the test with
   `systemd-analyze syscall-filter`), and socket() only for AF_UNIX, AF_INET and AF_INET6
@@ -38,15 +39,19 @@ PR_MDWE_REFUSE_EXEC_GAIN = 1
 LD_W_ABS = 0x20
 JEQ_K = 0x15
 JGE_K = 0x35
+AND_K = 0x54
 RET_K = 0x06
 RET_KILL_PROCESS = 0x80000000
 RET_ERRNO = 0x00050000
 RET_ALLOW = 0x7FFF0000
 EAFNOSUPPORT = 97
+EPERM = 1
+PROT_WRITE, PROT_EXEC, SHM_EXEC = 0x2, 0x4, 0o100000
 
 NR_OFFSET = 0
 ARCH_OFFSET = 4
 ARG0_OFFSET = 16  # args[0], its low 32 bits (little-endian)
+ARG2_OFFSET = 32
 
 ALLOWED_FAMILIES = (1, 2, 10)  # AF_UNIX, AF_INET, AF_INET6
 
@@ -61,8 +66,17 @@ def _insn(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
-def program(allowed: set[int], socket_nr: int) -> bytes:
-    """The classic-BPF filter: right architecture, then socket()'s family, then the list."""
+def _refuse_flags(number: int, mask: int) -> list[bytes]:
+    """System call `number` fails with EPERM when its third argument has all of `mask`."""
+    block = [_insn(LD_W_ABS, ARG2_OFFSET), _insn(AND_K, mask), _insn(JEQ_K, mask, jf=1),
+             _insn(RET_K, RET_ERRNO | EPERM), _insn(RET_K, RET_ALLOW)]
+    return [_insn(JEQ_K, number, jf=len(block)), *block]
+
+
+def program(allowed: set[int], numbers: dict[str, int]) -> bytes:
+    """The classic-BPF filter: right architecture, socket()'s family, the write-and-execute
+    rules, then the list."""
+    socket_nr = numbers["socket"]
     insns = [
         _insn(LD_W_ABS, ARCH_OFFSET),
         _insn(JEQ_K, AUDIT_ARCH_X86_64, jt=1),
@@ -76,6 +90,11 @@ def program(allowed: set[int], socket_nr: int) -> bytes:
     for family in ALLOWED_FAMILIES:
         insns += [_insn(JEQ_K, family, jf=1), _insn(RET_K, RET_ALLOW)]
     insns.append(_insn(RET_K, RET_ERRNO | EAFNOSUPPORT))
+    guarded = {"mmap": PROT_WRITE | PROT_EXEC, "mprotect": PROT_EXEC,
+               "pkey_mprotect": PROT_EXEC, "shmat": SHM_EXEC}
+    for name, mask in guarded.items():
+        if numbers[name] in allowed:
+            insns += _refuse_flags(numbers[name], mask)
     for number in sorted(allowed - {socket_nr}):
         insns += [_insn(JEQ_K, number, jf=1), _insn(RET_K, RET_ALLOW)]
     insns.append(_insn(RET_K, RET_KILL_PROCESS))
@@ -89,7 +108,7 @@ class _Program(ctypes.Structure):
 def restrict(names: list[str]) -> None:
     numbers = syscall_numbers()
     allowed = {numbers[name] for name in names if name in numbers}
-    code = program(allowed, numbers["socket"])
+    code = program(allowed, numbers)
     buffer = ctypes.create_string_buffer(code, len(code))
     fprog = _Program(len(code) // 8, ctypes.cast(buffer, ctypes.c_void_p))
     libc = ctypes.CDLL(None, use_errno=True)
