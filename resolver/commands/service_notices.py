@@ -68,7 +68,7 @@ class ServiceNotices:
     def __init__(self, manager: ServiceManager, serving: str) -> None:
         self._manager = manager
         self._serving = serving
-        """What is served, e.g. "serving on 192.0.2.10:53 with 2 workers"."""
+        """What is served, e.g. "serving DNS on 192.0.2.10:53 with 2 workers"."""
         self._asked = 0
         self._awaited: int | None = 1
         """READY=1 is due once this generation serves in full (None: nothing is due)."""
