@@ -217,7 +217,7 @@ def test_a_crash_loop_exits_1(tmp_path: Path) -> None:
         with contextlib.suppress(BlockingIOError):
             while True:
                 said.append(manager.recv(4096).decode())
-        assert said[0].startswith("READY=1\n")
+        # (READY=1 may or may not come first: the workers are killed as soon as they report)
         assert any("was killed by signal 9 (SIGKILL); starting it again in" in message
                    for message in said)
         assert said[-1] == ("STOPPING=1\nSTATUS=stopping: 3 worker deaths within 60s are a "
