@@ -40,6 +40,8 @@ _RELOAD_SWITCH_INTERVAL = 0.0002
 _SETTLE = 0.2  # seconds a change must stay still before it is read (editors write in steps)
 _NEEDS_RESTART = ("server.listen", "server.workers")
 _DOWNLOAD_GAP = 0.25  # seconds at least between a download pass and a retry pass
+SIGHUP = "SIGHUP"
+"""The reason of a reload asked for with SIGHUP (`ReloadReport.reason`)."""
 DOWNLOAD_CHECK = 60.0
 """Seconds between checks for due `url:` sources, unless a source asks for less."""
 
@@ -138,6 +140,11 @@ class PolicyReloader:
         self._reload_requested = True
         self._wake.set()
 
+    @property
+    def reload_pending(self) -> bool:
+        """A SIGHUP has come that no reload has begun to answer yet."""
+        return self._reload_requested
+
     def watched(self) -> list[Path]:
         return watched_paths(self.config, self.active.policy)
 
@@ -172,7 +179,7 @@ class PolicyReloader:
                 self._transition(now)
             if self._reload_requested:
                 self._reload_requested = False
-                await self.reload("SIGHUP")
+                await self.reload(SIGHUP)
                 seen = fingerprint(self.watched())
                 continue
             if self.downloads and now >= self._download_at():

@@ -201,8 +201,10 @@ class UdpServer:
 async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: float,
                 max_connections: int, *, background: Sequence[Coroutine[Any, Any, None]] = (),
                 on_reload: Callable[[], None] | None = None, retire: bool = False,
-                drain: float = RETIRE_DRAIN) -> None:
+                drain: float = RETIRE_DRAIN, on_serving: Callable[[], None] | None = None,
+                on_stopping: Callable[[], None] | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then close everything; SIGHUP calls `on_reload`.
+    `on_serving` is called once every socket is read, `on_stopping` on SIGTERM or SIGINT.
 
     With `retire`, RETIRE_SIGNAL ends it too, but gently: reading stops at once and the
     queries in flight are answered first (at most `drain` seconds; SIGTERM cuts it short).
@@ -217,6 +219,8 @@ async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: flo
 
     def stop_now() -> None:
         retiring.clear()  # SIGTERM during a drain: stop waiting
+        if on_stopping is not None and not stop.is_set():
+            on_stopping()
         stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -236,6 +240,8 @@ async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: flo
     for tcp in tcp_servers:
         await tcp.start()
     tasks = [loop.create_task(job) for job in background]
+    if on_serving is not None:
+        on_serving()
     await stop.wait()
     if retiring.is_set():
         for udp in udp_servers:

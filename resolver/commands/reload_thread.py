@@ -5,6 +5,8 @@ transitions, download `url:` sources), once. A reload that succeeds becomes a ne
 `Generation`, which the supervisor's main thread picks up (rung by a signal) to start
 workers on it; one that fails changes only the reported state, and the workers keep the
 last good policy. The main thread keeps signals and children; this one keeps the policy.
+A reload that answers the SIGHUPs so far is handed over too (`take_answer`), for the
+service manager's READY=1.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import queue
 import threading
 from collections.abc import Callable
 
+from resolver.commands.service_notices import ReloadAnswer, SighupReloads
 from resolver.commands.supervisor_report import SupervisorReport
 from resolver.commands.worker_process import Generation
 from resolver.reload import PolicyReloader
@@ -34,6 +37,8 @@ class ReloadThread:
         self._report = report
         self._doorbell = doorbell
         self._generations: queue.SimpleQueue[Generation] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[ReloadAnswer] = queue.SimpleQueue()
+        self._sighups = SighupReloads(live)
         self._latest = live.active.policy  # the policy in force, never an older one
         self._number = 1
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -60,7 +65,7 @@ class ReloadThread:
     def request_reload(self) -> None:
         """SIGHUP, as the main thread received it."""
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._live.request_reload)
+            self._loop.call_soon_threadsafe(self._sighups.request)
 
     def take(self) -> Generation | None:
         """The newest generation not yet taken (older ones were overtaken: dropped)."""
@@ -70,6 +75,20 @@ class ReloadThread:
                 newest = self._generations.get_nowait()
             except queue.Empty:
                 return newest
+
+    def take_answer(self) -> ReloadAnswer | None:
+        """The newest reload that answered SIGHUPs, not yet taken."""
+        newest = None
+        while True:
+            try:
+                newest = self._answers.get_nowait()
+            except queue.Empty:
+                return newest
+
+    @property
+    def loaded_at(self) -> float:
+        """When the policy in force was loaded."""
+        return self._live.loaded_at
 
     def stop(self) -> None:
         loop, task = self._loop, self._task
@@ -102,4 +121,12 @@ class ReloadThread:
             self._latest = policy
             self._number += 1
             self._generations.put(Generation(self._number, live.config, policy))
+            generation: int | None = self._number
+        else:
+            generation = None
+        report = self._sighups.answer()
+        if report is not None:
+            self._answers.put(ReloadAnswer(self._sighups.received, report,
+                                           generation if report.ok else None))
+        if generation is not None or report is not None:
             self._doorbell()

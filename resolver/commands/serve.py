@@ -19,7 +19,9 @@ from typing import Any, TextIO
 
 from resolver import server_log
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
+from resolver.commands.listen_errors import cannot_listen
 from resolver.commands.reload_thread import ReloadThread
+from resolver.commands.service_notices import ReloadAnswer, ServiceNotices, SighupReloads
 from resolver.commands.startup_sources import first_downloads, log_first_load
 from resolver.commands.supervisor import SIGNALS, Supervisor, doorbell
 from resolver.commands.supervisor_report import SupervisorReport
@@ -50,6 +52,7 @@ from resolver.reload import (
     watched_paths,
 )
 from resolver.server import CONTROL_SIGNALS, Listener, bind, bind_again, serve
+from resolver.service_manager import ServiceManager
 
 log = logging.getLogger("dnsfence")
 
@@ -108,6 +111,7 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
         log_format: str = "text") -> int:
     """log_level/log_format: the flags' values, for what is logged before the config is read."""
     server_log.configure(err, log_level, log_format)
+    manager = ServiceManager.from_environment()  # out of the environment before any fork
     _raise_file_limit()
     try:
         config = read_config()
@@ -126,13 +130,16 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
                   "or upstream.servers in the config")
         return EXIT_PROBLEMS
     workers = config.server.worker_count
-    try:
-        listeners = [bind(endpoint, reuseport=workers > 1) for endpoint in config.server.listen]
-    except OSError as exc:
-        hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" \
-            if exc.errno == 13 else ""
-        log.error("dnsfence: not started: cannot listen: %s%s", exc.strerror, hint)
-        return EXIT_PROBLEMS
+    listeners: list[Listener] = []
+    for endpoint in config.server.listen:
+        try:
+            listeners.append(bind(endpoint, reuseport=workers > 1))
+        except OSError as exc:
+            log.error("%s", cannot_listen(endpoint, exc))
+            for listener in listeners:
+                listener.udp.close()
+                listener.tcp.close()
+            return EXIT_PROBLEMS
     http: HttpListener | None = None
     if config.http.listen is not None:
         try:
@@ -166,16 +173,20 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
                  ", ".join(str(e) for e in zone.servers),
                  extra={"event": "forward_zone", "zone": zone.name,
                         "servers": [str(e) for e in zone.servers]})
+    notices = ServiceNotices(manager, "serving DNS on {} with {} worker{}{}".format(
+        ", ".join(str(item.endpoint) for item in listeners), workers, "s" * (workers != 1),
+        "" if http is None else f", HTTP on {http.endpoint}"))
     _tune_garbage_collector()
     if workers == 1:
         try:
             asyncio.run(_serve_alone(config, read_config, active, listeners, seen, http,
-                                     retries))
+                                     retries, notices))
         finally:
             if http is not None:
                 http.close()
         return EXIT_OK
-    return _run_workers(config, read_config, active, listeners, workers, seen, http, retries)
+    return _run_workers(config, read_config, active, listeners, workers, seen, http, retries,
+                        notices)
 
 
 def _load_at_start(config: Config, retries: RetrySchedule) -> PolicyHolder | None:
@@ -198,9 +209,11 @@ def _check_interval(config: Config) -> float:
 
 async def _serve_alone(config: Config, read_config: ConfigReader, active: PolicyHolder,
                        listeners: list[Listener], seen: Fingerprint,
-                       http: HttpListener | None, retries: RetrySchedule) -> None:
+                       http: HttpListener | None, retries: RetrySchedule,
+                       notices: ServiceNotices) -> None:
     """A single-process server: it answers, reloads and downloads itself (`retries`: the
-    start-up's failed downloads, which it goes on with)."""
+    start-up's failed downloads, which it goes on with). This process is the main one, so
+    it tells the service manager itself; a reload applies at once, so READY=1 follows it."""
     started = time.time()
     shared = SharedCounters(1, counter_names())
     pipeline = Pipeline.from_config(
@@ -214,6 +227,18 @@ async def _serve_alone(config: Config, read_config: ConfigReader, active: Policy
 
     live = PolicyReloader(config, active, read_config, apply_config, seen=seen,
                           refresh_every=_check_interval(config), retries=retries)
+    sighups = SighupReloads(live)
+
+    def sighup() -> None:
+        notices.sighup()
+        sighups.request()
+
+    def changed() -> None:
+        report = sighups.answer()
+        if report is not None:
+            notices.answered(ReloadAnswer(sighups.received, report, None), live.loaded_at)
+
+    live.on_change = changed
     publish = publisher(pipeline, live.state, shared, 0)
     if http is not None:
         reports = fresh_reports(asyncio.get_running_loop(), publish, shared)
@@ -221,7 +246,9 @@ async def _serve_alone(config: Config, read_config: ConfigReader, active: Policy
     await serve(listeners, pipeline, config.server.tcp_idle_timeout,
                 config.server.tcp_max_connections,
                 background=[live.run(), publish_every_second(publish)],
-                on_reload=live.request_reload)
+                on_reload=sighup, on_serving=lambda: notices.settled(1),
+                on_stopping=lambda: notices.stopping(
+                    "stopping: finishing the queries in flight"))
 
 
 def _serve_http(http: HttpListener, reports: Callable[[], list[WorkerCounters]],
@@ -236,7 +263,8 @@ def _serve_http(http: HttpListener, reports: Callable[[], list[WorkerCounters]],
 
 def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder,
                  first: list[Listener], workers: int, seen: Fingerprint,
-                 http: HttpListener | None, retries: RetrySchedule) -> int:
+                 http: HttpListener | None, retries: RetrySchedule,
+                 notices: ServiceNotices) -> int:
     """Several workers under a supervisor (this process), sharing each port with
     SO_REUSEPORT: one set of sockets per worker index, held open here for its successors.
 
@@ -255,7 +283,8 @@ def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder
     live = PolicyReloader(config, active, read_config, apply_config, seen=seen,
                           refresh_every=_check_interval(config), retries=retries)
     reloader = ReloadThread(live, report, lambda: doorbell(main))
-    supervisor = Supervisor(WorkerSeat(workers, sets, shared, http), reloader, report)
+    supervisor = Supervisor(WorkerSeat(workers, sets, shared, http), reloader, report,
+                            notices=notices)
     release_memory()  # before the first fork, as before each later one
     try:
         reloader.start()

@@ -26,14 +26,17 @@ from typing import Any
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.commands.reload_thread import ReloadThread
 from resolver.commands.restarts import RestartSchedule, describe_exit
+from resolver.commands.service_notices import ServiceNotices
 from resolver.commands.supervisor_report import SupervisorReport
 from resolver.commands.worker_process import (
     Generation,
     WorkerSeat,
     release_memory,
     start_worker,
+    stop_workers,
 )
 from resolver.server import CONTROL_SIGNALS, RETIRE_SIGNAL, bind_again
+from resolver.service_manager import ServiceManager
 
 log = logging.getLogger("dnsfence")
 
@@ -72,8 +75,10 @@ class Supervisor:
     """Keeps `seat.count` workers serving the newest generation."""
 
     def __init__(self, seat: WorkerSeat, reloader: ReloadThread, report: SupervisorReport,
-                 schedule: RestartSchedule | None = None) -> None:
+                 schedule: RestartSchedule | None = None,
+                 notices: ServiceNotices | None = None) -> None:
         self._seat = seat
+        self._notices = notices or ServiceNotices(ServiceManager(None), "serving")
         self._reloader = reloader
         self._report = report
         self._schedule = schedule or RestartSchedule()
@@ -106,8 +111,10 @@ class Supervisor:
         while True:
             received = self._wait(self._timeout(next_publish))
             if received & {signal.SIGTERM, signal.SIGINT}:
+                self._notices.stopping("stopping: finishing the queries in flight")
                 return self._stop(EXIT_OK)
             if signal.SIGHUP in received:
+                self._notices.sighup()
                 self._reloader.request_reload()
             self._reap()
             if not self._reloader.alive:
@@ -115,11 +122,19 @@ class Supervisor:
                 return self._stop(EXIT_PROBLEMS)
             now = time.monotonic()
             self._pending = self._reloader.take() or self._pending
+            answer = self._reloader.take_answer()
+            if answer is not None:
+                self._notices.answered(answer, self._reloader.loaded_at)
             self._watch_starts_and_retirements(now)
             self._roll()  # after the watch: a worker that just got ready may settle things
             self._restart_due(now)
             if self._crash_loop:
+                self._notices.stopping(
+                    f"stopping: {self._schedule.recent_deaths} worker deaths within "
+                    f"{self._schedule.loop_window:g}s are a crash loop (see the log)")
                 return self._stop(EXIT_PROBLEMS)
+            if self._settled():
+                self._notices.settled(self._current.number)
             if now >= next_publish:
                 self._report.publish()
                 next_publish = now + PUBLISH_EVERY
@@ -199,6 +214,7 @@ class Supervisor:
             return
         log.error("dnsfence: %s %s after %.1fs; starting it again in %gs", name, how, lived,
                   delay, extra={**fields, "restart_in": delay})
+        self._notices.worker_died(f"{name} {how}; starting it again in {delay:g}s")
         self._due[index] = min(self._due.get(index, math.inf), now + delay)
         if delay > HOLD_SOCKETS and not any(w.index == index for w in self._workers.values()):
             self._release_sockets(index)
@@ -210,6 +226,14 @@ class Supervisor:
             for item in self._seat.sockets[index]:
                 item.udp.close()
                 item.tcp.close()
+
+    def _settled(self) -> bool:
+        """Only the newest generation answers: each index has a ready worker of it, and
+        every older worker has exited (until then it may still read the shared sockets)."""
+        current = self._current.number
+        return self._pending is None and all(
+            w.generation == current and w.ready for w in self._workers.values()) and {
+            w.index for w in self._workers.values()} == set(range(self._seat.count))
 
     def _covered(self, index: int) -> bool:
         return any(w.index == index and w.generation == self._current.number
@@ -280,29 +304,9 @@ class Supervisor:
             "last_death": self._last_death})
 
     def _stop(self, status: int) -> int:
-        """SIGTERM to every worker, SIGKILL to those still there after STOP_TIMEOUT."""
-        for worker in self._workers.values():
-            self._signal(worker.pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while self._workers:
-            while self._workers:  # reap first: a SIGCHLD may have been taken already
-                try:
-                    pid, code = os.waitpid(-1, os.WNOHANG)
-                except ChildProcessError:
-                    self._workers.clear()
-                    break
-                if pid == 0:
-                    break
-                if self._workers.pop(pid, None) is not None and os.waitstatus_to_exitcode(
-                        code) not in (0, -signal.SIGTERM, -signal.SIGINT):
-                    status = EXIT_PROBLEMS
-            left = deadline - time.monotonic()
-            if not self._workers or left <= 0:
-                break
-            signal.sigtimedwait({signal.SIGCHLD}, min(left, 0.1))
-        for pid in list(self._workers):
-            self._signal(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+        """Stop every worker (see `stop_workers`), then the reloader."""
+        if not stop_workers(list(self._workers), STOP_TIMEOUT):
             status = EXIT_PROBLEMS
+        self._workers.clear()
         self._reloader.stop()
         return status

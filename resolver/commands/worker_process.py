@@ -11,6 +11,7 @@ copies its counters one last time and exits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import gc
 import logging
@@ -18,7 +19,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -112,6 +113,41 @@ def start_worker(generation: Generation, index: int, slot: int, seat: WorkerSeat
     if pid == 0:
         _child(generation, index, slot, seat)
     return pid
+
+
+def stop_workers(pids: Collection[int], timeout: float) -> bool:
+    """SIGTERM to every worker, SIGKILL to those still there after `timeout` seconds (in
+    the supervisor, SIGCHLD blocked); whether each one ended cleanly (exit 0, or by the
+    SIGTERM or SIGINT it was sent), none killed."""
+    left_over = set(pids)
+    clean = True
+    for pid in left_over:
+        with contextlib.suppress(ProcessLookupError):  # exited: reaped below
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while left_over:
+        while left_over:  # reap first: a SIGCHLD may have been taken already
+            try:
+                pid, code = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                left_over.clear()
+                break
+            if pid == 0:
+                break
+            if pid in left_over:
+                left_over.discard(pid)
+                if os.waitstatus_to_exitcode(code) not in (0, -signal.SIGTERM, -signal.SIGINT):
+                    clean = False
+        left = deadline - time.monotonic()
+        if not left_over or left <= 0:
+            break
+        signal.sigtimedwait({signal.SIGCHLD}, min(left, 0.1))
+    for pid in left_over:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        clean = False
+    return clean
 
 
 def _child(generation: Generation, index: int, slot: int, seat: WorkerSeat) -> NoReturn:

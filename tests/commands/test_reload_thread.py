@@ -1,5 +1,6 @@
 """The supervisor's reloader thread: one reload for every worker; a good one becomes a new
-generation (and rings the main thread), a bad one only changes the reported state."""
+generation (and rings the main thread), a bad one only changes the reported state, and a
+SIGHUP's reload, good or bad, is handed over as its answer (for the service manager)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,10 @@ def test_a_good_reload_is_a_new_generation_and_rings(running: Running) -> None:
     assert generation.policy.size == 4
     assert running.thread.take() is None  # handed over once
     assert running.state()["reload"]["ok"] == 1
+    answer = running.thread.take_answer()
+    assert answer is not None and answer.covers == 1 and answer.generation == 2
+    assert answer.report.ok and answer.report.reason == "SIGHUP"
+    assert running.thread.take_answer() is None
 
 
 def test_only_the_newest_generation_is_handed_over(running: Running) -> None:
@@ -93,6 +98,8 @@ def test_only_the_newest_generation_is_handed_over(running: Running) -> None:
     generation = running.thread.take()
     assert generation is not None and generation.number == 3
     assert running.thread.take() is None
+    answer = running.thread.take_answer()
+    assert answer is not None and answer.covers == 2 and answer.generation == 3
 
 
 def test_a_failed_reload_is_reported_and_starts_nothing(running: Running) -> None:
@@ -101,4 +108,9 @@ def test_a_failed_reload_is_reported_and_starts_nothing(running: Running) -> Non
     wait_for(lambda: running.state()["reload"]["failed"] == 1, "the failure reported")
     last = running.state()["reload"]["last"]
     assert last["ok"] is False and any("social.yaml:2" in p for p in last["problems"])
-    assert running.thread.take() is None and not running.rung.is_set()
+    assert running.thread.take() is None
+    # rung only for the answer: READY=1 is due although no worker starts
+    assert running.rung.wait(5)
+    answer = running.thread.take_answer()
+    assert answer is not None and answer.covers == 1 and answer.generation is None
+    assert not answer.report.ok and running.thread.take() is None

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -22,6 +23,7 @@ import pytest
 from resolver import server_log
 from resolver.commands.reload_thread import ReloadThread
 from resolver.commands.restarts import RestartSchedule
+from resolver.commands.service_notices import ServiceNotices
 from resolver.commands.supervisor import SIGNALS, Supervisor, doorbell
 from resolver.commands.supervisor_report import SupervisorReport
 from resolver.commands.worker_process import WorkerSeat
@@ -33,6 +35,7 @@ from resolver.pipeline import counter_names, level_names
 from resolver.policy.period import PolicyHolder
 from resolver.reload import PolicyReloader
 from resolver.server import Listener, bind, bind_again
+from resolver.service_manager import ServiceManager
 from tests.commands.cli_runner import STAGED, write_tree
 
 WORKERS = 2
@@ -69,7 +72,7 @@ class Supervised:
 
 
 def _supervise(root: Path, shared: SharedCounters, schedule: RestartSchedule,
-               sets: list[list[Listener]]) -> int:
+               sets: list[list[Listener]], notify: str | None) -> int:
     """The child's whole life: what `dnsfence serve --workers 2` does after start-up."""
     signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     server_log.configure(sys.stderr)
@@ -84,13 +87,14 @@ def _supervise(root: Path, shared: SharedCounters, schedule: RestartSchedule,
     del loaded
     main = threading.get_ident()
     reloader = ReloadThread(live, report, lambda: doorbell(main))
+    notices = ServiceNotices(ServiceManager(notify), "serving")
     supervisor = Supervisor(WorkerSeat(WORKERS, sets, shared, None), reloader, report,
-                            schedule)
+                            schedule, notices)
     reloader.start()
     return supervisor.run()
 
 
-def start(root: Path, schedule: RestartSchedule) -> Supervised:
+def start(root: Path, schedule: RestartSchedule, notify: str | None = None) -> Supervised:
     write_tree(root, {"blocklists/social.yaml": STAGED})
     shared = SharedCounters(WORKERS, counter_names(), slots=2 * WORKERS + 1)
     first = bind(Endpoint("127.0.0.1", 0), reuseport=True)
@@ -99,7 +103,7 @@ def start(root: Path, schedule: RestartSchedule) -> Supervised:
     if pid == 0:
         code = 99
         try:
-            code = _supervise(root, shared, schedule, sets)
+            code = _supervise(root, shared, schedule, sets, notify)
         except BaseException:
             traceback.print_exc()
         finally:
@@ -190,7 +194,11 @@ def test_workers_do_not_outlive_a_killed_supervisor(supervised: Supervised) -> N
 
 
 def test_a_crash_loop_exits_1(tmp_path: Path) -> None:
-    running = start(tmp_path, RestartSchedule(first=0.01, most=0.01, loop_deaths=3))
+    manager = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    directory = tempfile.mkdtemp(prefix="notify.")  # short: 108-byte paths
+    notify = os.path.join(directory, "notify")
+    manager.bind(notify)
+    running = start(tmp_path, RestartSchedule(first=0.01, most=0.01, loop_deaths=3), notify)
     try:
         running.wait(lambda: len(running.workers()) == WORKERS, "two workers")
         killed: set[int] = set()
@@ -204,8 +212,21 @@ def test_a_crash_loop_exits_1(tmp_path: Path) -> None:
             time.sleep(0.01)
         assert running.exit_code == 1
         assert len(killed) >= 3
+        manager.setblocking(False)
+        said = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                said.append(manager.recv(4096).decode())
+        # (READY=1 may or may not come first: the workers are killed as soon as they report)
+        assert any("was killed by signal 9 (SIGKILL); starting it again in" in message
+                   for message in said)
+        assert said[-1] == ("STOPPING=1\nSTATUS=stopping: 3 worker deaths within 60s are a "
+                            "crash loop (see the log)")
     finally:
         _end(running)
+        manager.close()
+        os.unlink(notify)
+        os.rmdir(directory)
 
 
 def answered_from_fresh_ports(port: int, count: int) -> int:
