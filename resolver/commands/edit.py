@@ -118,8 +118,8 @@ def run_remove(config: Config, list_name: str, names: Sequence[str], action: Act
 
 def run_new(config: Config, list_name: str, *, effective: str, reference: str,
             timezone: str | None = None, expires: str | None = None,
-            description: str | None = None, out: TextIO, err: TextIO,
-            now: datetime | None = None) -> int:
+            description: str | None = None, observe_from: str | None = None,
+            out: TextIO, err: TextIO, now: datetime | None = None) -> int:
     """`dnsfence list new`: a new list file with no entries yet."""
     try:
         directory = config.blocklists
@@ -154,7 +154,8 @@ def run_new(config: Config, list_name: str, *, effective: str, reference: str,
             raise EditError("--reference is empty; name the decision the list carries out")
         path = directory / f"{list_name}.yaml"
         text = new_list_text(list_name, effective=effective, reference=reference,
-                             timezone=tz_name, expires=expires, description=description)
+                             timezone=tz_name, expires=expires, description=description,
+                             observe_from=stripped(observe_from))
         after_load, after = checked_new(_directory(config), path, text, list_name)
         replace_file(path, text, previous=None)
         report(new_warnings(loaded, after_load, path), err)

@@ -67,6 +67,9 @@ def add_edit_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
                      help="IANA time zone of the list's dates (default: the config's, else UTC)")
     new.add_argument("--expires", metavar="WHEN", help=f"when blocking stops: {_WHEN}")
     new.add_argument("--description", metavar="TEXT", help="what the list is about")
+    new.add_argument("--observe-from", metavar="WHEN",
+                     help="start of a warning period before --effective: matching queries are "
+                     f"answered as usual but logged and counted as observed: {_WHEN}")
     common(new)
 
 
@@ -90,7 +93,7 @@ def dispatch(args: argparse.Namespace, config: Config, out: TextIO, err: TextIO)
         return edit.run_new(config, args.list_name, effective=args.effective,
                             reference=args.reference, timezone=args.timezone,
                             expires=args.expires, description=args.description,
-                            out=out, err=err)
+                            observe_from=args.observe_from, out=out, err=err)
     action = Action.BLOCK if args.command == "block" else Action.ALLOW
     if args.edit_action == "add":
         return edit.run_add(config, args.list_name, args.names, action,

@@ -23,12 +23,15 @@ def _text_field(key: str, value: str) -> list[str]:
 
 
 def new_list_text(name: str, *, effective: str, reference: str, timezone: str,
-                  expires: str | None = None, description: str | None = None) -> str:
+                  expires: str | None = None, description: str | None = None,
+                  observe_from: str | None = None) -> str:
     """A new list file with no entries yet, keys in the order the README documents."""
     lines = [f"name: {scalar(name)}"]
     if description:
         lines += _text_field("description", description)
     lines += _text_field("reference", reference)
+    if observe_from is not None:
+        lines.append(f"observe_from: {scalar(observe_from, when=True)}")
     lines.append(f"effective: {scalar(effective, when=True)}")
     if expires is not None:
         lines.append(f"expires: {scalar(expires, when=True)}")

@@ -213,6 +213,19 @@ def test_list_new_creates_a_file_that_lints_clean_once_it_has_entries(site: Path
     assert again.status == 1 and "already exists" in again.err
 
 
+def test_list_new_with_a_warning_period(site: Path) -> None:
+    run = dnsfence("list", "new", "social", "--observe-from", "2999-03-06", "--effective",
+                   "2999-03-20", "--reference", "r", "--timezone", "UTC", cwd=site)
+    assert run.status == 0, run.err
+    assert (site / "blocklists" / "social.yaml").read_text() == (
+        "name: social\nreference: r\nobserve_from: 2999-03-06\neffective: 2999-03-20\n"
+        "timezone: UTC\ndomains:\n")
+    late = dnsfence("list", "new", "late", "--observe-from", "2999-03-21", "--effective",
+                    "2999-03-20", "--reference", "r", "--timezone", "UTC", cwd=site)
+    assert late.status == 1 and "observe_from" in late.err
+    assert not (site / "blocklists" / "late.yaml").exists()
+
+
 def test_list_new_refuses_a_name_another_file_uses(site: Path) -> None:
     (site / "blocklists" / "other.yaml").write_text(
         "name: video\nreference: r\neffective: 2023-03-20\ndomains: [a.example]\n")

@@ -32,3 +32,10 @@ def test_text_that_would_not_read_back_is_quoted_and_long_text_folded() -> None:
     assert all(len(line) <= 92 for line in lines)
     assert yaml.safe_load(folded)["reference"] == long
     assert yaml.safe_load(quoted)["reference"] == "Decision: no"
+
+
+def test_a_warning_period_comes_before_the_effective_date() -> None:
+    text = new_list_text("v", effective="2023-06-01", reference="r", timezone="UTC",
+                         observe_from="2023-05-15")
+    assert text == ("name: v\nreference: r\nobserve_from: 2023-05-15\neffective: 2023-06-01\n"
+                    "timezone: UTC\ndomains:\n")
