@@ -6,6 +6,8 @@ git-sync checkout, and the report read from the replicas' collected standard out
 from __future__ import annotations
 
 import json
+import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,6 +21,7 @@ from .harness import REPO_ROOT, Dnsfence, DnsfenceFactory, run_dnsfence, wait_un
 
 POD_CONFIG = REPO_ROOT / "deploy" / "kubernetes" / "dnsfence.yaml"
 RELOADED = 10.0  # seconds: poll (0.5 s), settle, load, and a new generation of workers
+READINESS_TOLERANCE = 5.0  # deployment.yaml's readinessProbe: periodSeconds x (threshold - 1)
 
 
 def blocklist(name: str, *domains: str) -> str:
@@ -50,8 +53,42 @@ def healthz(server: Dnsfence, query: str = "") -> int:
         return int(error.code)
 
 
+class ProbeWatch:
+    """Asks `/healthz?exclude=reload` as the kubelet would, but every 50 ms, on a thread,
+    and keeps the longest stretch of failures: a reload must not make the pod unready."""
+
+    def __init__(self, server: Dnsfence) -> None:
+        self._server = server
+        self._stop = threading.Event()
+        self.asked = 0
+        self.longest_failure = 0.0
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        failing_since: float | None = None
+        while not self._stop.wait(0.05):
+            now = time.monotonic()
+            try:
+                ok = healthz(self._server, "?exclude=reload") == 200
+            except OSError:
+                ok = False
+            self.asked += 1
+            if ok:
+                failing_since = None
+            else:
+                failing_since = now if failing_since is None else failing_since
+                self.longest_failure = max(self.longest_failure, now - failing_since)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+
+
 def test_configmap_volumes_swapped_by_the_kubelet_are_reloaded(
-        dnsfence_factory: DnsfenceFactory, tmp_path: Path) -> None:
+        dnsfence_factory: DnsfenceFactory, tmp_path: Path,
+        request: pytest.FixtureRequest) -> None:
     config = ConfigMapVolume(tmp_path / "config", {"dnsfence.yaml": POD_CONFIG.read_text()})
     lists = ConfigMapVolume(tmp_path / "blocklists-volume",
                             {"tiktok.yaml": blocklist("tiktok", "tiktok.com")})
@@ -62,6 +99,8 @@ def test_configmap_volumes_swapped_by_the_kubelet_are_reloaded(
     server.wait_for_stderr(r"serving on .*; 2 workers$", since_start=True)
     assert rcode(server, "tiktok.com") == "NXDOMAIN"
     assert rcode(server, "example.com") == "NOERROR"
+    probes = ProbeWatch(server)
+    request.addfinalizer(probes.stop)
 
     # a changed list and a new one, in one swap
     lists.update({"tiktok.yaml": blocklist("tiktok", "tiktok.com", "example.com"),
@@ -86,6 +125,12 @@ def test_configmap_volumes_swapped_by_the_kubelet_are_reloaded(
     assert settled(server, "example.com", "NXDOMAIN")
     assert healthz(server) == 503  # monitoring sees the failure
     assert healthz(server, "?exclude=reload") == 200  # the kubelet's probes keep the pod
+    probes.stop()
+    # four reloads, three of them new generations of workers: the pod stayed ready (the
+    # readiness probe marks it unready after failures for periodSeconds x (failureThreshold
+    # - 1) = 5 s; here each reload passed with none at all, asked every 50 ms)
+    assert probes.asked > 20
+    assert probes.longest_failure < READINESS_TOLERANCE, probes.longest_failure
 
 
 def test_a_git_sync_checkout_is_reloaded_when_its_link_moves(
