@@ -61,14 +61,28 @@ def measure(case: str, phase: str, process: servers.Process) -> Row:
                int(counters.get("cache_entries", -1)))
 
 
-def fill(process: servers.Process, workdir: Path, names: int) -> None:
-    """Ask `names` distinct names (from 8 sockets, so both workers get their share)."""
+def fill(process: servers.Process, workdir: Path, names: int, first: int) -> None:
+    """Ask `names` distinct names, numbered from `first`, from 32 sockets (SO_REUSEPORT
+    spreads them over the workers by source port)."""
     queries = workdir / "fill.txt"
-    queries.write_text("".join(f"n{i}.{ZONE} A\n" for i in range(names)), encoding="ascii")
+    queries.write_text("".join(f"n{i}.{ZONE} A\n" for i in range(first, first + names)),
+                       encoding="ascii")
     subprocess.run(["dnsperf", "-s", LOOPBACK, "-p", str(process.port), "-d", str(queries),
-                    "-n", "1", "-c", "8", "-Q", str(RATE), "-t", "2"],
+                    "-n", "1", "-c", "32", "-Q", str(RATE), "-t", "2"],
                    capture_output=True, text=True, timeout=names / RATE + 60, check=True)
     time.sleep(2.0)  # the workers publish their counters every second
+
+
+def fill_caches(process: servers.Process, workdir: Path) -> None:
+    """New names until every worker's cache is at its bound (the sum reaches capacity)."""
+    capacity, asked = cache_capacity(), 0
+    for _ in range(6):
+        fill(process, workdir, capacity // 2, asked)
+        asked += capacity // 2
+        counters = ask_status(Endpoint(LOOPBACK, process.port))["counters"]
+        if int(counters.get("cache_entries", 0)) >= capacity:
+            return
+    raise RuntimeError(f"the caches did not fill after {asked:,} names")
 
 
 def run_case(case: str, lists: Path, workdir: Path, upstream_port: int) -> list[Row]:
@@ -82,7 +96,7 @@ def run_case(case: str, lists: Path, workdir: Path, upstream_port: int) -> list[
         process.wait_answering("tiktok.com", 3, timeout=120)
         time.sleep(2.0)
         rows = [measure(case, "after start-up", process)]
-        fill(process, workdir, cache_capacity() * 5 // 4)
+        fill_caches(process, workdir)
         rows.append(measure(case, "caches full", process))
         return rows
     finally:
