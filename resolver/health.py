@@ -9,6 +9,11 @@ orchestrator restart a server that cannot do better until the mirror is back.
 the server still answers with the last good policy, but the files an admin edited are
 not what it enforces, and a monitor should say so. Answering is checked for real: a
 CHAOS query to the server's own DNS port, which no upstream ever sees.
+
+An orchestrator's probes ask `/healthz?exclude=reload` (named like the Kubernetes API
+server's `/readyz?exclude=`): a broken edit reaches every replica at once, and each keeps
+enforcing the last good policy, so taking them all out of service, or restarting them into
+lists that no longer load, would turn a typo into an outage. The failure is still named.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from resolver.counters import PUBLISH_INTERVAL, WorkerCounters
 STALE_AFTER = 5 * PUBLISH_INTERVAL
 """A worker that has not reported for this long is not serving (stuck or dead)."""
 PROBE_TIMEOUT = 1.0
+
+EXCLUDABLE = frozenset({"reload"})
+"""Checks a caller may leave out of the verdict (they are still named in its text)."""
 
 _CHAOS_STATUS = b"\x06status\x08dnsfence\x00" + struct.pack("!HH", 16, 3)  # TXT CH
 
@@ -99,9 +107,11 @@ def _missing_detail(missing: list[dict[str, Any]]) -> str:
 
 
 def health(workers: Sequence[WorkerCounters], expected: int, now: float,
-           probe: Callable[[], str | None]) -> Health:
-    """The verdict from the workers' reports and a DNS probe; every reason is given."""
+           probe: Callable[[], str | None], exclude: frozenset[str] = frozenset()) -> Health:
+    """The verdict from the workers' reports and a DNS probe; every reason is given.
+    `exclude` (a subset of EXCLUDABLE) names checks that are reported but do not count."""
     reasons: list[str] = []
+    excluded: list[str] = []
     serving = [worker for worker in workers if worker.serving]  # not the supervisor
     if len(serving) < expected:
         reasons.append(f"{expected - len(serving)} of {expected} workers have not reported")
@@ -116,7 +126,7 @@ def health(workers: Sequence[WorkerCounters], expected: int, now: float,
         last = state["reload"]["last"]
         if last is not None and not last["ok"]:
             problems = last["problems"]
-            reasons.append(
+            (excluded if "reload" in exclude else reasons).append(
                 f"the policy failed to load at {_when(last['at'])} ({last['reason']}): "
                 f"{len(problems)} error(s), e.g. {problems[0] if problems else 'unknown'}; "
                 f"still enforcing the policy loaded at "
@@ -127,11 +137,12 @@ def health(workers: Sequence[WorkerCounters], expected: int, now: float,
     newest = max(states, key=lambda s: s["reload"]["last_success"]) if states else None
     missing = missing_sources(newest, states) if newest is not None else []
     without = _missing_detail(missing) if missing else ""
+    ignored = "".join(f"; not counted (exclude=reload): {item}" for item in excluded)
     if reasons:
-        return Health(False, "unhealthy: " + "; ".join(reasons) + without)
+        return Health(False, "unhealthy: " + "; ".join(reasons) + without + ignored)
     lists = 0 if newest is None else len(newest["policy"]["lists"])
     loaded = "" if newest is None else (
         f"; policy of {lists} list{'s' * (lists != 1)} loaded at "
         f"{_when(newest['policy']['loaded_at'])}{without}")
     count = len(serving)
-    return Health(True, f"ok: {count} worker{'s' * (count != 1)} answering DNS{loaded}")
+    return Health(True, f"ok: {count} worker{'s' * (count != 1)} answering DNS{loaded}{ignored}")

@@ -14,17 +14,20 @@ import time
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
 from resolver.config.endpoints import Endpoint
-from resolver.health import Health
+from resolver.health import EXCLUDABLE, Health
 
 log = logging.getLogger("dnsfence")
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+HealthCheck = Callable[[frozenset[str]], Health]
+"""The verdict, leaving out the named checks (`/healthz?exclude=reload`)."""
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -56,7 +59,7 @@ class HttpListener:
         self.endpoint = Endpoint(str(host), int(port))
         self._thread: threading.Thread | None = None
 
-    def start(self, metrics: CollectorRegistry, health: Callable[[], Health]) -> None:
+    def start(self, metrics: CollectorRegistry, health: HealthCheck) -> None:
         self._server.set_app(_application(metrics, health))
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.1},  # how soon close() returns
@@ -75,7 +78,7 @@ class HttpListener:
         self._server.server_close()
 
 
-def _application(metrics: CollectorRegistry, health: Callable[[], Health]
+def _application(metrics: CollectorRegistry, health: HealthCheck
                  ) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
@@ -94,8 +97,13 @@ def _application(metrics: CollectorRegistry, health: Callable[[], Health]
                               b"metrics failed; see the server log\n")
             return _reply(start_response, "200 OK", body, content_type, head=method == "HEAD")
         if path == "/healthz":
+            exclude = frozenset(name for value in parse_qs(environ.get("QUERY_STRING", ""))
+                                .get("exclude", []) for name in value.split(",") if name)
+            if not exclude <= EXCLUDABLE:  # a typo in a probe must not pass unnoticed
+                return _reply(start_response, "400 Bad Request",
+                              f"exclude= takes: {', '.join(sorted(EXCLUDABLE))}\n".encode())
             started = time.monotonic()
-            verdict = health()
+            verdict = health(exclude)
             log.debug("dnsfence: /healthz %d in %.3fs: %s", verdict.status,
                       time.monotonic() - started, verdict.reason)
             status = "200 OK" if verdict.ok else "503 Service Unavailable"

@@ -47,6 +47,22 @@ def test_a_failed_reload_is_unhealthy_and_names_the_file_and_line() -> None:
     assert "still enforcing the policy loaded at" in verdict.reason
 
 
+def test_a_failed_reload_left_out_is_healthy_but_still_named() -> None:
+    verdict = health([reporting(failed=True)], 1, NOW, answering, frozenset({"reload"}))
+    assert verdict.status == 200
+    assert verdict.reason.startswith("ok: 1 worker answering DNS")
+    assert "not counted (exclude=reload): the policy failed to load" in verdict.reason
+    assert "blocklists/tiktok.yaml:4:3" in verdict.reason
+    # what is not excluded still counts, and the excluded failure is still named
+    silent = health([reporting(failed=True)], 1, NOW, lambda: "no DNS answer from ::1:53",
+                    frozenset({"reload"}))
+    assert silent.status == 503 and "no DNS answer" in silent.reason
+    assert "not counted (exclude=reload)" in silent.reason
+    # a good reload has nothing to leave out
+    assert health([reporting()], 1, NOW, answering, frozenset({"reload"})).reason == \
+        health([reporting()], 1, NOW, answering).reason
+
+
 def test_a_missing_or_silent_worker_is_unhealthy() -> None:
     assert "1 of 2 workers have not reported" in health([reporting()], 2, NOW, answering).reason
     stale = health([reporting(7, age=STALE_AFTER + 1)], 1, NOW, answering)

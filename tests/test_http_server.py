@@ -23,7 +23,7 @@ def listener() -> Iterator[tuple[HttpListener, list[Health]]]:
     Counter("dnsfence_example", "An example.", registry=metrics).inc(3)
     verdicts = [Health(True, "ok: 1 worker answering DNS")]
     http = HttpListener(Endpoint("127.0.0.1", 0))
-    http.start(metrics, lambda: verdicts[-1])
+    http.start(metrics, lambda _exclude: verdicts[-1])
     yield http, verdicts
     http.close()
 
@@ -70,6 +70,28 @@ def test_healthz_follows_the_verdict(listener: tuple[HttpListener, list[Health]]
     assert get(http, "/healthz")[::2] == (503, "unhealthy: the policy failed to load\n")
 
 
+def test_healthz_passes_on_the_checks_to_leave_out_and_refuses_unknown_ones() -> None:
+    asked: list[frozenset[str]] = []
+
+    def verdict(exclude: frozenset[str]) -> Health:
+        asked.append(exclude)
+        return Health("reload" in exclude, "the verdict")
+
+    http = HttpListener(Endpoint("127.0.0.1", 0))
+    http.start(CollectorRegistry(), verdict)
+    try:
+        assert get(http, "/healthz")[0] == 503
+        assert get(http, "/healthz?exclude=reload")[0] == 200
+        assert get(http, "/healthz?exclude=reload,")[0] == 200
+        assert asked == [frozenset(), frozenset({"reload"}), frozenset({"reload"})]
+        status, _, body = get(http, "/healthz?exclude=reloads")  # a typo in a probe
+        assert (status, body) == (400, "exclude= takes: reload\n")
+        assert get(http, "/healthz?exclude=reload&exclude=dns")[0] == 400
+        assert len(asked) == 3
+    finally:
+        http.close()
+
+
 def test_anything_else_is_not_found_and_writes_are_refused(
         listener: tuple[HttpListener, list[Health]]) -> None:
     http, _ = listener
@@ -87,7 +109,7 @@ def test_a_taken_port_is_an_error_at_bind_time(
 def test_ipv6_loopback_works() -> None:
     http = HttpListener(Endpoint("::1", 0))
     try:
-        http.start(CollectorRegistry(), lambda: Health(True, "ok"))
+        http.start(CollectorRegistry(), lambda _exclude: Health(True, "ok"))
         url = f"http://[::1]:{http.endpoint.port}/healthz"
         with urllib.request.urlopen(url, timeout=5) as response:
             assert response.status == 200

@@ -255,8 +255,8 @@ def _serve_http(http: HttpListener, reports: Callable[[], list[WorkerCounters]],
                 pids: Callable[[], Sequence[int]], workers: int, dns: Endpoint) -> None:
     """Serve /metrics and /healthz from this process; `dns` is the port the probe asks."""
 
-    def healthz() -> Health:
-        return health(reports(), workers, time.time(), lambda: probe_dns(dns))
+    def healthz(exclude: frozenset[str]) -> Health:
+        return health(reports(), workers, time.time(), lambda: probe_dns(dns), exclude)
 
     http.start(metrics_registry(reports, pids), healthz)
 
