@@ -24,7 +24,8 @@ FileKey = tuple[int, int]  # (st_dev, st_ino)
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """How far the follower is: bytes read so far, and bytes still to read."""
+    """How far the follower is: bytes read so far, and bytes left for later calls because
+    the budget ran out (0: caught up)."""
 
     read: int
     behind: int
@@ -71,7 +72,8 @@ class LogFollower:
                     offset = 0
                     if self._since is not None and status.st_mtime < self._since:
                         offset = status.st_size  # nothing in it is recent enough
-                take = min(budget, status.st_size - offset)
+                left = status.st_size - offset
+                take = min(budget, left)
                 if take > 0:
                     handle.seek(offset)
                     data = handle.read(take)
@@ -85,7 +87,8 @@ class LogFollower:
                     self.bytes_read += end
                     records.extend(self._records(data[:end]))
                 offsets[key] = offset
-                behind += status.st_size - offset
+                if take < left:  # the budget ran out (a line being written is not behind)
+                    behind += status.st_size - offset
         finally:
             for _, handle in handles:
                 if handle is not None:
