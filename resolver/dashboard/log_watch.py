@@ -61,6 +61,7 @@ class LogWatch:
         now = datetime.fromtimestamp(clock(), UTC)
         self._follower = LogFollower(path, self._window.start(now))
         self._looked_at = 0.0
+        self._idle = False
         self._wake = threading.Event()
         self._stopped = False
         self._thread: threading.Thread | None = None
@@ -71,7 +72,6 @@ class LogWatch:
 
     def looked_at(self) -> None:
         """A request wants the attempts: start (or wake) the reading thread."""
-        first = self._looked_at == 0.0
         self._looked_at = self._clock()
         if self._thread is None:
             with self._lock:
@@ -80,7 +80,7 @@ class LogWatch:
                                                     name="dnsfence-dashboard-log")
                     self._thread.start()
             self._first.wait(FIRST_WAIT)
-        elif first:
+        elif self._idle:
             self._wake.set()
 
     def step(self) -> None:
@@ -112,10 +112,11 @@ class LogWatch:
     def _run(self) -> None:
         while not self._stopped:
             if self._clock() - self._looked_at > IDLE_AFTER:
-                self._looked_at = 0.0
-                self._wake.wait()  # until someone looks again
+                self._idle = True  # until someone looks again (a look wakes it at once)
+                self._wake.wait(INTERVAL)
                 self._wake.clear()
                 continue
+            self._idle = False
             try:
                 self.step()
             except Exception:  # never let the dashboard take the server down
