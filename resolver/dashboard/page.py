@@ -80,6 +80,7 @@ def page(document: dict[str, Any], sections: dict[str, str], why: str) -> str:
     return ("<!DOCTYPE html>\n"
             '<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            '<link rel="icon" href="data:,">'  # no /favicon.ico request (a 404 in the console)
             f"<title>dnsfence</title><style>{STYLE}</style></head>"
             f'<body data-refresh="{int(document["refresh"])}">'
             f'<h1>dnsfence</h1><p class="note" id="updated">as of '

@@ -37,5 +37,6 @@ def test_the_page_fetches_nothing_from_elsewhere(tmp_path: Path) -> None:
     document = site.dashboard.document()
     html = page(document, document["html"], why_html("", "", None, None))
     assert html.startswith("<!DOCTYPE html>") and html.count("<script>") == 1
-    assert not re.search(r"<(link|img|iframe|object)\b|<[^>]*\ssrc=|@import|url\(", html)
+    assert not re.search(r"<(img|iframe|object)\b|<[^>]*\ssrc=|@import|url\(", html)
+    assert re.findall(r"<link [^>]*>", html) == ['<link rel="icon" href="data:,">']
     assert f"<script>{SCRIPT}</script>" in html
