@@ -83,10 +83,23 @@ def server(dnsfence_factory: DnsfenceFactory, blocklists_dir: BlocklistDir,
     return started, found
 
 
+def size(server: Dnsfence, path: str) -> int:
+    assert server.http_address is not None
+    host, port = server.http_address
+    request = urllib.request.Request(f"http://{host}:{port}{path}",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return len(response.read())
+
+
 def test_the_dashboard_in_a_browser(server: tuple[Dnsfence, list[dict[str, Any]]],
                                     tmp_path: Path) -> None:
     dnsfence, found = server
     assert api(dnsfence, "/api/dashboard", token=None)[0] == 401
+    sizes = {path: size(dnsfence, path) for path in ("/", "/api/dashboard?html=1",
+                                                     "/api/dashboard")}
+    print(f"bytes: {sizes}")  # the README's figures (pytest -s)
+    assert sizes["/"] < 64_000  # small: a month of three lists, charts included
     assert api(dnsfence, "/api/check?name=x", token=None)[0] == 401
     assert dnsfence.http_address is not None
     host, port = dnsfence.http_address
