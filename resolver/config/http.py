@@ -46,7 +46,8 @@ SETTINGS = (
     Setting("http", "listen", Endpoint("127.0.0.1", DEFAULT_PORT),
             "Address of the HTTP listener for /metrics (Prometheus), /healthz and the "
             "read-only dashboard (/); empty disables it. Anything but loopback needs a token "
-            "(http.token_file or DNSFENCE_HTTP_TOKEN), or the server does not start.",
+            "(http.token_file or DNSFENCE_HTTP_TOKEN) while the dashboard is on, or the "
+            "server does not start.",
             http_endpoint, "127.0.0.1:9153"),
     Setting("http", "token_file", None,
             "File holding the access token (one line, 16 characters or more) that the "
@@ -87,8 +88,9 @@ class TokenError(ValueError):
 def access_token(http: HttpConfig, environ: Mapping[str, str] = os.environ) -> str | None:
     """The token the listener requires (None: none is set and none is needed).
 
-    Raises TokenError when the listener is not on loopback and no token is set (anyone on
-    the network could read the dashboard, which names blocked queries and clients), or
+    Raises TokenError when the listener is not on loopback, serves the dashboard, and no
+    token is set (anyone on the network could read it: it names blocked queries and
+    clients; without it, /metrics and /healthz are served off loopback as before), or
     when the token file cannot be read or the token is too short; the message says how to
     set one."""
     token: str | None = environ.get(TOKEN_ENV) or None
@@ -106,9 +108,10 @@ def access_token(http: HttpConfig, environ: Mapping[str, str] = os.environ) -> s
             raise TokenError(f"the HTTP token in {where} must be at least {MIN_TOKEN} "
                              f"characters without spaces; {HOW_TO_SET}")
         return token
-    if http.listen is not None and not is_loopback(http.listen):
+    if http.listen is not None and not is_loopback(http.listen) and http.dashboard:
         raise TokenError(f"http.listen is {http.listen}, which is not loopback, and no "
                          f"access token is set: the dashboard would show blocked names and "
                          f"clients to the network; {HOW_TO_SET} (or listen on 127.0.0.1 "
-                         f"behind a reverse proxy)")
+                         f"behind a reverse proxy, or set http.dashboard: false to serve "
+                         f"/metrics and /healthz only)")
     return None

@@ -66,3 +66,5 @@ def test_anything_but_loopback_needs_a_token() -> None:
     for host in ("127.0.0.2", "::1"):
         assert access_token(HttpConfig(Endpoint(host, 9153)), {}) is None
     assert access_token(HttpConfig(Endpoint("0.0.0.0", 9153)), {TOKEN_ENV: "x" * 20}) == "x" * 20
+    # without the dashboard, /metrics and /healthz alone are served off loopback as before
+    assert access_token(HttpConfig(Endpoint("0.0.0.0", 9153), dashboard=False), {}) is None
