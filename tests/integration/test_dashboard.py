@@ -5,6 +5,11 @@ per hour or day with data), the page refreshing itself, the "Why?" box typed int
 submitted, and the token (basic auth in the browser). A listener off loopback without a
 token refuses to start.
 
+Playwright rather than Selenium: it is a pip package of the test extra that drives the
+system's chromium over its DevTools protocol (no chromium-driver to keep in step with the
+browser's version), and it reports console messages and page errors, and answers basic
+auth, by itself.
+
 Set DNSFENCE_SCREENSHOT=docs/dashboard.png to keep the screenshot (the README's picture).
 """
 
@@ -210,3 +215,27 @@ def test_off_loopback_without_a_token_it_refuses_to_start(
     assert "not started: http.listen is 0.0.0.0:0, which is not loopback" in done.stderr
     assert "http.token_file" in done.stderr and "DNSFENCE_HTTP_TOKEN" in done.stderr
     assert "serving on" not in done.stderr and time.monotonic() - started < 20
+
+
+def test_a_supervised_server_serves_it_from_the_supervisor(
+        dnsfence_factory: DnsfenceFactory, blocklists_dir: BlocklistDir) -> None:
+    """With several workers the supervisor serves HTTP: the policy its reloader holds, the
+    workers' shared reports, no worker asked."""
+    blocklists_dir.write("ads", domains=["ads.example"], effective="2026-01-01")
+    dnsfence = dnsfence_factory(workers="2")
+    reply = dns.query.udp(dns.message.make_query("ads.example", "A"), dnsfence.host,
+                          port=dnsfence.port, timeout=5)
+    assert reply.rcode() == 3
+    deadline = time.monotonic() + 20
+    while True:
+        status, document = api(dnsfence, "/api/dashboard", token=None)
+        assert status == 200
+        now = document["now"]
+        if now["workers"]["count"] == 2 and now["answers"].get("blocked") == 1:
+            break
+        assert time.monotonic() < deadline, now
+        time.sleep(0.3)
+    assert now["workers"]["supervisor"] == dnsfence.pid
+    assert dnsfence.pid not in now["workers"]["pids"]
+    status, answer = api(dnsfence, "/api/check?name=www.ads.example", token=None)
+    assert status == 200 and answer["blocked"] and answer["list"] == "ads"
