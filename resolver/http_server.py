@@ -154,6 +154,10 @@ def _application(metrics: CollectorRegistry, health: Callable[[], Health],
             try:
                 return _dashboard(dashboard, path, environ.get("QUERY_STRING", ""),
                                   start_response, head)
+            except LookupError:  # no worker has reported yet: the server is starting
+                return _reply(start_response, "503 Service Unavailable",
+                              b"starting: no worker has reported yet\n", head=head,
+                              extra=[("Retry-After", "1")])
             except Exception:
                 log.exception("dnsfence: %s failed", path)
                 return _reply(start_response, "500 Internal Server Error",

@@ -193,3 +193,15 @@ def test_the_dashboard_routes(guarded: HttpListener) -> None:
     status, _, body = fetch("/?name=www.tiktok.com&client=127.0.0.1")
     assert b"BLOCKED for client 127.0.0.1" in body
     assert fetch("/nothing")[0] == 404
+
+
+def test_before_any_worker_reports_the_dashboard_says_it_is_starting(tmp_path: Path) -> None:
+    site = live_site(tmp_path / "site")
+    site.shared.clear(0)  # nobody has reported
+    http = HttpListener(Endpoint("127.0.0.1", 0))
+    http.start(CollectorRegistry(), lambda: Health(True, "ok"), site.dashboard)
+    try:
+        status, _, body = get(http, "/api/dashboard")
+        assert (status, body) == (503, "starting: no worker has reported yet\n")
+    finally:
+        http.close()
