@@ -4,10 +4,15 @@ gained every few seconds (a bounded number of bytes each time) and counts it.
 DNS comes first: nothing here runs per query nor per request. The thread starts when the
 dashboard is first looked at and stops reading when nobody has looked for a while (it
 catches up when someone looks again). A request only takes the last snapshot, made by
-this thread. Reading costs some 7 µs of CPU a record, so a flood of blocked queries (tens
-of thousands a second, each one logged) could not be followed for free: the thread reads
-a bounded number of bytes at a time and then rests long enough to stay under `DUTY` of one
-core on average; the charts then lag behind, and the page says by how many bytes.
+this thread.
+
+Reading costs some 7 µs of CPU a record, so a flood of blocked queries (tens of thousands
+a second, each one logged) cannot be followed for free. With one worker the reading also
+shares the GIL with the DNS thread, which gives it up at every send and receive: a
+thread that kept it busy for its 5 ms switch interval would make each packet wait (the
+"convoy effect" of `resolver.reload`). So the log is read in slices of some 2 ms of CPU,
+each followed by a rest long enough to keep the reading under `DUTY` of one core; during
+a flood the charts lag behind, and the page says by how many bytes.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from resolver.dashboard.attempts import Attempts, AttemptWindow
-from resolver.querylog.follow import LogFollower
+from resolver.querylog.follow import LogFollower, Progress
+from resolver.querylog.reader import LINE_LIMIT
 
 log = logging.getLogger("dnsfence")
 
@@ -30,10 +36,13 @@ INTERVAL = 5.0
 CATCH_UP = 1.0
 """Seconds at least between two reads while the log has more to read than one budget."""
 BUDGET = 1 << 20
-"""Bytes read at most per read: about 5,000 records, some 35 ms of one core."""
-DUTY = 0.02
-"""Share of one core the reading may take on average: after a read that took t seconds of
-CPU, the next waits t / DUTY at least."""
+"""Bytes read at most per read (the snapshot is made after each): about 5,000 records."""
+SLICE = LINE_LIMIT
+"""Bytes parsed at once: some 300 records, 2 ms of CPU (the longest line it must be able
+to skip whole is `LINE_LIMIT`)."""
+DUTY = 0.01
+"""Share of one core the reading may take: a slice that took t seconds of CPU is followed
+by a rest of t / DUTY."""
 IDLE_AFTER = 300.0
 """Seconds after the last look at the dashboard when reading stops."""
 FIRST_WAIT = 1.0
@@ -89,17 +98,25 @@ class LogWatch:
         elif self._idle:
             self._wake.set()
 
-    def step(self) -> None:
-        """One read and count (the thread's work; tests call it directly)."""
+    def step(self, pace: bool = True) -> None:
+        """One read of up to `BUDGET` bytes, a slice at a time (resting between slices when
+        `pace`), then a new snapshot (the thread's work; tests call it directly)."""
         now = datetime.fromtimestamp(self._clock(), UTC)
+        progress: Progress | None = None
+        error = None
         try:
             self._follower.forget_before(self._window.start(now))
-            records, progress = self._follower.read(BUDGET)
             self._window.drop_before(now)
-            self._window.add(records)
-            error = None
+            start = self._follower.bytes_read
+            while not self._stopped:
+                spent = time.thread_time()
+                records, progress = self._follower.read(SLICE)
+                self._window.add(records)
+                if not progress.behind or progress.read - start >= BUDGET:
+                    break
+                if pace:
+                    time.sleep((time.thread_time() - spent) / DUTY)
         except OSError as exc:  # the log's directory unreadable: say so, try again later
-            progress = None
             error = f"cannot read {self.path}: {exc.strerror or exc}"
         self.attempts = self._window.snapshot(now)
         reader = self._follower.reader
@@ -123,13 +140,11 @@ class LogWatch:
                 self._wake.clear()
                 continue
             self._idle = False
-            spent = time.thread_time()
             try:
                 self.step()
             except Exception:  # never let the dashboard take the server down
                 log.exception("dnsfence: the dashboard could not read the query log")
-            spent = time.thread_time() - spent
             self._first.set()
-            rest = max(CATCH_UP if self.state.behind_bytes else INTERVAL, spent / DUTY)
+            rest = CATCH_UP if self.state.behind_bytes else INTERVAL
             self._wake.wait(rest)  # set early only by stop()
             self._wake.clear()
