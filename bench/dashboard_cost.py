@@ -137,8 +137,8 @@ def summary(results: dict[str, Any]) -> str:
              f"({results['rounds']} rounds of {results['seconds']:g} s cases, "
              f"{results['date']}, commit {results['commit']})", "",
              "| workload | unwatched qps, median | watched qps, median | watched ÷ unwatched "
-             "(paired) | geo. mean | per CPU-second, geo. mean |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "(paired) | geo. mean | median | per CPU-second, geo. mean |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for workload in WORKLOADS:
         base, watched = figures["unwatched"][workload], figures["watched"][workload]
         pairs = [a / b for a, b in zip(watched["qps"], base["qps"], strict=True) if a and b]
@@ -149,6 +149,7 @@ def summary(results: dict[str, Any]) -> str:
             f"{statistics.median(watched['qps']):,.0f} | "
             f"{' '.join(f'{p:.3f}' for p in pairs)} | "
             f"{statistics.geometric_mean(pairs) if pairs else 0:.3f}× | "
+            f"{statistics.median(pairs) if pairs else 0:.3f}× | "
             f"{statistics.geometric_mean(per_cpu) if per_cpu else 0:.3f}× |")
     polls = results["polls"]
     lines += ["", f"Polls: {polls['requests']} requests ({polls['failures']} failed), median "
