@@ -159,7 +159,7 @@ def basic(user: str, password: str) -> str:
 def guarded(tmp_path: Path) -> Iterator[HttpListener]:
     site = live_site(tmp_path / "site")
     http = HttpListener(Endpoint("127.0.0.1", 0))
-    http.start(CollectorRegistry(), lambda: Health(True, "ok"), site.dashboard,
+    http.start(CollectorRegistry(), lambda _exclude: Health(True, "ok"), site.dashboard,
                Access(TOKEN))
     yield http
     http.close()
@@ -221,7 +221,7 @@ def test_before_any_worker_reports_the_dashboard_says_it_is_starting(tmp_path: P
     site = live_site(tmp_path / "site")
     site.shared.clear(0)  # nobody has reported
     http = HttpListener(Endpoint("127.0.0.1", 0))
-    http.start(CollectorRegistry(), lambda: Health(True, "ok"), site.dashboard)
+    http.start(CollectorRegistry(), lambda _exclude: Health(True, "ok"), site.dashboard)
     try:
         status, _, body = get(http, "/api/dashboard")
         assert (status, body) == (503, "starting: no worker has reported yet\n")
