@@ -200,13 +200,13 @@ def _count(root: Path, case: str, queries: int) -> int:
     out = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
          sys.executable, str(Path(__file__).resolve().with_name("handle_cost.py")), "--worker",
-         "--case", case, "--queries", str(queries), "--rounds", "1", "--pool", "8000"],
+         "--case", case, "--queries", str(queries), "--rounds", "1", "--pool", "20000"],
         env={"PYTHONPATH": str(root), "PYTHONHASHSEED": "17", "PATH": "/usr/bin:/bin"},
         cwd=root, capture_output=True, text=True, check=True, timeout=3600)
-    found = re.search(r"Collected : (\d+)", out.stderr)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
     if found is None:
         raise RuntimeError(out.stderr[-2000:])
-    return int(found.group(1))
+    return int(found.group(1).replace(",", ""))
 
 
 def instructions(args: argparse.Namespace, repo: Path) -> int:

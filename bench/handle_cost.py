@@ -276,19 +276,21 @@ def compare(args: argparse.Namespace) -> int:
             for case, values in _run_worker(roots[name], extra).items():
                 per[name].setdefault(case, []).extend(values)
         print(f"round {number + 1} done", file=sys.stderr, flush=True)
+    print(f"µs per query: median (best–worst) of {args.rounds} x {args.inner} passes")
     head = f"{'case':<18}" + "".join(f"{name + ' @' + labels[name]:>26}" for name in roots)
     if "base" in roots:
-        head += f"{'this ÷ base':>13}"
+        head += f"{'÷ base: median':>16}{'best':>6}"
     print(head)
     for case in per["this"]:
         line = f"{case:<18}"
-        medians = {}
+        medians, best = {}, {}
         for name in roots:
             values = per[name][case]
-            medians[name] = statistics.median(values)
-            line += f"{medians[name]:>12.3f} ({min(values):.2f}–{max(values):.2f})"
+            medians[name], best[name] = statistics.median(values), min(values)
+            line += f"{medians[name]:>11.3f} ({best[name]:.2f}–{max(values):.2f})"
         if "base" in roots:
-            line += f"{medians['this'] / medians['base']:>13.3f}"
+            line += f"{medians['this'] / medians['base']:>16.3f}" \
+                    f"{best['this'] / best['base']:>6.3f}"
         print(line)
     return 0
 
