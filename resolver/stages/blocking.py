@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from resolver.config.settings import Config
 from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
 from resolver.policy.audience import Groups
-from resolver.policy.index import Found
+from resolver.policy.index import Below, Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.period import PolicyPeriod
 from resolver.stages.contract import BLOCKED, Request, Stage, StageSetup
@@ -75,7 +75,7 @@ class BlockingStage(Stage):
     at a known instant, no answer (blocked, cached or forwarded) may outlive it.
     """
 
-    __slots__ = ("_blocked", "_decided", "_decided_in", "_decided_of_groups", "_ede",
+    __slots__ = ("_below", "_blocked", "_decided", "_decided_in", "_decided_of_groups", "_ede",
                  "_holder", "_named_templates", "_negative_ttl", "_observing", "_observing_in",
                  "_policy", "_templates", "_udp_size")
 
@@ -92,9 +92,12 @@ class BlockingStage(Stage):
         self._policy = setup.policy.policy
         # Decisions already taken in this period (between two transitions a name's
         # decision cannot change), per set of client groups: the hot set of an office
-        # skips the index walk.
+        # skips the index walk. Beside them, what names below one parent share (the
+        # index's `below` memo): a new name below a known parent skips most of the walk.
         self._decided: dict[str, Found | None] = {}  # of clients in no group
-        self._decided_of_groups: dict[Groups, dict[str, Found | None]] = {}
+        self._below: dict[str, Below] = {}
+        self._decided_of_groups: dict[Groups, tuple[dict[str, Found | None],
+                                                    dict[str, Below]]] = {}
         self._decided_in: PolicyPeriod | None = None
         self._observing: dict[Groups, dict[str, Found | None]] = {}  # for warning periods
         self._observing_in: PolicyPeriod | None = None
@@ -112,17 +115,22 @@ class BlockingStage(Stage):
         groups = request.groups
         if self._decided_in is not period:
             self._decided.clear()
+            self._below.clear()
             self._decided_of_groups.clear()
             self._decided_in = period
         if groups:
-            decided = self._decided_of_groups.get(groups)
-            if decided is None:
-                decided = self._decided_of_groups[groups] = {}
+            memos = self._decided_of_groups.get(groups)
+            if memos is None:
+                memos = self._decided_of_groups[groups] = ({}, {})
+            decided = memos[0]
+            found = decided.get(qname, _UNKNOWN)
+            below = memos[1]
         else:
             decided = self._decided
-        found = decided.get(qname, _UNKNOWN)
+            found = decided.get(qname, _UNKNOWN)
+            below = self._below
         if found is _UNKNOWN:
-            found = period.index.lookup(qname, now, groups)
+            found = period.index.lookup(qname, now, groups, below)
             if len(decided) >= _DECIDED_MAX:
                 decided.clear()  # bounded: a flood of random names cannot grow it
             decided[qname] = found
