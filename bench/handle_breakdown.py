@@ -149,7 +149,130 @@ def _formatter_cost(setup: Setup, queries: int) -> float:
     return min(passes)
 
 
+def _forwarded_steps(setup: Setup) -> list[tuple[str, Callable[[list[bytes]], None]]]:
+    """A forwarded query's way, as a whole and in parts, each over new names."""
+    from bench.handle_cost import reply_for
+    from resolver.stages.cache import CacheStage, cache_key
+    from resolver.stages.contract import Request
+    from resolver.upstream.transport import checked
+
+    pipeline = setup.pipeline
+    cache = pipeline.stage(CacheStage)._cache
+    assert cache is not None
+    observers = [s.observe for s in pipeline.stages if hasattr(s, "observe")]
+    now = time.time()
+    upstream_query = b"\x42\x42\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01"
+
+    def requests(packets: list[bytes]) -> list[Any]:
+        made = []
+        for data in packets:
+            request = pipeline.handle(data, CLIENT, now)
+            assert isinstance(request, Request)
+            made.append(request)
+        return made
+
+    def whole(packets: list[bytes]) -> None:
+        for data in packets:
+            setup.forward(data, now)
+
+    def down(packets: list[bytes]) -> None:
+        handle = pipeline.handle
+        for data in packets:
+            handle(data, CLIENT, now)
+
+    def fake_reply(packets: list[bytes]) -> None:
+        made = [upstream_query + r.query.question + b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"
+                for r in requests(packets)]
+        started = time.thread_time()
+        for data in made:
+            reply_for(data)
+        _credit(time.thread_time() - started)
+
+    def replies(packets: list[bytes]) -> list[tuple[Any, bytes]]:
+        return [(r, reply_for(upstream_query + r.query.question
+                              + b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00"))
+                for r in requests(packets)]
+
+    def strip(packets: list[bytes]) -> None:
+        made = replies(packets)
+        started = time.thread_time()
+        for request, reply in made:
+            checked(reply, request.query.question)
+        _credit(time.thread_time() - started)
+
+    def store(packets: list[bytes]) -> None:
+        made = [(r, checked(reply, r.query.question)[0]) for r, reply in replies(packets)]
+        started = time.thread_time()
+        for request, answer in made:
+            cache.put(cache_key(request.query), answer, now, request.query.qname)
+        _credit(time.thread_time() - started)
+
+    def fitted(packets: list[bytes]) -> None:
+        made = []
+        for request, reply in replies(packets):
+            answer = checked(reply, request.query.question)[0]
+            request.aliases = cache.put(cache_key(request.query), answer, now,
+                                        request.query.qname)
+            made.append((request, answer))
+        for_client = pipeline._for_client
+        started = time.thread_time()
+        for request, answer in made:
+            for_client(request, answer)
+        _credit(time.thread_time() - started)
+
+    def observed(packets: list[bytes]) -> None:
+        made = []
+        for request, reply in replies(packets):
+            answer = checked(reply, request.query.question)[0]
+            made.append((request, pipeline._for_client(request, answer)))
+        started = time.thread_time()
+        for request, answer in made:
+            for observe in observers:
+                observe(request, answer)
+        _credit(time.thread_time() - started)
+
+    return [("whole: handle, then forward and the reply back", whole),
+            ("handle alone (a miss: the chain down to the upstream)", down),
+            ("(the bench's instant reply: made per query)", fake_reply),
+            ("forwarder's check: OPT stripped (`checked`)", strip),
+            ("cache store (`AnswerCache.put`)", store),
+            ("fitted to the client (`_for_client`: TTL cap, CNAME check, fit)", fitted),
+            ("observers (counts, query log)", observed)]
+
+
+def forwarded_breakdown(queries: int) -> int:
+    async def run() -> None:
+        with tempfile.TemporaryDirectory(prefix="dnsfence-breakdown.") as scratch:
+            steps_count = 7
+            setup = Setup(Path(scratch), queries, PASSES * steps_count + 2,
+                          cases=("forwarded",))
+            gc.collect()
+            gc.freeze()
+            steps = _forwarded_steps(setup)
+            times: dict[str, list[float]] = {}
+            fresh = iter(range(PASSES * steps_count + 2))
+            for _ in range(PASSES):
+                for label, step in steps:
+                    packets = setup.packets("forwarded", next(fresh))
+                    _CREDITED.clear()
+                    started = time.thread_time()
+                    step(packets)
+                    elapsed = _CREDITED[0] if _CREDITED else time.thread_time() - started
+                    times.setdefault(label, []).append(elapsed / len(packets) * 1e6)
+            print(f"A forwarded name, µs per query, best and median of {PASSES} passes of "
+                  f"{queries}:")
+            for label, _ in steps:
+                print(f"  {label:<66} {min(times[label]):6.3f} "
+                      f"{statistics.median(times[label]):6.3f}")
+            setup.pipeline.close()
+
+    asyncio.run(run())
+    return 0
+
+
 def breakdown(queries: int) -> int:
+    forwarded_breakdown(max(1000, queries // 4))
+
     async def run() -> None:
         with tempfile.TemporaryDirectory(prefix="dnsfence-breakdown.") as scratch:
             setup = Setup(Path(scratch), queries, PASSES * 16, cases=("blocked-new",))
