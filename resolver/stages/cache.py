@@ -135,7 +135,8 @@ class CacheStage(Stage):
 
         def store(response: bytes | None) -> None:
             if response is not None:
-                request.aliases = cache.put(key, response, time.time(), key[0])
+                request.aliases = cache.put(key, response, time.time(), key[0],
+                                            request.framed)
             elif stale is not None:
                 response = stale.answer(request, key)
                 if response is not None:
