@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from resolver.dns import message
 from resolver.dns.aliases import UNREAD, AliasChain, Unread
-from resolver.dns.message import RCODE_MASK, TC, MalformedMessage, Rcode
+from resolver.dns.message import RCODE_MASK, TC, Framed, MalformedMessage, Rcode
 from resolver.dns.ttl_fields import split_at_ttls
 
 # Bound here, not imported by name: CPython 3.11 compiles a method call on an imported
@@ -165,11 +165,12 @@ class AnswerCache:
     def _forget(self, entry: _Entry) -> None:
         self.bytes -= entry.footprint
 
-    def put(self, key: CacheKey, response: bytes, now: float, qname: str | None = None
-            ) -> AliasChain | Unread | None:
+    def put(self, key: CacheKey, response: bytes, now: float, qname: str | None = None,
+            framed: Framed | None = None) -> AliasChain | Unread | None:
         """Store `response` (wire, OPT removed) under `key` if it is cacheable.
 
-        `qname`, the question's name as `Query.qname` spells it, saves reading it again.
+        `qname`, the question's name as `Query.qname` spells it, saves reading it again;
+        `framed`, the records of `response` as a walk already found them, saves that walk.
         Returns the answer's alias chain, read in the same walk, whether or not the answer
         was stored (the forward path checks it too), or UNREAD if the message was turned
         away before that walk.
@@ -182,7 +183,7 @@ class AnswerCache:
             return UNREAD
         try:
             question_end, segments, ttls, answer_min, negative_ttl, chain = split_at_ttls(
-                response, qdcount, ancount, nscount, arcount, self.chains, qname)
+                response, qdcount, ancount, nscount, arcount, self.chains, qname, framed)
         except MalformedMessage:
             return UNREAD
         if rcode == _NXDOMAIN or ancount == 0:

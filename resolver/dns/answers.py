@@ -84,6 +84,12 @@ SOA_EXPIRE: Final = 604800
 """REFRESH, RETRY and EXPIRE only matter to secondaries, which this zone never has."""
 
 _COPIED: Final = RD | CD
+_BLOCKED_HEADS: Final = {copied | opt: U16.pack(0x8083 | copied) + bytes((0, 1, 0, 0, 0, 1, 0, opt))
+                         for copied in (0, RD, CD, RD | CD) for opt in (0, 1)}
+"""A blocked answer's header after the ID, by the query's RD and CD bits and whether it has
+an OPT: flags (QR, RA, NXDOMAIN and those two copied), one question, one SOA."""
+_POINTERS: Final = tuple(U16.pack(0xC000 | (12 + offset)) for offset in range(256))
+"""Compression pointers into the question, by offset in it: packed once, not per answer."""
 _EDE_OPTION: Final = U16.pack(EDE_OPTION_CODE)
 _BLOCKED_CODE: Final = U16.pack(EdeCode.BLOCKED)
 """Packed once: a source-list answer builds its EDE per query, and an enum read costs."""
@@ -168,9 +174,14 @@ class BlockedTemplate:
     """The rule's domain, in `Query.qname` form: the SOA's owner."""
     negative_ttl: int
     ede_text: str
+    udp_size: int = DEFAULT_UDP_SIZE
+    """The payload size dnsfence advertises: the OPT record is made once for it (`render`
+    is told the size per call, and makes the OPT then if it is another)."""
     _zone_wire: bytes = field(init=False, repr=False, compare=False)
+    _zone_length: int = field(init=False, repr=False, compare=False)
     _soa_after_owner: bytes = field(init=False, repr=False, compare=False)
     _opt_rdata: bytes = field(init=False, repr=False, compare=False)
+    _opts: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.negative_ttl <= MAX_TTL:
@@ -179,9 +190,16 @@ class BlockedTemplate:
         ede = ede_option(EdeCode.BLOCKED, self.ede_text)
         # Lower case so the suffix test in render() is case-insensitive; lengths are < 64,
         # so lower() cannot touch them.
-        object.__setattr__(self, "_zone_wire", name_to_wire(self.zone).lower())
+        zone = name_to_wire(self.zone).lower()
+        object.__setattr__(self, "_zone_wire", zone)
+        # the root (one octet) is never pointed at: a length no question reaches says so
+        object.__setattr__(self, "_zone_length", len(zone) if len(zone) > 2 else 1 << 16)
         object.__setattr__(self, "_soa_after_owner", soa)
-        object.__setattr__(self, "_opt_rdata", U16.pack(len(ede)) + ede)
+        rdata = U16.pack(len(ede)) + ede
+        object.__setattr__(self, "_opt_rdata", rdata)
+        object.__setattr__(self, "_opts", tuple(
+            OPT_BEFORE_RDLENGTH.pack(0, TYPE_OPT, self.udp_size, 0, 0, do) + rdata
+            for do in (0, EDNS_DO)))
 
     def _soa_capped(self, ttl: int) -> bytes:
         """The SOA part with TTL and MINIMUM lowered to `ttl` (RFC 2308 takes the smaller)."""
@@ -198,37 +216,28 @@ class BlockedTemplate:
         question = query.question
         zone = self._zone_wire
         name_end = len(question) - 4
-        owner_at = name_end - len(zone)
+        owner_at = name_end - self._zone_length
         # The zone is normally a suffix of the query name: point the SOA owner at it. Any
-        # offset whose bytes read as the zone will do, label boundary or not.
-        if len(zone) > 2 and owner_at >= 0 and question[owner_at:name_end].lower() == zone:
-            owner = U16.pack(0xC000 | (12 + owner_at))
+        # offset whose bytes read as the zone will do, label boundary or not. The query's
+        # own case first (most clients ask in lower case): no copy is made for it.
+        if owner_at >= 0 and (question.startswith(zone, owner_at)
+                              or question[owner_at:name_end].lower() == zone):
+            owner = _POINTERS[owner_at]
         else:
             owner = zone
-        flags = 0x8083 | (query.flags & _COPIED)  # QR, RA, NXDOMAIN
         soa = self._soa_after_owner
         if ttl_cap is not None and ttl_cap < self.negative_ttl:
             soa = self._soa_capped(max(ttl_cap, 0))
         edns = query.edns
         if edns is None:
-            return b"".join(
-                (
-                    HEADER.pack(query.id, flags, 1, 0, 1, 0),
-                    question,
-                    owner,
-                    soa,
-                )
-            )
-        answer = b"".join(
-            (
-                HEADER.pack(query.id, flags, 1, 0, 1, 1),
-                question,
-                owner,
-                soa,
-                OPT_BEFORE_RDLENGTH.pack(0, TYPE_OPT, udp_size, 0, 0, EDNS_DO if edns.do else 0),
-                self._opt_rdata,
-            )
-        )
+            return b"".join((U16.pack(query.id), _BLOCKED_HEADS[query.flags & _COPIED],
+                             question, owner, soa))
+        answer = b"".join((U16.pack(query.id), _BLOCKED_HEADS[query.flags & _COPIED | 1],
+                           question, owner, soa,
+                           self._opts[edns.do] if udp_size == self.udp_size else
+                           OPT_BEFORE_RDLENGTH.pack(0, TYPE_OPT, udp_size, 0, 0,
+                                                    EDNS_DO if edns.do else 0)
+                           + self._opt_rdata))
         if len(answer) <= MAX_UDP_WITHOUT_EDNS:
             return answer
         return _fit_ede_text(answer, len(self._opt_rdata) - 8, query, udp_size)
@@ -246,40 +255,55 @@ class NamedBlockedTemplate:
     negative_ttl: int
     ede_before: str
     ede_after: str
+    udp_size: int = DEFAULT_UDP_SIZE
+    """As `BlockedTemplate.udp_size`: the OPT record's fixed part is made once for it."""
     _before: bytes = field(init=False, repr=False, compare=False)
     _after: bytes = field(init=False, repr=False, compare=False)
+    _soa: bytes = field(init=False, repr=False, compare=False)
+    _opt_heads: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_before", self.ede_before.encode("utf-8"))
         object.__setattr__(self, "_after", self.ede_after.encode("utf-8"))
+        object.__setattr__(self, "_soa", _soa_after_owner(self.negative_ttl))
+        object.__setattr__(self, "_opt_heads", tuple(
+            OPT_BEFORE_RDLENGTH.pack(0, TYPE_OPT, self.udp_size, 0, 0, do)
+            for do in (0, EDNS_DO)))
 
     def render(self, query: Query, udp_size: int, ttl_cap: int | None, name: str) -> bytes:
         question = query.question
         qname = query.qname
         if name and "\\" not in qname and qname.endswith(name):
-            # `name` is the query's own suffix: point at it instead of encoding it again
-            owner_at = 0
-            for _ in range(qname.count(".") - name.count(".")):
-                owner_at += question[owner_at] + 1
-            owner = U16.pack(0xC000 | (12 + owner_at))
+            # `name` is the query's own suffix: point at it instead of encoding it again.
+            # Without escapes a name's text and wire forms have the same length, so a suffix
+            # that starts a label starts at the same offset in both.
+            owner_at = len(qname) - len(name)
+            if owner_at and qname[owner_at - 1] != ".":  # not a label's start: count
+                owner_at = 0
+                for _ in range(qname.count(".") - name.count(".")):
+                    owner_at += question[owner_at] + 1
+            owner = _POINTERS[owner_at]
         else:
             zone = name_to_wire(name)
             owner_at = len(question) - 4 - len(zone)
             if len(zone) > 2 and owner_at >= 0 \
                     and question[owner_at:len(question) - 4].lower() == zone:
-                owner = U16.pack(0xC000 | (12 + owner_at))
+                owner = _POINTERS[owner_at]
             else:
                 owner = zone
-        ttl = self.negative_ttl if ttl_cap is None else max(0, min(ttl_cap, self.negative_ttl))
-        soa = _soa_after_owner(ttl)
-        flags = 0x8083 | (query.flags & _COPIED)  # QR, RA, NXDOMAIN
+        if ttl_cap is None or ttl_cap >= self.negative_ttl:
+            soa = self._soa
+        else:
+            soa = _soa_after_owner(max(0, ttl_cap))
         edns = query.edns
         if edns is None:
-            return b"".join((HEADER.pack(query.id, flags, 1, 0, 1, 0), question, owner, soa))
+            return b"".join((U16.pack(query.id), _BLOCKED_HEADS[query.flags & _COPIED],
+                             question, owner, soa))
         text = b"".join((self._before, name.encode("ascii"), self._after))
         ede_length = 2 + len(text)
         answer = b"".join((
-            HEADER.pack(query.id, flags, 1, 0, 1, 1), question, owner, soa,
+            U16.pack(query.id), _BLOCKED_HEADS[query.flags & _COPIED | 1], question, owner,
+            soa, self._opt_heads[edns.do] if udp_size == self.udp_size else
             OPT_BEFORE_RDLENGTH.pack(0, TYPE_OPT, udp_size, 0, 0, EDNS_DO if edns.do else 0),
             U16.pack(4 + ede_length), _EDE_OPTION, U16.pack(ede_length), _BLOCKED_CODE, text,
         ))

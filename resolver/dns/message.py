@@ -136,6 +136,12 @@ Record = tuple[int, int, int, int, int]
 
 The TTL field itself sits at RDATA - 6; CLASS (an OPT's UDP size) at RDATA - 8."""
 
+Framed = tuple[bytes, int, list[Record]]
+"""A message as one walk found it: (the message, the offset after its question, every one
+of its records, framed by `records`). Handed on by the code that walked the message to the
+code that reads it next, which takes it only for the very same bytes object, so that a
+message coming back from the upstream is walked once, not once per reader."""
+
 
 def records(data: bytes, pos: int, count: int) -> list[Record]:
     """The next `count` resource records from `pos`; MalformedMessage if one cannot be framed.

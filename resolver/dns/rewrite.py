@@ -17,6 +17,7 @@ from resolver.dns.message import (
     TC,
     TYPE_OPT,
     TYPE_SOA,
+    Framed,
     MalformedMessage,
     records,
     skip_questions,
@@ -69,6 +70,12 @@ def with_opt(
 
 
 def strip_opt(message: bytes, question_end: int = 0) -> tuple[bytes, int]:
+    """`strip_opt_framed` without the framing."""
+    stripped, extended, _ = strip_opt_framed(message, question_end)
+    return stripped, extended
+
+
+def strip_opt_framed(message: bytes, question_end: int = 0) -> tuple[bytes, int, Framed]:
     """The message without its OPT RR and what follows it, ARCOUNT lowered to match, and the
     OPT's upper 8 extended-RCODE bits (0 without an OPT); the message itself if it has none.
 
@@ -81,6 +88,9 @@ def strip_opt(message: bytes, question_end: int = 0) -> tuple[bytes, int]:
     it (and truncation walks every record to it). Raises ValueError if the records up to
     the OPT (or all of them, without one) cannot be framed, or an OPT is in the answer or
     authority section.
+
+    Third, the records of the message returned, as this walk framed them (`Framed`): the
+    cache stores the message without walking it again.
     """
     if len(message) < 12:
         raise MalformedMessage("message shorter than a DNS header")
@@ -95,15 +105,19 @@ def strip_opt(message: bytes, question_end: int = 0) -> tuple[bytes, int]:
         raise MalformedMessage("an OPT record outside the additional section")
     if not arcount:
         end = found[-1][4] if found else pos
-        return (message if end == len(message) else message[:end]), 0
-    index = 0
+        stripped = message if end == len(message) else message[:end]
+        return stripped, 0, (stripped, pos, found)
     start, rtype, ttl, _, end = found[-1]
     while rtype != TYPE_OPT:
-        index += 1
-        if index == arcount:
-            return (message if end == len(message) else message[:end]), 0
-        ((start, rtype, ttl, _, end),) = records(message, end, 1)
-    return message[:10] + U16.pack(index) + message[12:start], ttl >> 24
+        if len(found) - before_additional == arcount:  # every one read, none an OPT
+            stripped = message if end == len(message) else message[:end]
+            return stripped, 0, (stripped, pos, found)
+        record = records(message, end, 1)[0]
+        found.append(record)
+        start, rtype, ttl, _, end = record
+    found.pop()  # the OPT: the records before it are the message's now
+    stripped = message[:10] + U16.pack(len(found) - before_additional) + message[12:start]
+    return stripped, ttl >> 24, (stripped, pos, found)
 
 
 def truncate(message: bytes, limit: int) -> bytes:

@@ -16,6 +16,7 @@ from resolver.dns.message import (
     TYPE_DNAME,
     TYPE_OPT,
     TYPE_SOA,
+    Framed,
     MalformedMessage,
     records,
     skip_questions,
@@ -31,12 +32,18 @@ authority SOA, the answer's CNAME/DNAME chain)."""
 
 
 def split_at_ttls(msg: bytes, qdcount: int, ancount: int, nscount: int, arcount: int,
-                  chains: bool, qname: str | None) -> TtlSplit:
+                  chains: bool, qname: str | None, framed: Framed | None = None) -> TtlSplit:
     """Walk the message once: cut it at each RR TTL field, find the TTLs that set the
     lifetime (the negative TTL of an SOA is min(SOA TTL, SOA MINIMUM)), and read the
-    answer's alias chain if it has one (an answer without costs two int comparisons)."""
-    question_end = skip_questions(msg, qdcount)
-    found = records(msg, question_end, ancount + nscount + arcount)
+    answer's alias chain if it has one (an answer without costs two int comparisons).
+
+    With `framed` for this very message (the forwarder's check walked it), the records
+    are taken from there and the message is not walked at all."""
+    if framed is not None and framed[0] is msg:
+        question_end, found = framed[1], framed[2]
+    else:
+        question_end = skip_questions(msg, qdcount)
+        found = records(msg, question_end, ancount + nscount + arcount)
     if (found[-1][4] if found else question_end) != len(msg):
         raise MalformedMessage("trailing bytes after the last record")
     segments = []

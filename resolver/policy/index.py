@@ -37,6 +37,14 @@ from resolver.policy.weekly import WeeklySchedule
 Entry = Rule | SourceRules
 Slot = Entry | tuple[Entry, ...]
 Found = tuple[AnyRule, str]  # the deciding rule and the pattern that matched
+Below = tuple[Entry | None, int, str, tuple[Rule, ...]]
+"""What the decisions of every name one label below a parent share, for one policy period
+and one set of client groups (`PolicyIndex.lookup`'s `below`): the best plain or source
+rule found from the parent down (None, rank -1 and "" without one), its rank and the
+pattern it matched by, and the glob rules keyed at the parent or above it that are in
+force for those groups, in the order a walk meets them (each name tries them itself)."""
+BELOW_MAX = 4_096
+"""Parents kept in a `below` memo at most; when full it starts again empty."""
 
 
 def precedence(rule: AnyRule, depth: int) -> tuple[int, bool, bool]:
@@ -71,6 +79,13 @@ def _add(table: dict[str, Slot], key: str, entry: Entry) -> None:
 
 def _entries(slot: Slot) -> tuple[Entry, ...]:
     return slot if isinstance(slot, tuple) else (slot,)
+
+
+def _applies(rule: Rule, now: float | None, groups: Groups) -> bool:
+    """Whether `rule` is in force at `now` (always, for None) for a client in `groups`."""
+    return (now is None or (rule.start <= now < rule.end and (
+        rule.weekly is None or rule.weekly.active(now)))) and (
+        rule.audience is None or rule.audience.reaches(groups))
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,13 +228,20 @@ class PolicyIndex:
         return None if found is None else found[0]
 
     def lookup(self, name: str, at: datetime | float | None = None,
-               groups: Groups = NO_GROUPS) -> Found | None:
+               groups: Groups = NO_GROUPS, below: dict[str, Below] | None = None
+               ) -> Found | None:
         """The deciding rule and the pattern it matched by (for answers and explanations),
         for a client in `groups`: a list that does not apply to the client is skipped, so
         the next best rule decides (an exempted group falls through to other lists).
 
         This is the server's per-query path, so precedence is an int (`_rank`) rather
         than a tuple, and a key with one rule (the usual case) skips the loop.
+
+        `below`, a memo the caller keeps for one policy period and one set of groups
+        (empty to begin with, and `at` always within that period), holds what names below
+        the same parent share: a new name below a parent seen before (a random label
+        under a blocked domain) then costs its own level and one dict lookup, not a walk
+        over every suffix. The answer is the same with or without it.
         """
         now = at if at.__class__ is float else _epoch(at)
         best: AnyRule | None = None
@@ -235,6 +257,13 @@ class PolicyIndex:
                     rank = _rank(entry, total)
                     if rank > best_rank:
                         best, best_rank, best_pattern = entry, rank, name
+        if below is not None and total > 1:
+            found = self._split(name, total, now, groups, below, best, best_rank,
+                                best_pattern)
+            if found is not None:
+                best, best_rank, best_pattern = found
+            return self._with_regexes(name, total, now, groups, best, best_rank,
+                                      best_pattern)
         subtree_get, globs, hashed = self._subtree.get, self._globs, self._hashed
         suffix = name
         depth = total
@@ -258,8 +287,8 @@ class PolicyIndex:
                         best, best_rank, best_pattern = slot, rank, suffix
             if hashed and floor + 3 > best_rank:
                 h = hash(suffix)
-                for hashes, group, fewest, below in hashed:
-                    if depth >= fewest and h in hashes and (below or depth == total) \
+                for hashes, group, fewest, subtree in hashed:
+                    if depth >= fewest and h in hashes and (subtree or depth == total) \
                             and (now is None or (group.start <= now < group.end and (
                                 group.weekly is None or group.weekly.active(now)))) \
                             and (group.audience is None or group.audience.reaches(groups)):
@@ -291,6 +320,12 @@ class PolicyIndex:
                     rank = _rank(rule, rule.depth)
                     if rank > best_rank and rule.matches(name):
                         best, best_rank, best_pattern = rule, rank, rule.pattern
+        return self._with_regexes(name, total, now, groups, best, best_rank, best_pattern)
+
+    def _with_regexes(self, name: str, total: int, now: float | None, groups: Groups,
+                      best: AnyRule | None, best_rank: int, best_pattern: str
+                      ) -> Found | None:
+        """The decision, once the regexes have had their say against the best so far."""
         if self._regexes and not (best is not None and best_rank >> 2 == total
                                   and best.action is _ALLOW):
             # A regex decides for the whole name: it is as specific as an exact entry.
@@ -310,6 +345,103 @@ class PolicyIndex:
         if best is None:
             return None
         return best, best_pattern
+
+    def _split(self, name: str, total: int, now: float | None, groups: Groups,
+               below: dict[str, Below], best: AnyRule | None, best_rank: int,
+               best_pattern: str) -> tuple[AnyRule, int, str] | None:
+        """`lookup`'s walk, as the name's own level and its parent's `Below` (from the memo,
+        or found and kept): the best of the plain, source and glob rules, or None.
+
+        The same choice as the walk: the most specific rank wins, and of equal ranks the
+        one the walk meets first. A glob's rank never equals a plain or source rule's (the
+        lowest bit tells them apart), so meeting the name's level first, then the
+        parent's plain and source rules, then its globs in walk order, chooses as the walk
+        does. A glob keyed at the name itself has more labels than the name: none can match.
+        """
+        floor = total << 2
+        slot = self._subtree.get(name)
+        if slot is not None:
+            for entry in (slot if isinstance(slot, tuple) else (slot,)):
+                if (now is None or (entry.start <= now < entry.end and (
+                        entry.weekly is None or entry.weekly.active(now)))) and (
+                        entry.audience is None or entry.audience.reaches(groups)):
+                    rank = floor | (2 if entry.action is _ALLOW else 0) | 1
+                    if rank > best_rank:
+                        best, best_rank, best_pattern = entry, rank, name
+        hashed = self._hashed
+        if hashed and floor + 3 > best_rank:
+            h = hash(name)
+            for hashes, group, fewest, _ in hashed:
+                if total >= fewest and h in hashes \
+                        and (now is None or (group.start <= now < group.end and (
+                            group.weekly is None or group.weekly.active(now)))) \
+                        and (group.audience is None or group.audience.reaches(groups)):
+                    rank = _rank(group, total)
+                    if rank > best_rank:
+                        best, best_rank, best_pattern = group, rank, name
+        globs = self._globs
+        if best is not None and not globs:
+            return best, best_rank, best_pattern  # nothing shorter can be more specific
+        parent = name[name.find(".") + 1:]
+        shared = below.get(parent)
+        if shared is None:
+            shared = self._below(parent, total - 1, now, groups)
+            if len(below) >= BELOW_MAX:
+                below.clear()  # bounded: a flood of random parents cannot grow it
+            below[parent] = shared
+        entry_below, rank, pattern, glob_rules = shared
+        if rank > best_rank:
+            best, best_rank, best_pattern = entry_below, rank, pattern
+        for rule in glob_rules:
+            if rule.depth <= total:
+                rank = _rank(rule, rule.depth)
+                if rank > best_rank and rule.matches(name):
+                    best, best_rank, best_pattern = rule, rank, rule.pattern
+        return None if best is None else (best, best_rank, best_pattern)
+
+    def _below(self, parent: str, depth: int, now: float | None, groups: Groups) -> Below:
+        """The `Below` of `parent` (`depth` labels): `lookup`'s walk from the parent down,
+        without what only the parent itself matches (its exact rules and exact sources),
+        and with the globs in force kept for each name below to try."""
+        best: Entry | None = None
+        best_pattern = ""
+        best_rank = -1
+        kept: list[Rule] = []
+        subtree_get, globs, hashed = self._subtree.get, self._globs, self._hashed
+        suffix = parent
+        while depth > 0:
+            floor = depth << 2
+            slot = subtree_get(suffix)
+            if slot is not None and floor + 3 > best_rank:
+                for entry in (slot if isinstance(slot, tuple) else (slot,)):
+                    if (now is None or (entry.start <= now < entry.end and (
+                            entry.weekly is None or entry.weekly.active(now)))) and (
+                            entry.audience is None or entry.audience.reaches(groups)):
+                        rank = _rank(entry, depth)
+                        if rank > best_rank:
+                            best, best_rank, best_pattern = entry, rank, suffix
+            if hashed and floor + 3 > best_rank:
+                h = hash(suffix)
+                for hashes, group, fewest, subtree in hashed:
+                    if subtree and depth >= fewest and h in hashes \
+                            and (now is None or (group.start <= now < group.end and (
+                                group.weekly is None or group.weekly.active(now)))) \
+                            and (group.audience is None or group.audience.reaches(groups)):
+                        rank = _rank(group, depth)
+                        if rank > best_rank:
+                            best, best_rank, best_pattern = group, rank, suffix
+            if globs:
+                kept += [rule for rule in globs.get(suffix, ()) if _applies(rule, now, groups)]
+            elif best is not None:
+                break  # nothing shorter can be more specific
+            dot = suffix.find(".")
+            if dot < 0:
+                break
+            suffix = suffix[dot + 1:]
+            depth -= 1
+        if globs:  # globs in the last label (`tiktok.*`) have no literal suffix
+            kept += [rule for rule in globs.get("", ()) if _applies(rule, now, groups)]
+        return best, best_rank, best_pattern, tuple(kept)
 
     def covering(self, name: str) -> Iterator[AnyRule]:
         """Every rule that covers `name` at some time (for time questions, not the hot path)."""

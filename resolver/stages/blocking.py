@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from resolver.config.settings import Config
 from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
 from resolver.policy.audience import Groups
-from resolver.policy.index import Found
+from resolver.policy.index import Below, Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.period import PolicyPeriod
 from resolver.stages.contract import BLOCKED, Request, Stage, StageSetup
@@ -23,6 +23,7 @@ _DECIDED_MAX = 4_096
 """Names whose decision is memoised: an office's hot set fits, and under a flood of
 distinct names a bigger dict that never hits only costs (docs/BENCHMARKS.md)."""
 _UNKNOWN: Found | None = ("", "")  # type: ignore[assignment]  # a sentinel no lookup returns
+_BLOCK = Action.BLOCK  # a global: reading a member off the enum class costs ~70 ns a query
 
 
 def ede_parts(rule: AnyRule, timezone: str, via: str = "", group: str = ""
@@ -74,7 +75,7 @@ class BlockingStage(Stage):
     at a known instant, no answer (blocked, cached or forwarded) may outlive it.
     """
 
-    __slots__ = ("_blocked", "_decided", "_decided_in", "_decided_of_groups", "_ede",
+    __slots__ = ("_below", "_blocked", "_decided", "_decided_in", "_decided_of_groups", "_ede",
                  "_holder", "_named_templates", "_negative_ttl", "_observing", "_observing_in",
                  "_policy", "_templates", "_udp_size")
 
@@ -91,9 +92,12 @@ class BlockingStage(Stage):
         self._policy = setup.policy.policy
         # Decisions already taken in this period (between two transitions a name's
         # decision cannot change), per set of client groups: the hot set of an office
-        # skips the index walk.
+        # skips the index walk. Beside them, what names below one parent share (the
+        # index's `below` memo): a new name below a known parent skips most of the walk.
         self._decided: dict[str, Found | None] = {}  # of clients in no group
-        self._decided_of_groups: dict[Groups, dict[str, Found | None]] = {}
+        self._below: dict[str, Below] = {}
+        self._decided_of_groups: dict[Groups, tuple[dict[str, Found | None],
+                                                    dict[str, Below]]] = {}
         self._decided_in: PolicyPeriod | None = None
         self._observing: dict[Groups, dict[str, Found | None]] = {}  # for warning periods
         self._observing_in: PolicyPeriod | None = None
@@ -111,42 +115,52 @@ class BlockingStage(Stage):
         groups = request.groups
         if self._decided_in is not period:
             self._decided.clear()
+            self._below.clear()
             self._decided_of_groups.clear()
             self._decided_in = period
         if groups:
-            decided = self._decided_of_groups.get(groups)
-            if decided is None:
-                decided = self._decided_of_groups[groups] = {}
+            memos = self._decided_of_groups.get(groups)
+            if memos is None:
+                memos = self._decided_of_groups[groups] = ({}, {})
+            decided = memos[0]
+            found = decided.get(qname, _UNKNOWN)
+            below = memos[1]
         else:
             decided = self._decided
-        found = decided.get(qname, _UNKNOWN)
-        # a name decided before in this period is worth repeating; a flood of new ones is not
-        seen_before = found is not _UNKNOWN
+            found = decided.get(qname, _UNKNOWN)
+            below = self._below
         if found is _UNKNOWN:
-            found = period.index.lookup(qname, now, groups)
+            found = period.index.lookup(qname, now, groups, below)
             if len(decided) >= _DECIDED_MAX:
                 decided.clear()  # bounded: a flood of random names cannot grow it
             decided[qname] = found
-        if found is None or found[0].action is not Action.BLOCK:
+            if found is None or found[0].action is not _BLOCK:
+                if period.observing:
+                    request.observed = self._observed(period, qname, groups)
+                return None
+        elif found is None or found[0].action is not _BLOCK:
             if period.observing:
                 request.observed = self._observed(period, qname, groups)
             return None
+        elif ttl_cap is None:
+            # a name decided before in this period is worth repeating; a flood of new ones
+            # is not
+            request.same_until = period.until
         rule, pattern = found
         self._blocked += 1
         request.kind = BLOCKED
         request.found = found
-        if seen_before and ttl_cap is None:
-            request.same_until = period.until
-        group = "" if rule.audience is None else rule.audience.group_for(groups)
+        audience = rule.audience
+        # the group through which the list applies: none for a list of every client, or of
+        # every client but some (`except_clients`), without a call
+        group = "" if audience is None or not audience.only else audience.group_for(groups)
         if isinstance(rule, SourceRules):
             return self._named(rule, group).render(query, self._udp_size, ttl_cap, pattern)
-        key = f"{pattern} {group}" if group else pattern
-        cached = self._templates.get(key)
+        cached = self._templates.get(f"{pattern} {group}" if group else pattern)
         if cached is not None and cached[0] is rule:
-            template = cached[1]
-        else:
-            template = self._template(rule, pattern, qname, group)
-        return template.render(query, self._udp_size, ttl_cap)
+            return cached[1].render(query, self._udp_size, ttl_cap)
+        return self._template(rule, pattern, qname, group).render(query, self._udp_size,
+                                                                   ttl_cap)
 
     def _observed(self, period: PolicyPeriod, qname: str, groups: Groups) -> Found | None:
         """The rule that will block `qname` for this client when a list in its warning
@@ -190,7 +204,7 @@ class BlockingStage(Stage):
         blocklist = self._holder.policy.list_named(rule.list_name)
         before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC",
                                   group=group)
-        template = NamedBlockedTemplate(self._negative_ttl, before, after)
+        template = NamedBlockedTemplate(self._negative_ttl, before, after, self._udp_size)
         if len(self._named_templates) > 1000:
             self._named_templates.clear()
         self._named_templates[key] = (rule, template)
@@ -211,6 +225,6 @@ class BlockingStage(Stage):
                                       group=group)
             self._ede[(id(rule), group)] = (rule, (before, after))
         template = BlockedTemplate(answer_zone(rule, pattern, qname), self._negative_ttl,
-                                   f"{before}{pattern}{after}")
+                                   f"{before}{pattern}{after}", self._udp_size)
         self._templates[f"{pattern} {group}" if group else pattern] = (rule, template)
         return template

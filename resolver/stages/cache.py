@@ -23,6 +23,7 @@ from resolver.cache import AnswerCache
 from resolver.config.cache import CacheConfig
 from resolver.config.settings import Config
 from resolver.dns.aliases import UNREAD, chain_of
+from resolver.dns.message import CD
 from resolver.dns.query import Query
 from resolver.dns.reply import fit
 from resolver.dns.rewrite import cap_ttls
@@ -41,10 +42,14 @@ from resolver.stages.contract import (
 from resolver.stages.stale import Prefetch, Refreshes, StaleAnswers
 
 CacheKey = tuple[str, int, int, bool, bool]
+_CD = CD
 
 
 def cache_key(query: Query) -> CacheKey:
-    return (query.qname, query.qtype, query.qclass, query.do, query.cd)
+    # `Query.do` and `Query.cd` spelled out: a property is a Python call, twice per hit
+    edns = query.edns
+    return (query.qname, query.qtype, query.qclass, edns is not None and edns.do,
+            query.flags & _CD != 0)
 
 
 def _new_cache(settings: CacheConfig, chains: bool) -> AnswerCache | None:
@@ -130,7 +135,8 @@ class CacheStage(Stage):
 
         def store(response: bytes | None) -> None:
             if response is not None:
-                request.aliases = cache.put(key, response, time.time(), key[0])
+                request.aliases = cache.put(key, response, time.time(), key[0],
+                                            request.framed)
             elif stale is not None:
                 response = stale.answer(request, key)
                 if response is not None:

@@ -157,7 +157,8 @@ class ChainInspection:
         blocklist = self._holder.policy.list_named(rule.list_name)
         before, after = ede_parts(rule, blocklist.timezone if blocklist else "UTC",
                                   chain.path_to(name), group)
-        template = BlockedTemplate(qname, self._negative_ttl, f"{before}{pattern}{after}")
+        template = BlockedTemplate(qname, self._negative_ttl, f"{before}{pattern}{after}",
+                                   self._udp_size)
         if len(self._templates) >= _TEMPLATES_MAX:
             self._templates.clear()
         self._templates[key] = (rule, template)

@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 from resolver.config.settings import Config
 from resolver.dns.aliases import UNREAD, AliasChain, Unread
 from resolver.dns.answers import EdeCode
+from resolver.dns.message import Framed
 from resolver.dns.query import Query
 from resolver.policy.audience import NO_GROUPS, Groups
 from resolver.policy.index import Found
@@ -93,7 +94,7 @@ class Request:
     it past `handle` (copy what it needs); a Request given to `forward` is the query's own.
     """
 
-    __slots__ = ("aliases", "client", "data", "found", "groups", "kind", "ms", "now",
+    __slots__ = ("aliases", "client", "data", "found", "framed", "groups", "kind", "ms", "now",
                  "observed", "period", "query", "same_until", "stale_ready", "tcp", "ttl_cap",
                  "upstream")
 
@@ -135,6 +136,9 @@ class Request:
         """Set by the cache stage before it forwards: it holds an expired answer to serve
         should no upstream answer (serve-stale), so the upstream stage answers None at once
         when every server is held down instead of making the client wait for nothing."""
+        self.framed: Framed | None = None
+        """Set on the way back from the upstream: the message's records as the forwarder's
+        check framed them, so that the cache stores it without a walk of its own."""
         self.aliases: AliasChain | Unread | None = UNREAD
         """Set on the way back by the cache stage: the upstream message's CNAME/DNAME
         chain as its store read it, so that nobody reads the message twice; UNREAD if not."""

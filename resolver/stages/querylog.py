@@ -71,7 +71,8 @@ class QueryLogStage(Stage):
             found = request.found
             audience = found[0].audience if found is not None else None
             submit((request.now, request.client,
-                    "" if audience is None else audience.group_for(request.groups),
+                    "" if audience is None or not audience.only  # no call: no group
+                    else audience.group_for(request.groups),
                     request.query, kind, answer[3] & 0x0F if answer else -1, found, "", None,
                     request.tcp))
         elif request.observed is not None and kind is not None:

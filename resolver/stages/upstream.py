@@ -97,6 +97,7 @@ class UpstreamStage(Stage):
                 self._failures += 1
             else:
                 request.upstream = str(server)
+                request.framed = forwarder.answered_framing
                 self._durations[bisect_left(DURATION_BUCKETS, seconds)] += 1
                 self._seconds += seconds
             done(response)

@@ -13,13 +13,21 @@ import time
 from collections.abc import Sequence
 
 from resolver.dns import message
-from resolver.dns.message import CD, DEFAULT_UDP_SIZE, RD, TC_IN_BYTE2, MalformedMessage, Rcode
+from resolver.dns.message import (
+    CD,
+    DEFAULT_UDP_SIZE,
+    RD,
+    TC_IN_BYTE2,
+    Framed,
+    MalformedMessage,
+    Rcode,
+)
 from resolver.dns.names import name_to_wire
 from resolver.dns.rewrite import opt_record
 from resolver.upstream.health import UpstreamHealth
 from resolver.upstream.servers import UpstreamServer
 from resolver.upstream.tls import TlsLinks
-from resolver.upstream.transport import Done, Exchange, UdpTransport, checked
+from resolver.upstream.transport import Done, Exchange, UdpTransport, checked_framed
 
 # Bound here, not imported by name: CPython 3.11 compiles a method call on an imported
 # name as a module attribute load, which makes a bound method per call (~30 ns).
@@ -103,6 +111,9 @@ class Forwarder(UdpTransport):
         self.answered_by: UpstreamServer | None = None
         """The server whose answer the latest `done` call carries (None: no answer); read
         it inside `done`, before the next question finishes."""
+        self.answered_framing: Framed | None = None
+        """The records of the answer the latest `done` call carries, as the check framed
+        them (None: not known); read it inside `done`, as `answered_by`."""
 
     def close(self) -> None:
         """Refuse further queries; those in flight finish, then the epoll set is closed."""
@@ -187,7 +198,7 @@ class Forwarder(UdpTransport):
         """A reply to our query: the answer, or on to the next server."""
         server = exchange.server
         try:
-            answer, rcode = checked(data, exchange.question)
+            answer, rcode, framed = checked_framed(data, exchange.question)
         except MalformedMessage:
             self._health.failed(server)
             self._next_try(exchange)
@@ -206,7 +217,7 @@ class Forwarder(UdpTransport):
             assert loop is not None
             loop.create_task(self._over_tcp(exchange, server))
             return
-        self._finish(exchange, answer)
+        self._finish(exchange, answer, framed)
 
     def _send_tls(self, exchange: Exchange, server: UpstreamServer, timeout: float) -> bool:
         """One try over the server's TLS connection (opened if needed), timed as `_send`
@@ -299,10 +310,12 @@ class Forwarder(UdpTransport):
         exchange.server = refusal[1]
         self._finish(exchange, refusal[0])
 
-    def _finish(self, exchange: Exchange, answer: bytes | None) -> None:
+    def _finish(self, exchange: Exchange, answer: bytes | None,
+                framed: Framed | None = None) -> None:
         done, exchange.done = exchange.done, None
         if self._closed and not self._waiting and not self._over_tcp_now:
             self._detach()
         if done is not None:
             self.answered_by = None if answer is None else exchange.server
+            self.answered_framing = framed
             done(answer)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SocketAddress = tuple[str, int] | tuple[str, int, int, int]
 
@@ -23,6 +23,8 @@ class UpstreamServer:
     """Set when the resolver is reached over DNS over TLS (RFC 7858): the name its
     certificate must be valid for (an address literal is matched against the certificate's
     IP addresses). None: plain DNS over UDP, TCP after truncation."""
+    _hash: int = field(init=False, repr=False, compare=False)
+    _text: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -36,13 +38,21 @@ class UpstreamServer:
 
         if self.tls_name is not None and not self.tls_name:
             raise ValueError("a DNS-over-TLS upstream needs the name its certificate carries")
+        # Both made once: a forwarded query hashes its server three times (health, counts)
+        # and names it once (the query log), and a dataclass's own hash and a formatted
+        # text are Python code each time.
+        object.__setattr__(self, "_hash", hash((self.host, self.port, self.tls_name)))
+        address = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        if self.tls_name is not None:
+            address = f"tls://{address}" if self.tls_name == self.host \
+                else f"tls://{address}#{self.tls_name}"
+        object.__setattr__(self, "_text", address)
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __str__(self) -> str:
-        address = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-        if self.tls_name is None:
-            return address
-        return f"tls://{address}" if self.tls_name == self.host \
-            else f"tls://{address}#{self.tls_name}"
+        return self._text
 
 
 def socket_address(server: UpstreamServer) -> SocketAddress:

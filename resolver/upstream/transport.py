@@ -28,8 +28,8 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from resolver.dns import message
-from resolver.dns.message import OPCODE_MASK, QR_IN_BYTE2, RCODE_MASK, MalformedMessage
-from resolver.dns.rewrite import strip_opt
+from resolver.dns.message import OPCODE_MASK, QR_IN_BYTE2, RCODE_MASK, Framed, MalformedMessage
+from resolver.dns.rewrite import strip_opt_framed
 from resolver.upstream.health import UpstreamHealth
 from resolver.upstream.servers import UpstreamServer, address_family, same_host, socket_address
 
@@ -344,8 +344,15 @@ def answers(data: bytes, query_id: int, question: bytes) -> bool:
 def checked(reply: bytes, question: bytes) -> tuple[bytes, int]:
     """The reply without OPT (and whatever follows it), and its full RCODE (extended bits
     from the OPT included)."""
-    answer, extended = strip_opt(reply, 12 + len(question))
-    return answer, extended << 4 | (reply[3] & RCODE_MASK)
+    answer, rcode, _ = checked_framed(reply, question)
+    return answer, rcode
+
+
+def checked_framed(reply: bytes, question: bytes) -> tuple[bytes, int, Framed]:
+    """`checked`, and the answer's records as its walk framed them (for the cache). The
+    question end is known: `answers` has made sure the reply echoes our question."""
+    answer, extended, framed = strip_opt_framed(reply, 12 + len(question))
+    return answer, extended << 4 | (reply[3] & RCODE_MASK), framed
 
 
 async def _recv_exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket, size: int) -> bytes:

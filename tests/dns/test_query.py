@@ -277,6 +277,27 @@ def test_query_with_many_records_is_formerr_without_walking_them() -> None:
     assert accepted(sixteen).qname == "www.example.com"
 
 
+@pytest.mark.parametrize("length", range(1, 64))
+def test_every_label_length_reads_the_same_on_both_paths(length: int) -> None:
+    """The fast path walks length octets only and turns the name into text by table, so a
+    length octet that reads as a hostname byte ('-', a digit: 45-57) goes to `classify`."""
+    label = ("Ab-_9" * 13)[:length]
+    wire = make_query(f"x.{label}.{label[::-1]}.COM", edns=0)
+    careful = classify(wire)
+    assert isinstance(careful, Query)
+    assert careful.qname == f"x.{label}.{label[::-1]}.com".lower()
+    fast = parse_query(wire)
+    assert fast == careful if not 45 <= length <= 57 else fast is None
+
+
+@pytest.mark.parametrize("odd", [b"a.b", b"a\x01b", b"\x00", b"\x3f", b"*", b"A\xc3\xa9", b"a b"])
+def test_a_label_with_any_other_byte_goes_to_the_careful_path(odd: bytes) -> None:
+    wire = header() + b"\x03www" + bytes((len(odd),)) + odd + b"\x03com\x00" + A_IN
+    assert parse_query(wire) is None
+    careful = classify(wire)
+    assert isinstance(careful, Query) and "\\" in careful.qname
+
+
 def test_huge_label_chain_is_cut_off_quickly() -> None:
     data = header() + b"\x01a" * 30000
     assert parse_query(data) is None

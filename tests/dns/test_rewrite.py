@@ -28,7 +28,7 @@ from message_builders import (
 )
 
 from resolver.dns import rewrite
-from resolver.dns.message import TC, MalformedMessage
+from resolver.dns.message import TC, MalformedMessage, records, skip_questions
 from resolver.dns.rewrite import cap_ttls, edns_option, truncate, with_opt
 
 
@@ -279,3 +279,47 @@ def test_cap_ttls_returns_a_message_it_cannot_walk_unchanged(cut: int) -> None:
     wire = response_with(edns=True).to_wire()[:-cut]
     assert cap_ttls(wire, 10) is wire
     assert cap_ttls(b"\x00" * 5, 10) == b"\x00" * 5
+
+
+def _framing_cases() -> list[bytes]:
+    question = WWW_EXAMPLE + A_IN
+    answer = rr(b"\xc0\x0c", 1, b"\xc0\x00\x02\x01")
+    extra = rr(b"\xc0\x0c", 28, bytes(16))
+    return [
+        header(flags=0x8180, an=1) + question + answer,  # no OPT
+        header(flags=0x8180, an=1, ar=1) + question + answer + opt_rr(),  # OPT first
+        header(flags=0x8180, an=1, ar=3) + question + answer + extra + extra + opt_rr(),
+        header(flags=0x8180, an=1, ar=2) + question + answer + extra + extra,  # none
+        header(flags=0x8180, an=1, ar=2) + question + answer + opt_rr() + extra,  # cut after
+        header(flags=0x8180, an=1) + question + answer + b"\x00\x40junk",  # bytes after
+        header(flags=0x8183, ns=1, ar=1) + question + rr(b"\xc0\x10", 6, bytes(22)) + opt_rr(),
+        response_with(edns=True).to_wire(), response_with(edns=False, extra=0).to_wire(),
+    ]
+
+
+def _assert_framing_is_a_fresh_walk(message: bytes) -> None:
+    stripped, extended, (framed, question_end, found) = rewrite.strip_opt_framed(message)
+    assert (stripped, extended) == rewrite.strip_opt(message)
+    assert framed is stripped  # the cache takes a framing only for the very same bytes
+    counts = struct.unpack_from(">HHHH", stripped, 4)
+    assert question_end == skip_questions(stripped, counts[0])
+    assert found == records(stripped, question_end, sum(counts[1:]))
+    assert (found[-1][4] if found else question_end) == len(stripped)
+
+
+@pytest.mark.parametrize("message", _framing_cases())
+def test_the_framing_of_a_stripped_message_is_what_a_walk_of_it_finds(message: bytes) -> None:
+    _assert_framing_is_a_fresh_walk(message)
+
+
+@needs_corpora
+def test_the_framing_agrees_with_a_fresh_walk_on_the_corpora() -> None:
+    framed = 0
+    for _name, data in corpus_messages():
+        try:
+            rewrite.strip_opt_framed(data)
+        except (ValueError, IndexError, struct.error):
+            continue
+        _assert_framing_is_a_fresh_walk(data)
+        framed += 1
+    assert framed > 50

@@ -82,3 +82,19 @@ def test_trailing_bytes_and_a_short_soa_are_malformed() -> None:
     bad = good[:type_at] + struct.pack("!H", 6) + good[type_at + 2:]
     with pytest.raises(MalformedMessage, match="SOA"):
         split(bad)
+
+
+def test_a_framing_of_the_same_message_saves_the_walk_and_gives_the_same_pieces() -> None:
+    from resolver.dns.rewrite import strip_opt_framed
+
+    wire = response(("www.example.com.", 300, "CNAME", "cdn.example.net."),
+                    ("cdn.example.net.", 20, "A", "192.0.2.1"), edns=True)
+    stripped, _, framed = strip_opt_framed(wire)
+    walked = split_at_ttls(stripped, *COUNTS.unpack_from(stripped, 4), False, None)
+    assert split_at_ttls(stripped, *COUNTS.unpack_from(stripped, 4), False, None,
+                         framed) == walked
+    # a framing is taken only for the very bytes it was made from: an equal copy is walked
+    copy = bytes(bytearray(stripped))
+    wrong = (copy, framed[1], framed[2][:1])
+    assert split_at_ttls(stripped, *COUNTS.unpack_from(stripped, 4), False, None,
+                         wrong) == walked

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import socket
+import struct
 import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
@@ -22,6 +23,7 @@ import pytest
 
 from resolver.config.endpoints import Endpoint
 from resolver.config.settings import Config
+from resolver.dns.message import records
 from resolver.stages import upstream as upstream_module
 from resolver.stages.upstream import UpstreamStage
 from tests.stages.fakes import (
@@ -130,6 +132,26 @@ def test_forward_calls_done_once_with_the_upstreams_message_without_opt() -> Non
             assert sent.ednsflags & dns.flags.DO, "the client's DO bit goes upstream"
             assert stage.counters() == {"forwarded": 1, "upstream_failures": 0}
             assert stage.in_flight == 0
+            stage.close()
+
+    run(scenario())
+
+
+def test_the_answer_comes_with_its_records_as_the_check_framed_them() -> None:
+    """The cache stores the message without walking it again: the framing is the
+    forwarder's, for the very bytes handed on, and it is what a fresh walk finds."""
+    async def scenario() -> None:
+        async with responders("192.0.2.10") as (upstream,):
+            stage = UpstreamStage(setup_of(config_for(upstream.port)))
+            request = request_for(setup_of(), query_wire("www.example.com"))
+            replies = Replies()
+            stage.forward(request, replies)
+            (answer,) = await settled(replies)
+            assert answer is not None and request.framed is not None
+            framed, question_end, found = request.framed
+            assert framed is answer
+            assert found == records(answer, question_end,
+                                    sum(struct.unpack_from(">HHH", answer, 6)))
             stage.close()
 
     run(scenario())

@@ -67,3 +67,14 @@ def test_same_host_compares_addresses_not_spellings() -> None:
     assert same_host("192.0.2.1", "192.0.2.1")
     assert not same_host("192.0.2.1", "192.0.2.2")
     assert not same_host("not an address", "192.0.2.1")
+
+
+def test_equal_servers_are_one_key_and_the_text_is_made_once() -> None:
+    one, same, other = (UpstreamServer("192.0.2.1", 53), UpstreamServer("192.0.2.1"),
+                        UpstreamServer("192.0.2.1", 53, "dns.example"))
+    assert one == same and hash(one) == hash(same) and one != other
+    counts = {one: 1}
+    counts[same] += 1
+    assert counts == {UpstreamServer("192.0.2.1"): 2} and other not in counts
+    assert str(one) is str(one)  # kept, not formatted per call
+    assert repr(one) == "UpstreamServer(host='192.0.2.1', port=53, tls_name=None)"
