@@ -186,7 +186,8 @@ async def _serve(generation: Generation, listeners: Sequence[Listener],
         await serve(list(listeners), pipeline, config.server.tcp_idle_timeout,
                     config.server.tcp_max_connections,
                     background=[publish_every_second(publish)], on_reload=_not_here,
-                    retire=True, drain=config.upstream.deadline + DRAIN_MARGIN)
+                    retire=True, drain=config.upstream.deadline + DRAIN_MARGIN,
+                    batch_io=config.server.batch_io)
     finally:
         publish()  # the last copy: the supervisor keeps its totals once this worker exits
 

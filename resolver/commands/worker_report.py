@@ -21,6 +21,7 @@ from resolver.counters import (
 )
 from resolver.health import missing_sources
 from resolver.pipeline import Pipeline, counter_names
+from resolver.udp_batch import choose
 
 FRESH_WAIT = 1.0
 """Seconds a scrape waits for its own worker's fresh copy before taking the last one."""
@@ -72,6 +73,7 @@ def status_report(state: State, config: Callable[[], Config], pipeline: Pipeline
         "upstreams": [str(e) for e in config().upstream.servers],
         "forward_zones": {zone.name: [str(e) for e in zone.servers]
                           for zone in config().forward_zones},
+        "udp_io": choose(config().server.batch_io).description,
     }
 
 
