@@ -16,7 +16,7 @@ from typing import Any
 from resolver.config.endpoints import Endpoint
 from resolver.pipeline import Pipeline
 from resolver.tcp_server import TcpServer
-from resolver.udp_batch import choose
+from resolver.udp_batch import UdpIo, choose
 from resolver.udp_server import UdpServer
 
 log = logging.getLogger("dnsfence")
@@ -116,10 +116,10 @@ async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: flo
                 max_connections: int, *, background: Sequence[Coroutine[Any, Any, None]] = (),
                 on_reload: Callable[[], None] | None = None, retire: bool = False,
                 drain: float = RETIRE_DRAIN, on_serving: Callable[[], None] | None = None,
-                on_stopping: Callable[[], None] | None = None, batch_io: str = "auto") -> None:
+                on_stopping: Callable[[], None] | None = None, udp_io: UdpIo | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then close everything; SIGHUP calls `on_reload`.
     `on_serving` is called once every socket is read, `on_stopping` on SIGTERM or SIGINT.
-    `batch_io` is `server.batch_io` (see `resolver.udp_batch`).
+    `udp_io`: how UDP is read and answered (default: `resolver.udp_batch.choose()`).
 
     With `retire`, RETIRE_SIGNAL ends it too, but gently: reading stops at once and the
     queries in flight are answered first (at most `drain` seconds; SIGTERM cuts it short).
@@ -147,7 +147,7 @@ async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: flo
     # Signals sent since start-up were held back (see CONTROL_SIGNALS); deliver them now.
     signal.pthread_sigmask(signal.SIG_UNBLOCK,
                            CONTROL_SIGNALS | ({RETIRE_SIGNAL} if retire else set()))
-    io = choose(batch_io)
+    io = udp_io or choose()
     udp_servers = [UdpServer(item.udp, pipeline, loop, io) for item in listeners]
     tcp_servers = [TcpServer(item.tcp, pipeline, idle_timeout, max_connections)
                    for item in listeners]

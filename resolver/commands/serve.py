@@ -220,11 +220,12 @@ async def _serve_alone(config: Config, read_config: ConfigReader, active: Policy
     start-up's failed downloads, which it goes on with). This process is the main one, so
     it tells the service manager itself; a reload applies at once, so READY=1 follows it."""
     started = time.time()
+    udp_io = choose(config.server.batch_io)
     shared = SharedCounters(1, counter_names())
     pipeline = Pipeline.from_config(
         config, active,
         status_report=lambda: status_report(live.state, lambda: live.config, pipeline,
-                                            started, shared))
+                                            started, shared, udp_io.description))
 
     def apply_config(_old: Config, new: Config) -> None:
         pipeline.reconfigure(new)
@@ -252,7 +253,7 @@ async def _serve_alone(config: Config, read_config: ConfigReader, active: Policy
                 config.server.tcp_max_connections,
                 background=[live.run(), publish_every_second(publish)],
                 on_reload=sighup, on_serving=lambda: notices.settled(1),
-                batch_io=config.server.batch_io,
+                udp_io=udp_io,
                 on_stopping=lambda: notices.stopping(
                     "stopping: finishing the queries in flight"))
 

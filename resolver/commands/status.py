@@ -83,12 +83,12 @@ def render(status: dict[str, Any]) -> str:
                      f"{death['status']} at {_when(death['at'])}")
         lines.append(line)
     lines.append(f"upstreams: {', '.join(status['upstreams'])}")
-    if status.get("udp_io"):  # not sent by a server older than this command
-        lines.append(f"UDP I/O: {status['udp_io']}")
     zones = status.get("forward_zones")  # not sent by a server older than this command
     if zones:
         lines.append("forward zones: " + "; ".join(f"{name} to {', '.join(servers)}"
                                                    for name, servers in zones.items()))
+    if status.get("udp_io"):  # not sent by a server older than this command either
+        lines.append(f"UDP I/O: {status['udp_io']}")
     return "\n".join(lines)
 
 

@@ -21,7 +21,6 @@ from resolver.counters import (
 )
 from resolver.health import missing_sources
 from resolver.pipeline import Pipeline, counter_names
-from resolver.udp_batch import choose
 
 FRESH_WAIT = 1.0
 """Seconds a scrape waits for its own worker's fresh copy before taking the last one."""
@@ -33,7 +32,8 @@ server's own, or the supervisor's, which reloads for every worker."""
 
 
 def status_report(state: State, config: Callable[[], Config], pipeline: Pipeline,
-                  started: float, shared: SharedCounters | None = None) -> dict[str, Any]:
+                  started: float, shared: SharedCounters | None = None,
+                  udp_io: str = "") -> dict[str, Any]:
     """What `dnsfence status` shows: policy state, last reload, restarts, counters.
 
     Counters are this worker's live ones plus every other report's last copy (≤ 1 s old),
@@ -73,7 +73,7 @@ def status_report(state: State, config: Callable[[], Config], pipeline: Pipeline
         "upstreams": [str(e) for e in config().upstream.servers],
         "forward_zones": {zone.name: [str(e) for e in zone.servers]
                           for zone in config().forward_zones},
-        "udp_io": choose(config().server.batch_io).description,
+        "udp_io": udp_io,  # what serves, chosen at start (a reload does not change it)
     }
 
 
