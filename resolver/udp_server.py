@@ -41,12 +41,12 @@ class UdpServer:
         self._errors = 0
         self.pending = 0
         """Forwarded queries not answered yet (a retiring worker waits for them)."""
-        # one receive buffer, reused: recvfrom(65535) would allocate 64 KiB per datagram
-        self._buffer = bytearray(buffer)
-        self._view = memoryview(self._buffer)
         self.batch = None if io is None or io.batch is None else io.batch(
             sock.fileno(), PER_CALL, buffer)
         """The compiled batch reading this socket (its counters), or None."""
+        # one receive buffer, reused: recvfrom(65535) would allocate 64 KiB per datagram
+        # (the batch has its own slots)
+        self._view = memoryview(bytearray(buffer if self.batch is None else 0))
 
     def start(self) -> None:
         self._loop.add_reader(self._sock.fileno(),
