@@ -237,15 +237,16 @@ server:
 
 def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: int = 1,
              cpu: str | None = SERVER_CPU, checkout: Path | None = None,
-             name: str = "dnsfence", settings: str = "", upstream: str | None = None) -> Process:
+             name: str = "dnsfence", settings: str = "", upstream: str | None = None,
+             http: str = "") -> Process:
     """dnsfence from this repository, or with `checkout` from that one (same flags; run
     in it with PYTHONPATH set to it, so that it imports its own `resolver`).
 
     `settings` is YAML added to the config (e.g. a `querylog:` section; empty: the
     defaults; a `server:` section is merged into the bench's own, e.g.
     `server: {batch_io: off}`); the query log and its state go to `workdir`. No HTTP
-    listener: servers run side by side. `upstream` replaces `--upstream
-    127.0.0.1:UPSTREAM_PORT` (e.g. with a tls:// server).
+    listener unless `http` gives its address (servers run side by side). `upstream`
+    replaces `--upstream 127.0.0.1:UPSTREAM_PORT` (e.g. with a tls:// server).
     """
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -253,7 +254,7 @@ def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: in
     server, settings = server_settings(settings)
     text = BENCH_CONFIG + server
     if (checkout or REPO).joinpath("resolver/config/http.py").exists():
-        text += f"state_dir: {workdir / 'state'}\nhttp:\n  listen: ''\n{settings}"
+        text += f"state_dir: {workdir / 'state'}\nhttp:\n  listen: '{http}'\n{settings}"
     config.write_text(text)
     env = [] if checkout is None else ["env", f"PYTHONPATH={checkout}"]
     command = _pinned(cpu, [

@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="directory for the query log and its key (default from config: "
                             "./.dnsfence-state)")
     serve.add_argument("--http-listen", type=_optional_endpoint(9153), metavar="HOST:PORT",
-                       help="address for /metrics and /healthz (default from config: "
-                            "127.0.0.1:9153; empty = none)")
+                       help="address for /metrics, /healthz and the dashboard (default from "
+                            "config: 127.0.0.1:9153; empty = none)")
     serve.add_argument("--log-level", choices=LEVELS,
                        help="least severe server log level written (default from config: info)")
     serve.add_argument("--log-format", choices=FORMATS,

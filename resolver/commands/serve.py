@@ -12,13 +12,14 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from resolver import server_log
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
+from resolver.commands.http_service import Served, serve_http
 from resolver.commands.listen_errors import cannot_listen
 from resolver.commands.reload_thread import ReloadThread
 from resolver.commands.service_notices import ReloadAnswer, ServiceNotices, SighupReloads
@@ -32,16 +33,15 @@ from resolver.commands.worker_report import (
     publisher,
     status_report,
 )
-from resolver.config.endpoints import Endpoint, resolv_conf_servers
+from resolver.config.endpoints import resolv_conf_servers
+from resolver.config.http import TokenError, access_token
 from resolver.config.load import ConfigError, defaults, load_config
 from resolver.config.settings import Config
-from resolver.counters import SharedCounters, WorkerCounters
+from resolver.counters import SharedCounters
 from resolver.fetch.backoff import RetrySchedule
 from resolver.fetch.updates import url_sources
-from resolver.health import Health, health, probe_dns
 from resolver.http_server import HttpListener
 from resolver.lists.load import load_policy
-from resolver.metrics import registry as metrics_registry
 from resolver.pipeline import Pipeline, counter_names, level_names
 from resolver.policy.period import PolicyHolder
 from resolver.reload import (
@@ -122,6 +122,11 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
         log.error("dnsfence: not started: the config file has errors")
         return EXIT_PROBLEMS
     server_log.reconfigure(config.log.level, config.log.format)
+    try:  # before anything is downloaded or bound: a refusal costs nothing
+        token = access_token(config.http) if config.http.listen is not None else None
+    except TokenError as exc:
+        log.error("dnsfence: not started: %s", exc)
+        return EXIT_PROBLEMS
     retries = first_downloads(config)  # sources with no copy yet, within a time budget
     active = _load_at_start(config, retries)
     if active is None:
@@ -153,8 +158,11 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
                 listener.udp.close()
                 listener.tcp.close()
             return EXIT_PROBLEMS
-        log.info("dnsfence: http on %s (/metrics, /healthz)", http.endpoint,
-                 extra={"event": "http_listening", "address": str(http.endpoint)})
+        served = "/metrics, /healthz" + (", dashboard /" if config.http.dashboard else "")
+        guarded = "; a token is required for all but /healthz" if token else ""
+        log.info("dnsfence: http on %s (%s%s)", http.endpoint, served, guarded,
+                 extra={"event": "http_listening", "address": str(http.endpoint),
+                        "token": token is not None})
     seen = fingerprint(watched_paths(config, active.policy))
     # held back until there are handlers; with several workers, SIGCHLD and the
     # reloader's doorbell too, blocked before any thread starts (see supervisor.py)
@@ -185,13 +193,13 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
     if workers == 1:
         try:
             asyncio.run(_serve_alone(config, read_config, active, listeners, seen, http,
-                                     retries, notices))
+                                     retries, notices, token))
         finally:
             if http is not None:
                 http.close()
         return EXIT_OK
     return _run_workers(config, read_config, active, listeners, workers, seen, http, retries,
-                        notices)
+                        notices, token)
 
 
 def _load_at_start(config: Config, retries: RetrySchedule) -> PolicyHolder | None:
@@ -215,7 +223,7 @@ def _check_interval(config: Config) -> float:
 async def _serve_alone(config: Config, read_config: ConfigReader, active: PolicyHolder,
                        listeners: list[Listener], seen: Fingerprint,
                        http: HttpListener | None, retries: RetrySchedule,
-                       notices: ServiceNotices) -> None:
+                       notices: ServiceNotices, token: str | None) -> None:
     """A single-process server: it answers, reloads and downloads itself (`retries`: the
     start-up's failed downloads, which it goes on with). This process is the main one, so
     it tells the service manager itself; a reload applies at once, so READY=1 follows it."""
@@ -248,7 +256,8 @@ async def _serve_alone(config: Config, read_config: ConfigReader, active: Policy
     publish = publisher(pipeline, live.state, shared, 0)
     if http is not None:
         reports = fresh_reports(asyncio.get_running_loop(), publish, shared)
-        _serve_http(http, reports, lambda: [os.getpid()], 1, listeners[0].endpoint)
+        serve_http(http, reports, lambda: [os.getpid()], 1, listeners[0].endpoint,
+                    Served(live, shared, started, token))
     await serve(listeners, pipeline, config.server.tcp_idle_timeout,
                 config.server.tcp_max_connections,
                 background=[live.run(), publish_every_second(publish)],
@@ -258,20 +267,10 @@ async def _serve_alone(config: Config, read_config: ConfigReader, active: Policy
                     "stopping: finishing the queries in flight"))
 
 
-def _serve_http(http: HttpListener, reports: Callable[[], list[WorkerCounters]],
-                pids: Callable[[], Sequence[int]], workers: int, dns: Endpoint) -> None:
-    """Serve /metrics and /healthz from this process; `dns` is the port the probe asks."""
-
-    def healthz(exclude: frozenset[str]) -> Health:
-        return health(reports(), workers, time.time(), lambda: probe_dns(dns), exclude)
-
-    http.start(metrics_registry(reports, pids), healthz)
-
-
 def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder,
                  first: list[Listener], workers: int, seen: Fingerprint,
                  http: HttpListener | None, retries: RetrySchedule,
-                 notices: ServiceNotices) -> int:
+                 notices: ServiceNotices, token: str | None) -> int:
     """Several workers under a supervisor (this process), sharing each port with
     SO_REUSEPORT: one set of sockets per worker index, held open here for its successors.
 
@@ -296,7 +295,8 @@ def _run_workers(config: Config, read_config: ConfigReader, active: PolicyHolder
     try:
         reloader.start()
         if http is not None:
-            _serve_http(http, shared.read, lambda: supervisor.pids, workers, first[0].endpoint)
+            serve_http(http, shared.read, lambda: supervisor.pids, workers, first[0].endpoint,
+                        Served(live, shared, time.time(), token))
         return supervisor.run()
     finally:
         reloader.stop()

@@ -7,7 +7,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from resolver import __version__
@@ -39,18 +39,35 @@ def status_report(state: State, config: Callable[[], Config], pipeline: Pipeline
     Counters are this worker's live ones plus every other report's last copy (≤ 1 s old),
     the supervisor's included: it holds what exited workers counted.
     """
-    found = state()
-    reload, last = found["reload"], found["reload"]["last"]
     pid = os.getpid()
-    own = pipeline.counters()
+    own = WorkerCounters(pid, 0.0, pipeline.counters(), pipeline.series())
     others = [w for w in (shared.read() if shared is not None else [])
               if not (w.serving and w.pid == pid)]  # own copy: older than `own`
-    workers = [{"pid": pid, "counters": own}]
+    return _status(state(), config(), started, own, others, udp_io)
+
+
+def reported_status(reports: Sequence[WorkerCounters], config: Config, started: float
+                    ) -> dict[str, Any]:
+    """The same document from the shared reports alone (each ≤ 1 s old), for a reader that
+    answers no query itself: the HTTP thread (the dashboard). The policy and reload state
+    is the supervisor's report's, else the newest worker's."""
+    states = [w for w in reports if w.state]
+    if not states:
+        raise LookupError("no worker has reported yet")
+    found = min(states, key=lambda w: (w.serving, -w.published_at)).state
+    return _status(found, config, started, None, list(reports))
+
+
+def _status(found: dict[str, Any], config: Config, started: float,
+            own: WorkerCounters | None, others: list[WorkerCounters],
+            udp_io: str = "") -> dict[str, Any]:
+    reload, last = found["reload"], found["reload"]["last"]
+    pid = os.getpid()
+    workers = [{"pid": own.pid, "counters": own.counters}] if own is not None else []
     workers += [{"pid": w.pid, "counters": w.counters, "published_at": w.published_at}
                 for w in others if w.serving]
-    live_series = WorkerCounters(pid, 0.0, own, pipeline.series())
     blocked = {labels[0]: int(value) for labels, value
-               in series_totals([live_series, *others]).get("blocked", {}).items()}
+               in series_totals([*([own] if own else []), *others]).get("blocked", {}).items()}
     policy = found["policy"]  # the figures /metrics reports, named as status has them
     # sources never downloaded: how the downloading process's attempts went, whoever answers
     missing = missing_sources(found, [w.state for w in others])
@@ -66,14 +83,17 @@ def status_report(state: State, config: Callable[[], Config], pipeline: Pipeline
         },
         "reloads": reload["ok"],
         "failed_reloads": reload["failed"],
-        "counters": totals(pid, own, others, counter_names()),
+        # without a live copy of its own, every report counts (-1 matches no worker)
+        "counters": totals(own.pid if own else -1, own.counters if own else {}, others,
+                           counter_names()),
         "blocked_by_list": dict(sorted(blocked.items())),
         "workers": workers,
         "supervisor": found.get("supervisor"),
-        "upstreams": [str(e) for e in config().upstream.servers],
+        "upstreams": [str(e) for e in config.upstream.servers],
         "forward_zones": {zone.name: [str(e) for e in zone.servers]
-                          for zone in config().forward_zones},
-        "udp_io": udp_io,  # what serves, chosen at start (a reload does not change it)
+                          for zone in config.forward_zones},
+        # what serves, chosen at start (a reload does not change it); "": not known here
+        "udp_io": udp_io,
     }
 
 

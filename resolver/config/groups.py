@@ -19,6 +19,7 @@ from typing import Any
 from resolver.config.networks import IPNetwork, networks
 from resolver.config.setting import KeyedValueError, Setting
 from resolver.policy.audience import NO_GROUPS, Groups
+from resolver.policy.explain import Client
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
@@ -79,3 +80,13 @@ def groups_of(groups: Sequence[ClientGroup], ip: Any) -> Groups:
                       if any(ip.version == net.version and ip in net
                              for net in group.networks))
     return found or NO_GROUPS
+
+
+def client_at(raw: str, allow: Sequence[IPNetwork], groups: Sequence[ClientGroup]) -> Client:
+    """The client at address `raw`, with its groups and whether `allow` (the client
+    networks) holds it, for explaining a decision; ValueError when it is not an IP address."""
+    ip = client_ip(raw.strip())
+    if ip is None:
+        raise ValueError(f"{raw!r} is not an IP address (e.g. 10.1.20.5 or fd00::5)")
+    allowed = any(ip.version == net.version and ip in net for net in allow)
+    return Client(str(ip), groups_of(groups, ip), allowed)

@@ -39,6 +39,9 @@ def _build(values: dict[tuple[str, str], Any], source: Path | None) -> Config:
     ca_file = sections["upstream"].ca_file
     if source is not None and ca_file is not None and not ca_file.is_absolute():
         sections["upstream"] = replace(sections["upstream"], ca_file=source.parent / ca_file)
+    token_file = sections["http"].token_file
+    if source is not None and token_file is not None and not token_file.is_absolute():
+        sections["http"] = replace(sections["http"], token_file=source.parent / token_file)
     state_dir = values.get(("", "state_dir"), Path(".dnsfence-state"))
     if source is not None and not state_dir.is_absolute():
         state_dir = source.parent / state_dir

@@ -243,7 +243,8 @@ def _network_error(exc: BaseException, policy: FetchPolicy) -> str:
     if isinstance(exc, urllib.error.URLError):
         reason = exc.reason
     if isinstance(reason, TimeoutError):
-        return f"no response within {policy.timeout:.3g} s"
+        # to a tenth: a timeout cut to a start-up budget's remainder reads 0.5 s, not 0.499 s
+        return f"no response within {max(round(policy.timeout, 1), 0.1):g} s"
     if isinstance(reason, ssl.SSLCertVerificationError):
         return f"the server's TLS certificate is not valid: {reason.verify_message}"
     if isinstance(reason, ssl.SSLError):

@@ -100,13 +100,15 @@ class QueryLogReader:
                 if handle is None:
                     continue
                 with handle:
-                    yield from self._records(handle)
+                    yield from self.records_in(handle)
         finally:
             for handle in opened:
                 if handle is not None:
                     handle.close()
 
-    def _records(self, handle: TextIO) -> Iterator[dict[str, Any]]:
+    def records_in(self, handle: TextIO) -> Iterator[dict[str, Any]]:
+        """The records of the lines `handle` gives (a file, or lines a follower read), with
+        the same checks and counts as the whole log's."""
         since, until = self.since, self.until
         loads, shape, readline = json.loads, _TS_SHAPE.fullmatch, handle.readline
         valid_day = ""  # the last date part checked: logs are in time order, mostly

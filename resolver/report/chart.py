@@ -9,7 +9,7 @@ its list's exact colour, with at least a gap between days, which the browser tes
 from __future__ import annotations
 
 import math
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from html import escape
 
 from resolver.policy.instants import show, zone
@@ -113,10 +113,7 @@ def _markers(report: Report, charted: list[ListSummary], slot: int, base: int,
         for what, moment in (("effective", entry.effective), ("expires", entry.expires)):
             if moment is None or not start <= moment < end:
                 continue
-            day = moment.astimezone(local.zone).date()
-            midnight = local.instant(day)
-            length = local.instant(day + timedelta(days=1)) - midnight  # 23 to 25 hours
-            x = LEFT + round(((day - first).days + (moment - midnight) / length) * slot)
+            x = LEFT + round(day_offset(local, first, moment) * slot)
             label = f"{entry.name} {what} {show(moment, zone(entry.timezone or 'UTC'))}"
             y = TOP - 28 + 14 * row
             parts.append(f'<line x1="{x}" y1="{y - 10}" x2="{x}" y2="{base}" '
@@ -129,6 +126,15 @@ def _markers(report: Report, charted: list[ListSummary], slot: int, base: int,
                          f'stroke-width="3" paint-order="stroke">{escape(label)}</text>')
             row += 1
     return parts
+
+
+def day_offset(local: LocalDays, first: date, moment: datetime) -> float:
+    """Where `moment` falls in days since the local day `first` began (2.5: noon of the
+    third day, on a day of 24 hours; a DST day's hours count as its own 23 or 25)."""
+    day = moment.astimezone(local.zone).date()
+    midnight = local.instant(day)
+    length = local.instant(day + timedelta(days=1)) - midnight
+    return (day - first).days + (moment - midnight) / length
 
 
 def _legend(charted: list[ListSummary], palette: dict[str, str]) -> list[str]:

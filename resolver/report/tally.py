@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
-from typing import Any
-
-from resolver.report.local_days import LocalDays
+from typing import Any, Protocol
 
 # Keys a counter keeps before it drops its smaller half (and says its figures are approximate).
 COUNTER_LIMIT = 100_000
@@ -89,11 +87,18 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def tally(records: Iterable[dict[str, Any]], days: LocalDays, only: str | None = None,
-          limit: int = COUNTER_LIMIT) -> dict[str, ListTally]:
+class Buckets(Protocol):
+    """Which bucket a logged stamp counts in: a local day (`LocalDays`), or an hour."""
+
+    def day(self, ts: str) -> str: ...
+
+
+def tally(records: Iterable[dict[str, Any]], days: Buckets, only: str | None = None,
+          limit: int = COUNTER_LIMIT, into: dict[str, ListTally] | None = None
+          ) -> dict[str, ListTally]:
     """Blocked (and observed) records per list (only the list `only` when given), in one
-    pass."""
-    lists: dict[str, ListTally] = {}
+    pass; added to `into` when given (a dashboard adds what the log gained since)."""
+    lists: dict[str, ListTally] = {} if into is None else into
     day = days.day
     for record in records:
         verdict = record.get("verdict")

@@ -96,3 +96,17 @@ def test_no_upstream_is_not_started(tmp_path: Path) -> None:
     assert logged(err.getvalue()) == [("ERROR", "dnsfence: not started: no upstream resolver; "
                                                 "give --upstream HOST[:PORT] or upstream.servers "
                                                 "in the config")]
+
+
+def test_a_dashboard_off_loopback_without_a_token_is_not_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DNSFENCE_HTTP_TOKEN", raising=False)
+    config = staged_config(tmp_path).with_overrides(
+        **{"http.listen": Endpoint("0.0.0.0", 0), "server.listen": (Endpoint("127.0.0.1", 0),)})
+    err = io.StringIO()
+    assert serve.run(lambda: config, err) == EXIT_PROBLEMS
+    [(level, message)] = logged(err.getvalue())
+    assert level == "ERROR" and message.startswith(
+        "dnsfence: not started: http.listen is 0.0.0.0:0, which is not loopback")
+    assert "http.token_file" in message and "DNSFENCE_HTTP_TOKEN" in message
+    assert "http.dashboard: false" in message

@@ -16,6 +16,7 @@ from resolver.commands.supervisor_report import SupervisorReport
 from resolver.commands.worker_report import (
     fresh_reports,
     publisher,
+    reported_status,
     status_report,
     supervisor_state,
 )
@@ -210,3 +211,31 @@ def test_a_supervised_worker_reports_the_supervisors_state_and_the_departed_coun
 def test_without_a_supervisor_report_there_is_no_state_to_show() -> None:
     with pytest.raises(LookupError):
         supervisor_state(SharedCounters(1, counter_names()))()
+
+
+def test_the_status_from_the_reports_alone_is_what_a_worker_would_say(tmp_path: Path) -> None:
+    pipeline, live = staged(tmp_path)
+    shared = SharedCounters(1, counter_names(), slots=3)
+    supervisor = SupervisorReport(shared, 2, level_names())
+    supervisor.set_state(live.state())
+    supervisor.set_supervisor({"restarts": 0, "generation": 1})
+    shared.publish(1, 999_999, 1.0, {"blocked": 5}, {"blocked": {("social",): 5.0}})
+    supervisor.absorb(1)  # an exited worker's counts, kept by the supervisor
+    pipeline.handle(blocked_query("www.tiktok.com", 1), "127.0.0.1", time.time())
+    publisher(pipeline, None, shared, 0)()
+    from_reports = reported_status(shared.read(), live.config, 7.0)
+    from_worker = status_report(supervisor_state(shared), lambda: live.config, pipeline, 7.0,
+                                shared)
+    assert from_reports["counters"] == from_worker["counters"]
+    assert from_reports["counters"]["blocked"] == 6
+    assert from_reports["blocked_by_list"] == from_worker["blocked_by_list"] == {"social": 6}
+    assert from_reports["workers"] == [{"pid": os.getpid(), "counters": pipeline.counters(),
+                                        "published_at": shared.read()[0].published_at}]
+    assert from_reports["supervisor"] == {"restarts": 0, "generation": 1}
+    # a single process: its own report holds the state, and its own counters count
+    alone = SharedCounters(1, counter_names())
+    publisher(pipeline, live.state, alone, 0)()
+    single = reported_status(alone.read(), live.config, 7.0)
+    assert single["counters"]["blocked"] == 1 and single["policy"]["lists"] == ["social"]
+    with pytest.raises(LookupError):
+        reported_status([], live.config, 7.0)

@@ -183,8 +183,25 @@ def closed_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_fds() -> frozenset[tuple[str, str]]:
+    """This process's open descriptors as (number, what it points to).
+
+    Compared as sets, not counted: a descriptor that other code (an earlier test's thread, a
+    collected socket) closes meanwhile must not hide one this test leaks.
+    """
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue  # closed since the listing, or the listing's own descriptor
+        found.add((fd, target))
+    return frozenset(found)
+
+
+def fds_opened_since(before: frozenset[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Descriptors open now that were not open at `before` (the listing's own excluded)."""
+    return {entry for entry in open_fds() - before if not entry[1].endswith("/fd")}
 
 
 def assert_answer(wire: bytes | None, *addresses: str) -> dns.message.Message:
