@@ -3,7 +3,11 @@
 #   make venv    .venv with the package (editable) and its test tools
 #   make run     dnsfence serve on 127.0.0.1:5353 with ./blocklists  (ARGS="--upstream ...")
 #   make report  dnsfence report from the query log `make run` writes  (ARGS="--html r.html")
-#   make test    lint, then the whole test suite
+#   make build   the compiled UDP batch (resolver/_udp_batch.c) in place, after a change to
+#                it (make venv builds it too); without a C compiler dnsfence serves UDP on
+#                its Python path, and this says so
+#   make test    lint, then the whole test suite; when the compiled module is built, the
+#                whole suite once more on the pure-Python path (DNSFENCE_PURE_PYTHON=1)
 #   make lint    ruff + mypy + the import layers only
 #   make bench   bench/run.sh
 #   make fuzz    a million fuzzed inputs each for the packet reader and the whole chain
@@ -21,6 +25,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # Touched after a successful install: pip runs again only when pyproject.toml is newer.
 STAMP := $(VENV)/.installed
+# Touched after `make build`: it runs again when the C source or setup.py is newer.
+BUILT := $(VENV)/.built
 # ruff refuses paths that do not exist, and bench/ may not exist yet.
 LINT_PATHS := $(wildcard resolver tests bench fuzz)
 ARGS ?=
@@ -29,7 +35,8 @@ FUZZ_RUNS ?= 1000000
 FUZZ_ARGS ?=
 SOAK_MINUTES ?= 10
 
-.PHONY: venv run report test lint ruff mypy layers pytest bench fuzz soak clean distclean
+.PHONY: venv build run report test lint ruff mypy layers pytest pytest-pure bench fuzz soak \
+	clean distclean
 
 venv: $(STAMP)
 
@@ -39,8 +46,28 @@ $(BIN)/python:
 		"; run: make PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet -e '.[test]'
+	@touch $@
+
+# Built in place, next to its source, warnings as errors; then checked: importable and
+# built from the source beside it (resolver.udp_batch refuses a stale build).
+build: venv
+	@rm -f $(BUILT)
+	@$(MAKE) --no-print-directory $(BUILT)
+
+$(BUILT): resolver/_udp_batch.c setup.py $(STAMP)
+	@if $(BIN)/python -c 'import os, shutil, sys, sysconfig; \
+			cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]; \
+			headers = os.path.join(sysconfig.get_paths()["include"], "Python.h"); \
+			sys.exit(0 if shutil.which(cc) and os.path.exists(headers) else 1)'; then \
+		CFLAGS="-Wall -Wextra -Werror" $(BIN)/python setup.py --quiet build_ext --inplace \
+			2> >(grep -v -e BetaConfiguration -e 'warnings.warn(msg' >&2); \
+		$(BIN)/python -c 'import sys; from resolver.udp_batch import compiled; \
+			sys.exit(compiled()[1] or None)'; \
+	else \
+		echo "make build: no C compiler or Python headers: UDP is served on the Python path"; \
+	fi
 	@touch $@
 
 run: venv
@@ -49,7 +76,7 @@ run: venv
 report: venv
 	$(BIN)/dnsfence report $(ARGS)
 
-test: lint pytest
+test: lint build pytest pytest-pure
 
 lint: ruff mypy layers
 
@@ -70,7 +97,15 @@ pytest: venv
 	if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests; failing" >&2; fi; \
 	exit $$rc
 
-bench: venv
+# Where the compiled module is built, the first run served UDP with it; every install
+# without a compiler serves on the Python path, so the whole suite runs on that too.
+pytest-pure: venv
+	@if $(BIN)/python -c 'import resolver._udp_batch' 2>/dev/null; then \
+		echo "make: the whole suite again on the pure-Python path (DNSFENCE_PURE_PYTHON=1)"; \
+		DNSFENCE_PURE_PYTHON=1 $(MAKE) --no-print-directory pytest; \
+	fi
+
+bench: build
 	@if [ -f bench/run.sh ]; then \
 		PATH="$(CURDIR)/$(BIN):$$PATH" bash bench/run.sh; \
 	else \
@@ -87,7 +122,8 @@ soak: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES)
 
 clean:
-	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info \
+		resolver/*.so $(BUILT)
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean

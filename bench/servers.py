@@ -25,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from bench import procstat
 from bench.corpus import REPO
 
@@ -241,14 +243,16 @@ def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: in
     in it with PYTHONPATH set to it, so that it imports its own `resolver`).
 
     `settings` is YAML added to the config (e.g. a `querylog:` section; empty: the
-    defaults); the query log and its state go to `workdir`. No HTTP listener unless `http`
-    gives its address (servers run side by side). `upstream` replaces
-    `--upstream 127.0.0.1:UPSTREAM_PORT` (e.g. with a tls:// server).
+    defaults; a `server:` section is merged into the bench's own, e.g.
+    `server: {batch_io: off}`); the query log and its state go to `workdir`. No HTTP
+    listener unless `http` gives its address (servers run side by side). `upstream`
+    replaces `--upstream 127.0.0.1:UPSTREAM_PORT` (e.g. with a tls:// server).
     """
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "dnsfence.yaml"
-    text = BENCH_CONFIG
+    server, settings = server_settings(settings)
+    text = BENCH_CONFIG + server
     if (checkout or REPO).joinpath("resolver/config/http.py").exists():
         text += f"state_dir: {workdir / 'state'}\nhttp:\n  listen: '{http}'\n{settings}"
     config.write_text(text)
@@ -258,6 +262,17 @@ def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: in
         "--listen", f"{LOOPBACK}:{port}", "--upstream", upstream or f"{LOOPBACK}:{upstream_port}",
         "--blocklists", str(blocklists), "--workers", str(workers)])
     return Process(name, command, port, workdir / "dnsfence.log", cwd=checkout or REPO)
+
+
+def server_settings(settings: str) -> tuple[str, str]:
+    """`settings` split into the lines that go into BENCH_CONFIG's `server:` section (as
+    block lines, indented) and the rest: YAML takes one `server:` key only."""
+    parsed = yaml.safe_load(settings) if settings.strip() else None
+    if not isinstance(parsed, dict) or "server" not in parsed:
+        return "", settings
+    server = yaml.safe_dump(parsed.pop("server"), default_flow_style=False, sort_keys=False)
+    rest = yaml.safe_dump(parsed, sort_keys=False) if parsed else ""
+    return "".join(f"  {line}\n" for line in server.splitlines()), rest
 
 
 def dnsmasq(workdir: Path, blocked: Sequence[str], upstream_port: int) -> Process:

@@ -1,7 +1,7 @@
 """What a setting costs: servers of this checkout that differ only in their config, interleaved.
 
     python -m bench.setting_cost --variant 'off=blocking: {cname: false}' --variant on=
-        [--rounds 4] [--seconds 3] [--work DIR]
+        [--rounds 4] [--seconds 3] [--outstanding 100] [--work DIR]
 
 Each `--variant NAME=YAML` is one server whose config gets YAML added (empty: the
 defaults); the first is the reference. All run at once pinned to the same CPU (only the one
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import interleaved, machine, servers, suite
+from bench import dnsperf, interleaved, machine, servers, suite
 from bench.figures import WORKLOADS
 from bench.servers import NXDOMAIN, Process
 
@@ -49,9 +49,11 @@ Lists = Callable[[Path, Path], Path]
 
 def compare(variants: dict[str, str], rounds: int, seconds: float, work: Path,
             afterwards: Afterwards | None = None,
-            lists: dict[str, Lists] | None = None) -> dict[str, Any]:
+            lists: dict[str, Lists] | None = None,
+            outstanding: int = dnsperf.OUTSTANDING) -> dict[str, Any]:
     """`lists` gives some variants other blocklists, made from the shipped ones (they must
-    block the same names for the same client, 127.0.0.1)."""
+    block the same names for the same client, 127.0.0.1); `outstanding` is dnsperf's
+    `-q` (queries in flight)."""
     shipped, names, files, upstream = interleaved.shipped_setup(work)
     processes: dict[str, Process] = {}
     once: dict[str, dict[tuple[str, int], Path]] = {}
@@ -76,7 +78,8 @@ def compare(variants: dict[str, str], rounds: int, seconds: float, work: Path,
                     queries = once[name].get((workload, number)) or getattr(files, workload)
                     record = suite.measure(processes[name], workload, queries,
                                            seconds=seconds,
-                                           once=workload in ("forwarded", "mixed"))
+                                           once=workload in ("forwarded", "mixed"),
+                                           outstanding=outstanding)
                     if record["lost"] or record["unexpected_rcodes"]:
                         raise RuntimeError(f"{name} {workload}: lost {record['lost']}, "
                                            f"unexpected {record['unexpected_rcodes']}")
@@ -91,16 +94,19 @@ def compare(variants: dict[str, str], rounds: int, seconds: float, work: Path,
             process.stop()
         upstream.stop()
     return {"date": datetime.now(UTC).isoformat(timespec="seconds"), "rounds": rounds,
-            "seconds": seconds, "commit": machine.describe()["commit"],
-            "variants": variants, "per_cpu": figures, **more}
+            "seconds": seconds, "outstanding": outstanding,
+            "commit": machine.describe()["commit"], "variants": variants, "per_cpu": figures,
+            **more}
 
 
 def summary(results: dict[str, Any], title: str = "settings") -> str:
     names = list(results["per_cpu"])
     reference, others = names[0], names[1:]
     head = " | ".join(f"{name} ÷ {reference} (paired) | geo. mean" for name in others)
+    outstanding = results.get("outstanding", dnsperf.OUTSTANDING)
     lines = [f"### {title}, interleaved ({results['rounds']} rounds of {results['seconds']:g} s "
-             f"cases, {results['date']}, commit {results['commit']})", "",
+             f"cases, dnsperf -q {outstanding}, {results['date']}, commit "
+             f"{results['commit']})", "",
              f"| workload | {reference}, median | {head} |",
              "| --- | --- |" + " --- | --- |" * len(others)]
     per_cpu = results["per_cpu"]
@@ -130,14 +136,17 @@ def main(argv: list[str] | None = None) -> int:
                         metavar="NAME=YAML", help="a server; the first is the reference")
     parser.add_argument("--rounds", type=int, default=4, choices=range(1, 21))
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--outstanding", type=int, default=dnsperf.OUTSTANDING,
+                        help="queries in flight (dnsperf -q; default %(default)s)")
     parser.add_argument("--work", type=Path, help="scratch directory (default: a new one)")
     args = parser.parse_args(argv)
     variants = dict(args.variant)
     if len(variants) < 2:
         parser.error("give at least two variants with different names")
     return interleaved.measured(
-        "settings", args.work, lambda work: compare(variants, args.rounds, args.seconds, work),
-        summary)
+        "settings", args.work,
+        lambda work: compare(variants, args.rounds, args.seconds, work,
+                             outstanding=args.outstanding), summary)
 
 
 if __name__ == "__main__":

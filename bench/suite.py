@@ -72,11 +72,12 @@ class Budget:
 
 def measure(server: Process, workload: str, queries: Path, *, seconds: float,
             once: bool = False, max_qps: int | None = None, verbose: bool = False,
-            clients: int = dnsperf.CLIENTS) -> dict[str, Any]:
+            clients: int = dnsperf.CLIENTS,
+            outstanding: int = dnsperf.OUTSTANDING) -> dict[str, Any]:
     """One dnsperf run with the server's CPU time and the machine's busy time around it."""
     cpu_before, busy_before = server.cpu(), procstat.cpu_busy()
     result = dnsperf.run(server.port, queries, seconds=seconds, once=once, max_qps=max_qps,
-                         verbose=verbose, clients=clients)
+                         verbose=verbose, clients=clients, outstanding=outstanding)
     cpu_after, busy_after = server.cpu(), procstat.cpu_busy()
     per_pid = {pid: round(cpu_after[pid] - cpu_before.get(pid, 0.0), 3) for pid in cpu_after}
     server_cpu = sum(per_pid.values())

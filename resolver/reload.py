@@ -38,7 +38,7 @@ log = logging.getLogger("dnsfence")
 
 _RELOAD_SWITCH_INTERVAL = 0.0002
 _SETTLE = 0.2  # seconds a change must stay still before it is read (editors write in steps)
-_NEEDS_RESTART = ("server.listen", "server.workers")
+_NEEDS_RESTART = ("server.listen", "server.workers", "server.batch_io")
 _DOWNLOAD_GAP = 0.25  # seconds at least between a download pass and a retry pass
 SIGHUP = "SIGHUP"
 """The reason of a reload asked for with SIGHUP (`ReloadReport.reason`)."""

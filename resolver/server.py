@@ -1,21 +1,14 @@
-"""Sockets and serving: the listeners, UDP on asyncio, and the serve loop with its signals
-(TCP is in `resolver.tcp_server`).
-
-UDP uses `add_reader` + `recvfrom` on a non-blocking socket instead of a
-DatagramProtocol: one callback drains many datagrams, and local answers are
-sent from inside it without creating a task.
-"""
+"""Sockets and serving: the listeners and the serve loop with its signals (UDP is in
+`resolver.udp_server`, TCP in `resolver.tcp_server`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import os
 import signal
 import socket
-import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +16,8 @@ from typing import Any
 from resolver.config.endpoints import Endpoint
 from resolver.pipeline import Pipeline
 from resolver.tcp_server import TcpServer
+from resolver.udp_batch import UdpIo, choose
+from resolver.udp_server import UdpServer
 
 log = logging.getLogger("dnsfence")
 
@@ -35,9 +30,6 @@ RETIRE_SIGNAL = signal.SIGUSR2
 answer those in flight, then exit."""
 RETIRE_DRAIN = 5.0
 """Seconds a retiring worker waits at most for its queries in flight."""
-
-_DRAIN = 256  # datagrams handled per wake-up before yielding to other callbacks
-
 
 @dataclass(slots=True)
 class Listener:
@@ -120,91 +112,14 @@ def bind_again(listener: Listener) -> Listener:
     return bind(listener.endpoint, reuseport=True)
 
 
-class UdpServer:
-    """Reads datagrams in a reader callback and answers local ones immediately."""
-
-    def __init__(self, sock: socket.socket, pipeline: Pipeline,
-                 loop: asyncio.AbstractEventLoop) -> None:
-        self._sock = sock
-        self._pipeline = pipeline
-        self._loop = loop
-        self._closed = False
-        self._errors = 0
-        self.pending = 0
-        """Forwarded queries not answered yet (a retiring worker waits for them)."""
-        # one receive buffer, reused: recvfrom(65535) would allocate 64 KiB per datagram
-        self._buffer = bytearray(65_535)
-        self._view = memoryview(self._buffer)
-
-    def start(self) -> None:
-        self._loop.add_reader(self._sock.fileno(), self._readable)
-
-    def _readable(self) -> None:
-        sock, handle, forward = self._sock, self._pipeline.handle, self._pipeline.forward
-        receive, send, view = sock.recvfrom_into, sock.sendto, self._view
-        now = time.time()
-        for _ in range(_DRAIN):
-            try:
-                size, address = receive(view)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                continue  # e.g. an ICMP error queued on the socket
-            try:
-                result = handle(view[:size].tobytes(), address[0], now)
-            except Exception:
-                self._log_error("internal error while answering a UDP query")
-                continue
-            if isinstance(result, bytes):
-                try:  # noqa: SIM105  (contextlib.suppress costs more, per packet)
-                    send(result, address)
-                except OSError:
-                    pass  # full buffer or vanished client: like a lost packet
-            elif result is not None:
-                try:
-                    forward(result, self._replier(address))
-                except Exception:
-                    self._log_error("internal error while forwarding a UDP query")
-
-    def _replier(self, address: tuple[str, int]) -> Callable[[bytes], None]:
-        send = self._sock.sendto
-        self.pending += 1
-
-        def reply(answer: bytes) -> None:
-            self.pending -= 1
-            if not self._closed:
-                try:  # noqa: SIM105  (see _readable)
-                    send(answer, address)
-                except OSError:
-                    pass
-        return reply
-
-    def _log_error(self, message: str) -> None:
-        self._errors += 1
-        if self._errors <= 10 or self._errors % 1000 == 0:
-            log.exception("%s (%d so far)", message, self._errors)
-
-    def pause(self) -> None:
-        """Stop reading; answers still on their way are sent. The socket stays open: a
-        worker of the next generation reads the same one, so no datagram queued in it is
-        lost."""
-        with contextlib.suppress(Exception):
-            self._loop.remove_reader(self._sock.fileno())
-
-    def close(self) -> None:
-        self._closed = True  # answers still on their way from the upstream are dropped
-        with contextlib.suppress(Exception):
-            self._loop.remove_reader(self._sock.fileno())
-        self._sock.close()
-
-
 async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: float,
                 max_connections: int, *, background: Sequence[Coroutine[Any, Any, None]] = (),
                 on_reload: Callable[[], None] | None = None, retire: bool = False,
                 drain: float = RETIRE_DRAIN, on_serving: Callable[[], None] | None = None,
-                on_stopping: Callable[[], None] | None = None) -> None:
+                on_stopping: Callable[[], None] | None = None, udp_io: UdpIo | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then close everything; SIGHUP calls `on_reload`.
     `on_serving` is called once every socket is read, `on_stopping` on SIGTERM or SIGINT.
+    `udp_io`: how UDP is read and answered (default: `resolver.udp_batch.choose()`).
 
     With `retire`, RETIRE_SIGNAL ends it too, but gently: reading stops at once and the
     queries in flight are answered first (at most `drain` seconds; SIGTERM cuts it short).
@@ -232,7 +147,8 @@ async def serve(listeners: list[Listener], pipeline: Pipeline, idle_timeout: flo
     # Signals sent since start-up were held back (see CONTROL_SIGNALS); deliver them now.
     signal.pthread_sigmask(signal.SIG_UNBLOCK,
                            CONTROL_SIGNALS | ({RETIRE_SIGNAL} if retire else set()))
-    udp_servers = [UdpServer(item.udp, pipeline, loop) for item in listeners]
+    io = udp_io or choose()
+    udp_servers = [UdpServer(item.udp, pipeline, loop, io) for item in listeners]
     tcp_servers = [TcpServer(item.tcp, pipeline, idle_timeout, max_connections)
                    for item in listeners]
     for udp in udp_servers:

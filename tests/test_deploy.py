@@ -237,11 +237,26 @@ def test_deploy_config_logs_to_the_state_volume_and_stderr(
 
 
 def test_dockerfile_base_image_is_a_pinned_tag(instructions: list[Instruction]) -> None:
-    [base] = [i for i in instructions if i.keyword == "FROM"]
+    """Both stages (the build with gcc, the image) on the same pinned Python: the compiled
+    module is built for the interpreter that runs it."""
+    build, base = [i for i in instructions if i.keyword == "FROM"]
+    assert build.args.split()[1:] == ["AS", "build"] and len(base.args.split()) == 1
     image = base.args.split()[0]
     name, _, tag = image.partition(":")
     assert name == "python" and re.fullmatch(r"3\.\d+-slim(-[a-z]+)?", tag), image
     assert tag.startswith("3.11")  # the oldest Python the package supports, as CI tests
+    assert build.args.split()[0] == image
+
+
+def test_dockerfile_builds_the_compiled_module_and_ships_no_compiler(
+        instructions: list[Instruction]) -> None:
+    image = max(i.line for i in instructions if i.keyword == "FROM")
+    build_runs = " ".join(i.args for i in instructions if i.keyword == "RUN" and i.line < image)
+    image_runs = " ".join(i.args for i in instructions if i.keyword == "RUN" and i.line > image)
+    assert "gcc" in build_runs and "resolver/_udp_batch." in build_runs  # checked built
+    assert "gcc" not in image_runs
+    [wheels] = [i for i in instructions if i.keyword == "COPY" and "--from=build" in i.args]
+    assert wheels.line > image
 
 
 def test_dockerfile_runs_as_a_non_root_numeric_user(instructions: list[Instruction]) -> None:
@@ -310,7 +325,7 @@ def test_dockerfile_grants_port_53_to_the_real_interpreter(
 def test_dockerfile_copy_sources_exist_and_are_in_the_context(
         instructions: list[Instruction]) -> None:
     rules = dockerignore_rules(DOCKERIGNORE.read_text())
-    for copy in (i for i in instructions if i.keyword == "COPY"):
+    for copy in (i for i in instructions if i.keyword == "COPY" and "--from=" not in i.args):
         *sources, _ = [part for part in copy.args.split() if not part.startswith("--")]
         for source in sources:
             assert (REPO / source).exists(), f"line {copy.line} copies missing {source}"
@@ -319,7 +334,8 @@ def test_dockerfile_copy_sources_exist_and_are_in_the_context(
 
 def test_dockerignore_lets_in_the_package_and_keeps_out_the_rest() -> None:
     rules = dockerignore_rules(DOCKERIGNORE.read_text())
-    for needed in ("pyproject.toml", "README.md", "LICENSE", "resolver/cli.py",
+    for needed in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "resolver/cli.py",
+                   "resolver/_udp_batch.c",
                    "resolver/commands/healthcheck.py", "deploy/dnsfence.yaml"):
         assert not excluded(rules, needed), needed
     for left_out in (".git/HEAD", ".venv/bin/python", "tests/test_deploy.py",

@@ -53,6 +53,7 @@ from resolver.reload import (
 )
 from resolver.server import CONTROL_SIGNALS, Listener, bind, bind_again, serve
 from resolver.service_manager import ServiceManager
+from resolver.udp_batch import choose
 
 log = logging.getLogger("dnsfence")
 
@@ -176,6 +177,10 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
                     "lists": lists, "active_entries": active.period.active,
                     "entries": active.policy.size, "workers": workers,
                     "upstreams": [str(e) for e in config.upstream.servers]})
+    udp_io = choose(config.server.batch_io)
+    log.info("dnsfence: UDP I/O %s", udp_io.description,
+             extra={"event": "udp_io", "batched": udp_io.batched,
+                    "description": udp_io.description})
     for zone in config.forward_zones:
         log.info("dnsfence: forward zone %s to %s", zone.name,
                  ", ".join(str(e) for e in zone.servers),
@@ -223,11 +228,12 @@ async def _serve_alone(config: Config, read_config: ConfigReader, active: Policy
     start-up's failed downloads, which it goes on with). This process is the main one, so
     it tells the service manager itself; a reload applies at once, so READY=1 follows it."""
     started = time.time()
+    udp_io = choose(config.server.batch_io)
     shared = SharedCounters(1, counter_names())
     pipeline = Pipeline.from_config(
         config, active,
         status_report=lambda: status_report(live.state, lambda: live.config, pipeline,
-                                            started, shared))
+                                            started, shared, udp_io.description))
 
     def apply_config(_old: Config, new: Config) -> None:
         pipeline.reconfigure(new)
@@ -256,6 +262,7 @@ async def _serve_alone(config: Config, read_config: ConfigReader, active: Policy
                 config.server.tcp_max_connections,
                 background=[live.run(), publish_every_second(publish)],
                 on_reload=sighup, on_serving=lambda: notices.settled(1),
+                udp_io=udp_io,
                 on_stopping=lambda: notices.stopping(
                     "stopping: finishing the queries in flight"))
 

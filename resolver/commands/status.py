@@ -87,6 +87,8 @@ def render(status: dict[str, Any]) -> str:
     if zones:
         lines.append("forward zones: " + "; ".join(f"{name} to {', '.join(servers)}"
                                                    for name, servers in zones.items()))
+    if status.get("udp_io"):  # not sent by a server older than this command either
+        lines.append(f"UDP I/O: {status['udp_io']}")
     return "\n".join(lines)
 
 

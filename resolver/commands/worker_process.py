@@ -37,6 +37,7 @@ from resolver.pipeline import Pipeline
 from resolver.policy.loaded import Policy
 from resolver.policy.period import PolicyHolder
 from resolver.server import CONTROL_SIGNALS, RETIRE_SIGNAL, Listener, serve
+from resolver.udp_batch import choose
 
 log = logging.getLogger("dnsfence")
 
@@ -176,17 +177,20 @@ async def _serve(generation: Generation, listeners: Sequence[Listener],
                  shared: SharedCounters, slot: int) -> None:
     config = generation.config
     started = time.time()
+    udp_io = choose(config.server.batch_io)  # this generation's config
     active = PolicyHolder(generation.policy)
     state = supervisor_state(shared)
     pipeline = Pipeline.from_config(
         config, active,
-        status_report=lambda: status_report(state, lambda: config, pipeline, started, shared))
+        status_report=lambda: status_report(state, lambda: config, pipeline, started, shared,
+                                            udp_io.description))
     publish = publisher(pipeline, None, shared, slot)
     try:
         await serve(list(listeners), pipeline, config.server.tcp_idle_timeout,
                     config.server.tcp_max_connections,
                     background=[publish_every_second(publish)], on_reload=_not_here,
-                    retire=True, drain=config.upstream.deadline + DRAIN_MARGIN)
+                    retire=True, drain=config.upstream.deadline + DRAIN_MARGIN,
+                    udp_io=udp_io)
     finally:
         publish()  # the last copy: the supervisor keeps its totals once this worker exits
 

@@ -32,7 +32,8 @@ server's own, or the supervisor's, which reloads for every worker."""
 
 
 def status_report(state: State, config: Callable[[], Config], pipeline: Pipeline,
-                  started: float, shared: SharedCounters | None = None) -> dict[str, Any]:
+                  started: float, shared: SharedCounters | None = None,
+                  udp_io: str = "") -> dict[str, Any]:
     """What `dnsfence status` shows: policy state, last reload, restarts, counters.
 
     Counters are this worker's live ones plus every other report's last copy (≤ 1 s old),
@@ -42,7 +43,7 @@ def status_report(state: State, config: Callable[[], Config], pipeline: Pipeline
     own = WorkerCounters(pid, 0.0, pipeline.counters(), pipeline.series())
     others = [w for w in (shared.read() if shared is not None else [])
               if not (w.serving and w.pid == pid)]  # own copy: older than `own`
-    return _status(state(), config(), started, own, others)
+    return _status(state(), config(), started, own, others, udp_io)
 
 
 def reported_status(reports: Sequence[WorkerCounters], config: Config, started: float
@@ -58,7 +59,8 @@ def reported_status(reports: Sequence[WorkerCounters], config: Config, started: 
 
 
 def _status(found: dict[str, Any], config: Config, started: float,
-            own: WorkerCounters | None, others: list[WorkerCounters]) -> dict[str, Any]:
+            own: WorkerCounters | None, others: list[WorkerCounters],
+            udp_io: str = "") -> dict[str, Any]:
     reload, last = found["reload"], found["reload"]["last"]
     pid = os.getpid()
     workers = [{"pid": own.pid, "counters": own.counters}] if own is not None else []
@@ -90,6 +92,8 @@ def _status(found: dict[str, Any], config: Config, started: float,
         "upstreams": [str(e) for e in config.upstream.servers],
         "forward_zones": {zone.name: [str(e) for e in zone.servers]
                           for zone in config.forward_zones},
+        # what serves, chosen at start (a reload does not change it); "": not known here
+        "udp_io": udp_io,
     }
 
 

@@ -11,6 +11,7 @@ from resolver.config.endpoints import Endpoint, endpoints
 from resolver.config.networks import IPNetwork, networks
 from resolver.config.rate_limit import RateLimit, rate_limit
 from resolver.config.setting import Setting, number, one_of
+from resolver.udp_batch import BATCH_IO
 
 DEFAULT_CLIENTS = (
     "127.0.0.0/8", "::1/128",  # loopback
@@ -63,6 +64,11 @@ SETTINGS = (
             "over it, answers are dropped, every second one sent truncated so that a real "
             "client retries over TCP. Exempt forwarding resolvers.",
             rate_limit, {"qps": 50, "burst": 200}),
+    Setting("server", "batch_io", "auto",
+            "UDP reads and answers: auto = in batches of up to 64 datagrams a system call "
+            "(recvmmsg/sendmmsg) where the compiled module is built, else one by one; off "
+            "= always one by one (the Python path). Same answers either way; `dnsfence "
+            "status` says which is in use. Read at start-up.", one_of(BATCH_IO)),
 )
 
 
@@ -77,6 +83,7 @@ class ServerConfig:
     tcp_max_connections: int
     tcp_max_connections_per_client: int
     rate_limit: RateLimit | None
+    batch_io: str
 
     @property
     def worker_count(self) -> int:

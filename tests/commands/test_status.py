@@ -129,6 +129,16 @@ def test_forward_zones_are_shown_when_there_are_some(server: StatusServer) -> No
     assert not any(line.startswith("forward zones") for line in out.getvalue().splitlines())
 
 
+def test_the_udp_io_in_use_is_shown_last(server: StatusServer) -> None:
+    server.status = {**STATUS, "forward_zones": {"corp.example.eu": ["10.0.0.10:53"]},
+                     "udp_io": "python (server.batch_io: off)"}
+    out = io.StringIO()
+    status.run(defaults(), server.endpoint, as_json=False, out=out, err=io.StringIO())
+    assert out.getvalue().splitlines()[-2:] == [
+        "forward zones: corp.example.eu to 10.0.0.10:53",
+        "UDP I/O: python (server.batch_io: off)"]
+
+
 def test_a_supervised_server_shows_its_generation_and_restarts(server: StatusServer) -> None:
     supervisor = {"pid": 40, "workers": 2, "generation": 3, "restarts": 0, "last_death": None}
     server.status = {**STATUS, "supervisor": supervisor}

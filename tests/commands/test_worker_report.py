@@ -59,10 +59,11 @@ def test_status_report_shape(tmp_path: Path) -> None:
     pipeline = Pipeline.from_config(config, active)
     live = PolicyReloader(config, active, lambda: config, lambda _old, _new: None,
                           downloads=False)
-    report = status_report(live.state, lambda: live.config, pipeline, 1234.5)
+    report = status_report(live.state, lambda: live.config, pipeline, 1234.5,
+                           udp_io="python (server.batch_io: off)")
     assert set(report) == {"version", "pid", "started", "policy", "last_reload", "reloads",
                            "failed_reloads", "counters", "blocked_by_list", "workers",
-                           "supervisor", "upstreams", "forward_zones"}
+                           "supervisor", "upstreams", "forward_zones", "udp_io"}
     assert (report["version"], report["pid"], report["started"]) == (__version__, os.getpid(),
                                                                      1234.5)
     assert report["policy"]["lists"] == ["social"]
@@ -76,6 +77,7 @@ def test_status_report_shape(tmp_path: Path) -> None:
     assert report["forward_zones"] == {}
     assert report["blocked_by_list"] == {}
     assert report["supervisor"] is None  # a single process supervises nothing
+    assert report["udp_io"] == "python (server.batch_io: off)"  # as chosen at start
 
 
 def test_status_report_names_the_forward_zones_and_their_servers(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from tests.container.conftest import ContainerServer, wait_for_health
 from tests.container.dockerfiles import REPO, ContainerFiles, build_context
+from tests.integration.harness import in_ci
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 def test_the_context_holds_the_package_and_nothing_of_the_rest(installed: Installed) -> None:
     tops = {path.split("/")[0] for path in installed.context}
-    assert tops == {"pyproject.toml", "README.md", "LICENSE", "resolver", "deploy"}
+    assert tops == {"pyproject.toml", "setup.py", "README.md", "LICENSE", "resolver", "deploy"}
     assert "deploy/dnsfence.yaml" in installed.context
     assert not [p for p in installed.context if "__pycache__" in p or p.endswith(".pyc")]
 
@@ -83,6 +84,22 @@ def test_the_wheel_carries_every_module_and_only_the_package(installed: Installe
     assert modules == {p for p in installed.context if p.startswith("resolver/")
                        and p.endswith(".py")}
     assert {p.split("/")[0] for p in names} == {"resolver", "dnsfence-0.1.0.dist-info"}
+
+
+def test_the_wheel_carries_the_compiled_udp_batch_and_the_venv_serves_with_it(
+        installed: Installed, tmp_path: Path) -> None:
+    """As the image's build stage makes it (with gcc); without a compiler the wheel has
+    no .so and serves on the Python path (tests/test_udp_batch.py builds that one)."""
+    if shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is None:
+        if in_ci():
+            pytest.fail("no C compiler; CI=true, so this is a failure, not a skip")
+        pytest.skip("no C compiler: the wheel has no compiled module")
+    names = zipfile.ZipFile(installed.wheel).namelist()
+    assert [n for n in names if n.startswith("resolver/_udp_batch.") and n.endswith(".so")]
+    done = run([str(installed.venv / "bin" / "python"), "-c",
+                "from resolver.udp_batch import choose; print(choose().description)"],
+               cwd=tmp_path, env=installed.env)
+    assert done.stdout.startswith("batched (recvmmsg/sendmmsg"), done.stdout + done.stderr
 
 
 def test_the_installed_command_is_the_venvs_own(installed: Installed, tmp_path: Path) -> None:
