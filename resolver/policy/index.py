@@ -45,6 +45,10 @@ pattern it matched by, and the glob rules keyed at the parent or above it that a
 force for those groups, in the order a walk meets them (each name tries them itself)."""
 BELOW_MAX = 4_096
 """Parents kept in a `below` memo at most; when full it starts again empty."""
+_ONCE: Below = (None, -2, "", ())
+"""In a `below` memo: a parent seen once. The walk decides that name; the next one below
+the same parent makes the parent's `Below`, so names under distinct parents (forwarded
+names, mostly) cost one dict entry each, not a `Below` that nobody reads again."""
 
 
 def precedence(rule: AnyRule, depth: int) -> tuple[int, bool, bool]:
@@ -258,12 +262,20 @@ class PolicyIndex:
                     if rank > best_rank:
                         best, best_rank, best_pattern = entry, rank, name
         if below is not None and total > 1:
-            found = self._split(name, total, now, groups, below, best, best_rank,
-                                best_pattern)
-            if found is not None:
-                best, best_rank, best_pattern = found
-            return self._with_regexes(name, total, now, groups, best, best_rank,
-                                      best_pattern)
+            parent = name[name.find(".") + 1:]
+            shared = below.get(parent)
+            if shared is not None:
+                found = self._split(name, total, now, groups, parent, shared, below, best,
+                                    best_rank, best_pattern)
+                if found is not None:
+                    best, best_rank, best_pattern = found
+                if self._regexes:
+                    return self._with_regexes(name, total, now, groups, best, best_rank,
+                                              best_pattern)
+                return None if best is None else (best, best_pattern)
+            if len(below) >= BELOW_MAX:
+                below.clear()  # bounded: a flood of random parents cannot grow it
+            below[parent] = _ONCE
         subtree_get, globs, hashed = self._subtree.get, self._globs, self._hashed
         suffix = name
         depth = total
@@ -346,11 +358,12 @@ class PolicyIndex:
             return None
         return best, best_pattern
 
-    def _split(self, name: str, total: int, now: float | None, groups: Groups,
-               below: dict[str, Below], best: AnyRule | None, best_rank: int,
+    def _split(self, name: str, total: int, now: float | None, groups: Groups, parent: str,
+               shared: Below, below: dict[str, Below], best: AnyRule | None, best_rank: int,
                best_pattern: str) -> tuple[AnyRule, int, str] | None:
-        """`lookup`'s walk, as the name's own level and its parent's `Below` (from the memo,
-        or found and kept): the best of the plain, source and glob rules, or None.
+        """`lookup`'s walk, as the name's own level and its parent's `Below` (`shared`,
+        from the memo; made and kept now if the parent was seen once only): the best of
+        the plain, source and glob rules, or None.
 
         The same choice as the walk: the most specific rank wins, and of equal ranks the
         one the walk meets first. A glob's rank never equals a plain or source rule's (the
@@ -382,13 +395,8 @@ class PolicyIndex:
         globs = self._globs
         if best is not None and not globs:
             return best, best_rank, best_pattern  # nothing shorter can be more specific
-        parent = name[name.find(".") + 1:]
-        shared = below.get(parent)
-        if shared is None:
-            shared = self._below(parent, total - 1, now, groups)
-            if len(below) >= BELOW_MAX:
-                below.clear()  # bounded: a flood of random parents cannot grow it
-            below[parent] = shared
+        if shared is _ONCE:
+            shared = below[parent] = self._below(parent, total - 1, now, groups)
         entry_below, rank, pattern, glob_rules = shared
         if rank > best_rank:
             best, best_rank, best_pattern = entry_below, rank, pattern
@@ -431,7 +439,9 @@ class PolicyIndex:
                         if rank > best_rank:
                             best, best_rank, best_pattern = group, rank, suffix
             if globs:
-                kept += [rule for rule in globs.get(suffix, ()) if _applies(rule, now, groups)]
+                here = globs.get(suffix)
+                if here:
+                    kept += [rule for rule in here if _applies(rule, now, groups)]
             elif best is not None:
                 break  # nothing shorter can be more specific
             dot = suffix.find(".")
