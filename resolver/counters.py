@@ -34,6 +34,11 @@ SLOT_BYTES = 1 << 20
 costs nothing; it holds thousands of labelled series (lists, upstreams)."""
 
 _HEADER = struct.Struct("<QqdI")  # sequence, pid, published at, document length
+_SEQUENCE = struct.Struct("<Q")
+_FIELDS = struct.Struct("<qdI")  # the header after its sequence
+# The sequence is stored on its own, first when a write starts and last when it ends: a
+# header packed in one go is copied in whatever order memcpy likes (glibc may store its end
+# first), so a reader could see the old even sequence beside the new length.
 _READ_ATTEMPTS = 100
 
 Series = dict[tuple[str, ...], float]
@@ -121,16 +126,20 @@ class SharedCounters:
         if _HEADER.size + len(document) > self._slot_bytes:
             raise ValueError(f"a worker's report of {len(document)} bytes does not fit")
         base = index * self._slot_bytes
-        sequence = _HEADER.unpack_from(self._map, base)[0]
-        _HEADER.pack_into(self._map, base, sequence + 1, pid, now, 0)  # odd: being written
+        sequence = _SEQUENCE.unpack_from(self._map, base)[0]
+        _SEQUENCE.pack_into(self._map, base, sequence + 1)  # odd: being written
+        _FIELDS.pack_into(self._map, base + _SEQUENCE.size, pid, now, len(document))
         self._map[base + _HEADER.size:base + _HEADER.size + len(document)] = document
-        _HEADER.pack_into(self._map, base, sequence + 2, pid, now, len(document))
+        _SEQUENCE.pack_into(self._map, base, sequence + 2)
 
     def clear(self, index: int) -> None:
         """Empty slot `index` (its worker has exited and its copy was absorbed)."""
         base = index * self._slot_bytes
-        sequence = _HEADER.unpack_from(self._map, base)[0]
-        _HEADER.pack_into(self._map, base, sequence + 2 - sequence % 2, 0, 0.0, 0)
+        sequence = _SEQUENCE.unpack_from(self._map, base)[0]
+        writing = sequence | 1  # odd: being written (already odd if a writer died mid-way)
+        _SEQUENCE.pack_into(self._map, base, writing)
+        _FIELDS.pack_into(self._map, base + _SEQUENCE.size, 0, 0.0, 0)
+        _SEQUENCE.pack_into(self._map, base, writing + 1)
 
     def read(self) -> list[WorkerCounters]:
         """Every report in its slot, in slot order, each copy counted once (see above)."""
@@ -150,9 +159,12 @@ class SharedCounters:
                 continue  # being written just now
             start = base + _HEADER.size
             document = bytes(self._map[start:start + length])
-            if _HEADER.unpack_from(self._map, base)[0] != sequence:
+            if _SEQUENCE.unpack_from(self._map, base)[0] != sequence:
                 continue  # rewritten while read
-            report = json.loads(document)
+            try:
+                report = json.loads(document)
+            except ValueError:
+                continue  # torn all the same (the two processes' stores seen out of order)
             series = {family: {tuple(row[:-1]): float(row[-1]) for row in rows}
                       for family, rows in report["series"].items()}
             return SlotCopy(sequence, WorkerCounters(

@@ -105,3 +105,39 @@ def test_the_supervisors_report_is_not_this_workers_own() -> None:
     own = {name: 1 for name in COUNTER_NAMES}
     supervisor = WorkerCounters(11, 0.0, {name: 7 for name in COUNTER_NAMES}, serving=False)
     assert totals(11, own, [supervisor], COUNTER_NAMES) == {name: 8 for name in COUNTER_NAMES}
+
+
+def test_a_torn_document_is_read_as_not_there_never_as_an_error() -> None:
+    shared = SharedCounters(1, COUNTER_NAMES, slot_bytes=4096)
+    shared.publish(0, 4242, 1.0, {"blocked": 1})
+    # The sequence says "complete" but the bytes are not a document (the stores of another
+    # process seen out of order): the reader gives up on the slot, as for a half-written one.
+    shared._map[32:40] = b"\x00" * 8
+    assert shared.read_slot(0) is None
+    assert shared.read() == []
+
+
+def test_reads_while_another_process_publishes_never_fail() -> None:
+    shared = SharedCounters(1, COUNTER_NAMES, slot_bytes=1 << 16)
+    pid = os.fork()
+    if pid == 0:  # the child: publish reports of changing length, bounded in count
+        try:
+            for n in range(20_000):
+                shared.publish(0, os.getpid(), float(n), {"blocked": n},
+                               {"blocked": {(f"list-{i}",): float(n) for i in range(n % 50)}})
+        finally:
+            os._exit(0)
+    seen = 0
+    try:
+        for _ in range(20_000):
+            found = shared.read()  # raises nothing, whatever moment it reads
+            seen += len(found)
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                pid = 0
+                break
+    finally:
+        if pid:
+            os.waitpid(pid, 0)
+    assert seen > 0
+    [last] = shared.read()
+    assert last.counters["blocked"] >= 0
