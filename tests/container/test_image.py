@@ -37,8 +37,10 @@ class Installed:
 
     @property
     def env(self) -> dict[str, str]:
-        """No PYTHONPATH: the venv's own dnsfence, never the source tree's."""
-        return {**os.environ, "PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": "1"}
+        """No PYTHONPATH: the venv's own dnsfence, never the source tree's. Nor the test
+        run's DNSFENCE_PURE_PYTHON (`make test`'s second pass): the image does not set it."""
+        inherited = {k: v for k, v in os.environ.items() if k != "DNSFENCE_PURE_PYTHON"}
+        return {**inherited, "PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def run(argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None,
