@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import inspect
 import re
 import statistics
 import subprocess
@@ -116,8 +117,10 @@ def _steps(setup: Setup) -> list[tuple[str, Callable[[list[bytes]], None]]]:
             "" if rule.audience is None else rule.audience.group_for(groups)
         _credit(time.thread_time() - started)
 
+    with_memo = "below" in inspect.signature(index.lookup).parameters  # not before it was
     return [("parse_query", parse), ("index.lookup", lookup),
-            ("index.lookup, with the blocking stage's memo of parents", lookup_below),
+            *([("index.lookup, with the blocking stage's memo of parents", lookup_below)]
+              if with_memo else []),
             ("template.render (template made)", render),
             ("audience.group_for", audience)]
 
