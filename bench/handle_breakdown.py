@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import inspect
 import re
 import statistics
 import subprocess
@@ -116,8 +117,10 @@ def _steps(setup: Setup) -> list[tuple[str, Callable[[list[bytes]], None]]]:
             "" if rule.audience is None else rule.audience.group_for(groups)
         _credit(time.thread_time() - started)
 
+    with_memo = "below" in inspect.signature(index.lookup).parameters  # not before it was
     return [("parse_query", parse), ("index.lookup", lookup),
-            ("index.lookup, with the blocking stage's memo of parents", lookup_below),
+            *([("index.lookup, with the blocking stage's memo of parents", lookup_below)]
+              if with_memo else []),
             ("template.render (template made)", render),
             ("audience.group_for", audience)]
 
@@ -163,7 +166,10 @@ def _forwarded_steps(setup: Setup) -> list[tuple[str, Callable[[list[bytes]], No
     from bench.handle_cost import reply_for
     from resolver.stages.cache import CacheStage, cache_key
     from resolver.stages.contract import Request
+    from resolver.upstream import transport
     from resolver.upstream.transport import checked
+
+    framing = getattr(transport, "checked_framed", None)  # absent before one walk per reply
 
     pipeline = setup.pipeline
     cache = pipeline.stage(CacheStage)._cache
@@ -210,10 +216,19 @@ def _forwarded_steps(setup: Setup) -> list[tuple[str, Callable[[list[bytes]], No
         _credit(time.thread_time() - started)
 
     def store(packets: list[bytes]) -> None:
-        made = [(r, checked(reply, r.query.question)[0]) for r, reply in replies(packets)]
+        made = []
+        for request, reply in replies(packets):
+            if framing is None:
+                made.append((request, checked(reply, request.query.question)[0], None))
+            else:
+                answer, _, framed = framing(reply, request.query.question)
+                made.append((request, answer, framed))
         started = time.thread_time()
-        for request, answer in made:
-            cache.put(cache_key(request.query), answer, now, request.query.qname)
+        for request, answer, framed in made:
+            if framed is None:
+                cache.put(cache_key(request.query), answer, now, request.query.qname)
+            else:  # as the cache stage stores it: with the forwarder's framing
+                cache.put(cache_key(request.query), answer, now, request.query.qname, framed)
         _credit(time.thread_time() - started)
 
     def fitted(packets: list[bytes]) -> None:

@@ -2,6 +2,10 @@
 
     python -m bench.profile --py-spy PATH [--workload blocked|cached|forwarded|mixed]...
                             [--blocklist shipped|600k]... [--seconds 5]
+    python -m bench.profile --in-process [--queries 10000]
+
+`--in-process` needs no py-spy: it times `Pipeline.handle` stage by stage and step by step
+inside this process (`bench.handle_cost --breakdown`, which also compares checkouts).
 
 Not part of `make bench` (py-spy is not a Debian package; `pip install py-spy` provides it).
 The setup is the benchmark's (same upstream, same queries, server on CPU 0, dnsperf on
@@ -87,7 +91,14 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["blocked", "cached", "forwarded", "mixed"])
     parser.add_argument("--blocklist", action="append", choices=["shipped", "600k"])
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--in-process", action="store_true",
+                        help="µs per stage and step in process (bench.handle_cost --breakdown)")
+    parser.add_argument("--queries", type=int, default=10_000,
+                        help="with --in-process: queries per timed pass")
     args = parser.parse_args(argv)
+    if args.in_process:
+        from bench.handle_breakdown import breakdown
+        return breakdown(args.queries)
     chosen_workloads = args.workload or ["blocked", "cached"]
     chosen_lists = args.blocklist or ["shipped", "600k"]
     results = REPO / "bench" / "results"

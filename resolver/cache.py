@@ -186,31 +186,33 @@ class AnswerCache:
                 response, qdcount, ancount, nscount, arcount, self.chains, qname, framed)
         except MalformedMessage:
             return UNREAD
+        # comparisons rather than min() and max(): a builtin call each, once per answer
         if rcode == _NXDOMAIN or ancount == 0:
             if negative_ttl is None:
                 return chain
             ttl = negative_ttl
-            if answer_min is not None:
-                ttl = min(ttl, answer_min)
-            ttl = min(ttl, self.max_negative_ttl)
+            if answer_min is not None and answer_min < ttl:
+                ttl = answer_min
+            if self.max_negative_ttl < ttl:
+                ttl = self.max_negative_ttl
         else:
             assert answer_min is not None  # ancount > 0 and OPT never sits in the answer
             ttl = answer_min
-            if negative_ttl is not None:
-                ttl = min(ttl, negative_ttl)
-            ttl = min(ttl, self.max_ttl)
-        lifetime = max(ttl, self.min_ttl)
+            if negative_ttl is not None and negative_ttl < ttl:
+                ttl = negative_ttl
+            if self.max_ttl < ttl:
+                ttl = self.max_ttl
+        lifetime = ttl if ttl > self.min_ttl else self.min_ttl
         if lifetime <= 0:
             return chain
         entry = _Entry(response[2:12], question_end - 12, tuple(segments),
                        tuple([ttl if ttl < lifetime else lifetime for ttl in ttls]),
                        now, lifetime, chain)
         entries = self._entries
-        old = entries.get(key)
+        old = entries.pop(key, None)  # then the new entry goes in at the recent end
         if old is not None:
             self._forget(old)
         entries[key] = entry
-        entries.move_to_end(key)
         self.bytes += entry.footprint
         if len(entries) > self.max_entries:
             self._forget(entries.popitem(last=False)[1])

@@ -221,8 +221,13 @@ class Pipeline:
                                     "no upstream answered in time", udp_size=self._udp_size)
         stale = request.kind is STALE  # no upstream answered: the cache's expired answer
         now = time.time()
-        period = self._policy.current(now)
-        request.ttl_cap = period.ttl_cap(query.qname, now)
+        holder = self._policy
+        period = holder.period
+        if now >= period.until or now < period.since:
+            period = holder.current(now)
+        # as the blocking stage does: no call when no rule changes any more
+        request.ttl_cap = period.ttl_cap(query.qname, now) if now < period.last_bound \
+            else None
         for check in self._checks:  # CNAME inspection, of stale answers too
             answer = check(request, response, period, now)
             if answer is not None:
