@@ -30,11 +30,6 @@ from resolver.stages.contract import (
     FORWARDED,
     SERVFAIL,
     STALE,
-    AnswersLater,
-    AnswersNow,
-    ChecksForwarded,
-    ObservesAnswers,
-    RemembersAnswers,
     Request,
     Series,
     Stage,
@@ -46,6 +41,13 @@ from resolver.stages.meta_queries import MetaQueryStage
 from resolver.stages.parse import ParseStage
 from resolver.stages.querylog import QueryLogStage
 from resolver.stages.repeat import RepeatStage
+from resolver.stages.roles import (
+    AnswersLater,
+    AnswersNow,
+    ChecksForwarded,
+    ObservesAnswers,
+    RemembersAnswers,
+)
 from resolver.stages.special_use import SpecialUseStage
 from resolver.stages.stale import stale_ede
 from resolver.stages.status import StatusStage

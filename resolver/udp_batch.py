@@ -20,18 +20,17 @@ import functools
 import hashlib
 import importlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from resolver.compiled_modules import PURE_PYTHON_ENV, pure_python
 
 if TYPE_CHECKING:  # the module may not be built: imported only when chosen
     from resolver._udp_batch import Batch
 
 log = logging.getLogger("dnsfence")
 
-PURE_PYTHON_ENV = "DNSFENCE_PURE_PYTHON"
-"""Set to 1 (or true, yes): no compiled code, whatever is built and configured."""
 BATCH_IO = ("auto", "off")
 """server.batch_io: auto = the batch when it is built, off = the Python loop."""
 SOURCE = Path(__file__).with_name("_udp_batch.c")
@@ -52,10 +51,6 @@ class UdpIo:
     @property
     def batched(self) -> bool:
         return self.batch is not None
-
-
-def pure_python() -> bool:
-    return os.environ.get(PURE_PYTHON_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
 def choose(batch_io: str = "auto") -> UdpIo:

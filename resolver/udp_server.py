@@ -16,9 +16,8 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from resolver.pipeline import Pipeline
 from resolver.udp_batch import PER_CALL, UdpIo
 
 log = logging.getLogger("dnsfence")
@@ -27,10 +26,21 @@ _DRAIN = 256  # datagrams handled per wake-up before yielding to other callbacks
 _BUFFER = 65_535  # more than any UDP payload: nothing is ever cut
 
 
+class Answering(Protocol):
+    """What the server needs of `resolver.pipeline.Pipeline` (a protocol, so that a compiled
+    server takes a stand-in too)."""
+
+    def handle(self, data: bytes, client: str, now: float, tcp: bool = False) -> Any:
+        """The answer bytes, or a query to pass to `forward`."""
+
+    def forward(self, request: Any, reply: Callable[[bytes], None]) -> None:
+        """Answer a query `handle` did not answer, later, through `reply`."""
+
+
 class UdpServer:
     """Reads datagrams in a reader callback and answers local ones immediately."""
 
-    def __init__(self, sock: socket.socket, pipeline: Pipeline,
+    def __init__(self, sock: socket.socket, pipeline: Answering,
                  loop: asyncio.AbstractEventLoop, io: UdpIo | None = None, *,
                  clock: Callable[[], float] = time.time, buffer: int = _BUFFER) -> None:
         self._sock = sock

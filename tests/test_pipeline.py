@@ -258,6 +258,7 @@ class AnsweringUpstream(Stage):
         done(b"an upstream answer")
 
 
+@pytest.mark.source_only
 def test_an_internal_error_after_forwarding_still_answers_servfail(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     chain = tuple(AnsweringUpstream if stage is UpstreamStage else stage for stage in CHAIN)

@@ -45,10 +45,12 @@ pattern it matched by, and the glob rules keyed at the parent or above it that a
 force for those groups, in the order a walk meets them (each name tries them itself)."""
 BELOW_MAX = 4_096
 """Parents kept in a `below` memo at most; when full it starts again empty."""
-_ONCE: Below = (None, -2, "", ())
+_ONCE_RANK = -2
+_ONCE: Below = (None, _ONCE_RANK, "", ())
 """In a `below` memo: a parent seen once. The walk decides that name; the next one below
 the same parent makes the parent's `Below`, so names under distinct parents (forwarded
-names, mostly) cost one dict entry each, not a `Below` that nobody reads again."""
+names, mostly) cost one dict entry each, not a `Below` that nobody reads again. Told by its
+rank, never by identity: compiled, a `Below` is a C struct, boxed anew whenever stored."""
 
 
 def precedence(rule: AnyRule, depth: int) -> tuple[int, bool, bool]:
@@ -395,7 +397,7 @@ class PolicyIndex:
         globs = self._globs
         if best is not None and not globs:
             return best, best_rank, best_pattern  # nothing shorter can be more specific
-        if shared is _ONCE:
+        if shared[1] == _ONCE_RANK:
             shared = below[parent] = self._below(parent, total - 1, now, groups)
         entry_below, rank, pattern, glob_rules = shared
         if rank > best_rank:

@@ -11,77 +11,37 @@ the same for a while (`remember`): that is how the repeat stage learns its answe
 per stage and nothing more.
 
 Each stage owns its counters (`counters`), applies its own part of a new config
-(`reconfigure`) and releases what it holds (`close`).
+(`reconfigure`) and releases what it holds (`close`). The ways of taking part are
+protocols, in `resolver.stages.roles`.
 """
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
+
+from mypy_extensions import mypyc_attr
 
 from resolver.config.settings import Config
 from resolver.dns.aliases import UNREAD, AliasChain, Unread
-from resolver.dns.answers import EdeCode
 from resolver.dns.message import Framed
 from resolver.dns.query import Query
 from resolver.policy.audience import NO_GROUPS, Groups
 from resolver.policy.index import Found
 from resolver.policy.period import PolicyHolder, PolicyPeriod
-
-
-class ResponseKind(enum.Enum):
-    """What a query got, with the counter it adds to and the Extended DNS Error it carries.
-
-    The lower-case name is the verdict a query log writes ("blocked", "cached" ...).
-    """
-
-    BLOCKED = ("blocked", EdeCode.BLOCKED)
-    CACHED = ("cache_hits", None)
-    FORWARDED = ("forwarded", None)
-    REFUSED = ("refused", EdeCode.PROHIBITED)
-    LOCAL = ("local", None)
-    STALE = ("stale", EdeCode.STALE_ANSWER)
-    SERVFAIL = ("servfail", EdeCode.NO_REACHABLE_AUTHORITY)
-    REJECTED = ("rejected", None)
-    RATE_LIMITED = ("rate_limited", None)
-    """Over its client's rate limit: dropped, or answered truncated (the slip)."""
-
-    def __init__(self, counter: str, ede: EdeCode | None) -> None:
-        self.counter = counter
-        self.ede = ede
-        self.index = len(self.__class__.__members__)
-        """0, 1, ... in declaration order: a list index, where an enum key would cost a
-        Python-level hash per query."""
-
-    @property
-    def verdict(self) -> str:
-        return self.name.lower()
-
-
-# The kinds as module globals, for the stages to import: reading a member from the enum
-# class costs more than a global, once per query.
-BLOCKED = ResponseKind.BLOCKED
-CACHED = ResponseKind.CACHED
-FORWARDED = ResponseKind.FORWARDED
-REFUSED = ResponseKind.REFUSED
-LOCAL = ResponseKind.LOCAL
-STALE = ResponseKind.STALE
-SERVFAIL = ResponseKind.SERVFAIL
-REJECTED = ResponseKind.REJECTED
-RATE_LIMITED = ResponseKind.RATE_LIMITED
-
-
-class LogVerdict(enum.Enum):
-    """What the query log and the metrics say of an answer beside its kind."""
-
-    OBSERVED = "observed"
-    """Answered as usual in a list's warning period, though the ban will block it."""
-
-
-OBSERVED = LogVerdict.OBSERVED
-
+from resolver.stages.response_kind import BLOCKED as BLOCKED
+from resolver.stages.response_kind import CACHED as CACHED
+from resolver.stages.response_kind import FORWARDED as FORWARDED
+from resolver.stages.response_kind import LOCAL as LOCAL
+from resolver.stages.response_kind import OBSERVED as OBSERVED
+from resolver.stages.response_kind import RATE_LIMITED as RATE_LIMITED
+from resolver.stages.response_kind import REFUSED as REFUSED
+from resolver.stages.response_kind import REJECTED as REJECTED
+from resolver.stages.response_kind import SERVFAIL as SERVFAIL
+from resolver.stages.response_kind import STALE as STALE
+from resolver.stages.response_kind import LogVerdict as LogVerdict
+from resolver.stages.response_kind import ResponseKind as ResponseKind
 
 DROP = b""
 """What `handle` returns for a packet that gets no answer at all (e.g. a stray response)."""
@@ -152,46 +112,6 @@ one is, with the kind's Extended DNS Error."""
 Forward = Callable[[Request, Done], None]
 
 
-@runtime_checkable
-class AnswersNow(Protocol):
-    def handle(self, request: Request) -> bytes | None:
-        """The answer, `DROP`, or None to pass the query to the next stage."""
-
-
-@runtime_checkable
-class AnswersLater(Protocol):
-    next: Forward | None
-    """The forward of the next stage that answers later; None at the tail."""
-
-    def forward(self, request: Request, done: Done) -> None:
-        """Get the upstream's message for `request` and call `done` once with it."""
-
-
-@runtime_checkable
-class ChecksForwarded(Protocol):
-    def check_forwarded(self, request: Request, response: bytes, period: PolicyPeriod,
-                        now: float) -> bytes | None:
-        """Called with every upstream message (OPT removed) before it is fitted to the
-        client, in the policy `period` of `now`: an answer of the stage's own replaces it
-        (the stage sets `kind`), None lets it through. It may lower `request.ttl_cap`, which
-        holds the question name's cap at `now`."""
-
-
-@runtime_checkable
-class RemembersAnswers(Protocol):
-    def remember(self, request: Request, answer: bytes) -> None:
-        """Called with every answer made now that stays the same for the same query bytes
-        until `request.same_until`, whichever stage made it."""
-
-
-@runtime_checkable
-class ObservesAnswers(Protocol):
-    def observe(self, request: Request, answer: bytes) -> None:
-        """Called once for every answer, made now or later (`DROP` included), after the
-        stage that made it set `request.kind`. It runs on the query path: it must be
-        cheap, must not block, and must copy what it keeps."""
-
-
 Series = dict[tuple[str, ...], float]
 """One labelled metric family's values, by label values in the order the stage's
 `SERIES` declares the label names."""
@@ -207,6 +127,7 @@ class StageSetup:
     """What the CHAOS status query answers with; None where nothing reports (tests)."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # tests, fuzzers, benchmarks, plugins
 class Stage:
     """Base of every stage: counters, reconfiguration and closing do nothing by default."""
 

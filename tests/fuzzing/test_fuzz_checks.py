@@ -226,6 +226,7 @@ def test_the_chain_answers_each_kind_of_query() -> None:
     assert rcodes["www.example.com"] == dns.rcode.NOERROR
 
 
+@pytest.mark.source_only
 def test_an_error_the_pipeline_guards_against_is_a_finding(
         monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object) -> bytes:
@@ -238,6 +239,7 @@ def test_an_error_the_pipeline_guards_against_is_a_finding(
         chain_target.one(seed)
 
 
+@pytest.mark.source_only
 def test_an_exception_from_handle_escapes_the_target(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(data: bytes) -> None:
         raise RuntimeError("a bug in the reader")
@@ -247,6 +249,7 @@ def test_an_exception_from_handle_escapes_the_target(monkeypatch: pytest.MonkeyP
         chain_target.one(chain_target.join(0, query(), b""))
 
 
+@pytest.mark.source_only
 def test_a_query_left_unanswered_is_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parse_module, "parse_query", lambda data: None)
     monkeypatch.setattr(parse_module, "classify", lambda data: Rejection(Reject.DROP, "test"))
