@@ -23,7 +23,7 @@ from resolver.policy.model import (
     Window,
     rank_of,
 )
-from resolver.policy.name_tables import HashedNames, Slot, add_entry
+from resolver.policy.name_tables import HashedNames, Probe, Slot, add_entry
 
 _LABELS = ["a", "b", "ab", "c"]
 _INSTANTS = [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=d) for d in range(3)]
@@ -164,7 +164,7 @@ def test_below_of_leaves_out_what_only_the_parent_itself_matches() -> None:
 
     exact, below = source(Scope.EXACT), source(Scope.SUBTREE)
     at = _INSTANTS[1].timestamp()
-    hashed = (HashedNames(exact, ["ads.example"]).probe(),)
+    hashed: tuple[Probe, ...] = (HashedNames(exact, ["ads.example"]).probe(),)
     assert below_of({}, hashed, {}, "ads.example", 2, at, NO_GROUPS) == (None, -1, "", ())
     hashed = (*hashed, HashedNames(below, ["example"]).probe())
     assert below_of({}, hashed, {}, "ads.example", 2, at, NO_GROUPS) == (

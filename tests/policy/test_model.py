@@ -9,6 +9,7 @@ import pytest
 
 from resolver.policy.model import (
     Action,
+    AnyRule,
     Location,
     Rule,
     Scope,
@@ -102,7 +103,7 @@ def test_glob_rules_are_keyed_by_their_literal_suffix() -> None:
 
 def test_rank_orders_rules_as_precedence_does() -> None:
     """Deeper first, then an exception before a block, then a plain rule before a glob."""
-    rules = [Rule(p, a, "test", Window(), Location("test.yaml", 1, 1))
+    rules: list[AnyRule] = [Rule(p, a, "test", Window(), Location("test.yaml", 1, 1))
              for p in ("a.example", "*.example", "a*.example") for a in Action]
     rules += [SourceRules("s.txt", a, Scope.SUBTREE, "s", Window(), Location("s.yaml", 1), 1)
               for a in Action]
