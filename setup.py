@@ -37,6 +37,8 @@ HOT_MODULES = (
     "resolver/dns/*.py",
     "resolver/stages/*.py",
     "resolver/policy/index.py",
+    "resolver/policy/below_memo.py",
+    "resolver/policy/name_tables.py",
     "resolver/policy/names.py",
 )
 """What a query runs through; globs, relative to this file."""

@@ -35,7 +35,6 @@ def run(baseline_dir: Path, rounds: int, seconds: float, work: Path) -> dict[str
     shipped, names, files, upstream = interleaved.shipped_setup(work)
     processes: dict[str, Process] = {}
     once: dict[str, dict[tuple[str, int], Path]] = {}
-    figures: dict[str, dict[str, list[float]]] = {}
     try:
         for name in ("dnsfence", BASELINE):
             processes[name] = suite.start(name, shipped, work, upstream.port, settings,
@@ -44,20 +43,10 @@ def run(baseline_dir: Path, rounds: int, seconds: float, work: Path) -> dict[str
             once[name] = interleaved.once_files(work / "queries",
                                                  "a" if name == "dnsfence" else "b",
                                                  rounds, shipped, names)
-            figures[name] = {workload: [] for workload in WORKLOADS}
-        for number in range(1, rounds + 1):
-            order = ("dnsfence", BASELINE) if number % 2 else (BASELINE, "dnsfence")
-            suite.log(f"--- round {number}: {order[0]} first ---")
-            for name in order:
-                process = processes[name]
-                for workload in WORKLOADS:
-                    queries = once[name].get((workload, number)) or getattr(files, workload)
-                    record = suite.measure(process, workload, queries, seconds=seconds,
-                                           once=workload in ("forwarded", "mixed"))
-                    if record["lost"] or record["unexpected_rcodes"]:
-                        raise RuntimeError(f"{name} {workload}: lost {record['lost']}, "
-                                           f"unexpected {record['unexpected_rcodes']}")
-                    figures[name][workload].append(float(record["qps_per_cpu"] or 0))
+        records = interleaved.interleave(processes, rounds,
+                                         interleaved.shipped_cases(files, once),
+                                         seconds=seconds)
+        figures = interleaved.figures(records, "qps_per_cpu")
     finally:
         for process in processes.values():
             process.stop()

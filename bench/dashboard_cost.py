@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,6 @@ def run(rounds: int, seconds: float, work: Path) -> dict[str, Any]:
     shipped, _, files, upstream = interleaved.shipped_setup(work)
     processes: dict[str, Process] = {}
     http_ports: dict[str, int] = {}
-    figures = {name: {w: {"qps": [], "per_cpu": []} for w in WORKLOADS} for name in NAMES}
     polls: dict[str, Any] = {}
     try:
         for name in NAMES:
@@ -99,25 +99,25 @@ def run(rounds: int, seconds: float, work: Path) -> dict[str, Any]:
             suite.warm(process, files)
             _freeze(process, True)
         poller = Poller(http_ports["watched"])
-        for number in range(1, rounds + 1):
-            order = list(NAMES) if number % 2 else list(reversed(NAMES))
-            suite.log(f"--- round {number}: {', '.join(order)} ---")
-            for name in order:
-                process = processes[name]
-                _freeze(process, False)
-                try:
-                    with poller if name == "watched" else contextlib.nullcontext():
-                        for workload in WORKLOADS:
-                            record = suite.measure(process, workload, getattr(files, workload),
-                                                   seconds=seconds)
-                            if record["lost"] or record["unexpected_rcodes"]:
-                                raise RuntimeError(f"{name} {workload}: lost {record['lost']}"
-                                                   f", unexpected {record['unexpected_rcodes']}")
-                            figures[name][workload]["qps"].append(float(record["qps"]))
-                            figures[name][workload]["per_cpu"].append(
-                                float(record["qps_per_cpu"] or 0))
-                finally:
-                    _freeze(process, True)
+
+        @contextlib.contextmanager
+        def turn(name: str) -> Iterator[None]:
+            """The server asked now runs (the other stays frozen), watched if it is."""
+            _freeze(processes[name], False)
+            try:
+                with poller if name == "watched" else contextlib.nullcontext():
+                    yield
+            finally:
+                _freeze(processes[name], True)
+
+        records = interleaved.interleave(
+            processes, rounds,
+            lambda name, number: [(w, getattr(files, w), False) for w in WORKLOADS],
+            seconds=seconds, around=turn)
+        qps = interleaved.figures(records, "qps")
+        per_cpu = interleaved.figures(records, "qps_per_cpu")
+        figures = {name: {w: {"qps": qps[name][w], "per_cpu": per_cpu[name][w]}
+                          for w in WORKLOADS} for name in NAMES}
         polls = {"requests": poller.requests, "failures": poller.failures,
                  "median_ms": round(1000 * statistics.median(poller.seconds), 1)
                  if poller.seconds else None, "bytes": poller.bytes}

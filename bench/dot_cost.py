@@ -70,7 +70,6 @@ def compare(rounds: int, seconds: float, work: Path) -> dict[str, Any]:
     names = workloads.allowed(variants)
     upstream = servers.upstream(work / "upstream", names.zones, tls=(certificate, key)).start()
     processes: dict[str, Process] = {}
-    figures: dict[str, dict[str, list[float]]] = {}
     once: dict[str, dict[tuple[str, int], Path]] = {}
     try:
         upstream.wait_answering(f"bench-probe.{names.zones[0]}", NOERROR, 60)
@@ -87,19 +86,14 @@ def compare(rounds: int, seconds: float, work: Path) -> dict[str, Any]:
             (work / "queries").mkdir(parents=True, exist_ok=True)
             once[name] = interleaved.once_files(work / "queries", f"d{number}x", rounds,
                                                 shipped, names)
-            figures[name] = {"per_cpu": [], "qps": []}
-        order_of = list(plans)
-        for number in range(1, rounds + 1):
-            order = order_of if number % 2 else order_of[::-1]
-            suite.log(f"--- round {number}: {', '.join(order)} ---")
-            for name in order:
-                record = suite.measure(processes[name], WORKLOAD, once[name][(WORKLOAD, number)],
-                                       seconds=seconds, once=True)
-                if record["lost"] or record["unexpected_rcodes"]:
-                    raise RuntimeError(f"{name}: lost {record['lost']}, "
-                                       f"unexpected {record['unexpected_rcodes']}")
-                figures[name]["per_cpu"].append(float(record["qps_per_cpu"] or 0))
-                figures[name]["qps"].append(float(record["qps"]))
+        records = interleaved.interleave(
+            processes, rounds,
+            lambda name, number: [(WORKLOAD, once[name][(WORKLOAD, number)], True)],
+            seconds=seconds)
+        per_cpu = interleaved.figures(records, "qps_per_cpu")
+        qps = interleaved.figures(records, "qps")
+        figures = {name: {"per_cpu": per_cpu[name][WORKLOAD], "qps": qps[name][WORKLOAD]}
+                   for name in processes}
     finally:
         for process in processes.values():
             process.stop()

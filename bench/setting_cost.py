@@ -6,7 +6,7 @@
 Each `--variant NAME=YAML` is one server whose config gets YAML added (empty: the
 defaults); the first is the reference. All run at once pinned to the same CPU (only the one
 being asked works). Each round asks every workload of the shipped lists of each server, the
-order rotated every round, so a slow minute lands on all of them. Forwarded and mixed
+order turned one place every round, so a slow minute lands on all of them. Forwarded and mixed
 queries are new names in every round for every server. Reports the median queries per
 server CPU-second and the paired ratios against the first variant. Only 127.0.0.1.
 """
@@ -57,9 +57,7 @@ def compare(variants: dict[str, str], rounds: int, seconds: float, work: Path,
     shipped, names, files, upstream = interleaved.shipped_setup(work)
     processes: dict[str, Process] = {}
     once: dict[str, dict[tuple[str, int], Path]] = {}
-    figures: dict[str, dict[str, list[float]]] = {}
     more: dict[str, Any] = {}
-    order_of = list(variants)
     try:
         for number, (name, settings) in enumerate(variants.items()):
             own = (lists or {}).get(name)
@@ -68,22 +66,10 @@ def compare(variants: dict[str, str], rounds: int, seconds: float, work: Path,
             suite.warm(processes[name], files)
             once[name] = interleaved.once_files(work / "queries", f"v{number}x", rounds,
                                                 shipped, names)
-            figures[name] = {workload: [] for workload in WORKLOADS}
-        for number in range(1, rounds + 1):
-            shift = number % len(order_of)
-            order = order_of[shift:] + order_of[:shift]
-            suite.log(f"--- round {number}: {', '.join(order)} ---")
-            for name in order:
-                for workload in WORKLOADS:
-                    queries = once[name].get((workload, number)) or getattr(files, workload)
-                    record = suite.measure(processes[name], workload, queries,
-                                           seconds=seconds,
-                                           once=workload in ("forwarded", "mixed"),
-                                           outstanding=outstanding)
-                    if record["lost"] or record["unexpected_rcodes"]:
-                        raise RuntimeError(f"{name} {workload}: lost {record['lost']}, "
-                                           f"unexpected {record['unexpected_rcodes']}")
-                    figures[name][workload].append(float(record["qps_per_cpu"] or 0))
+        records = interleaved.interleave(processes, rounds,
+                                         interleaved.shipped_cases(files, once),
+                                         seconds=seconds, outstanding=outstanding)
+        figures = interleaved.figures(records, "qps_per_cpu")
         for process in processes.values():
             process.stop()
         processes.clear()

@@ -17,9 +17,9 @@ from resolver.lists.problems import Problem
 from resolver.lists.remote_cache import RemoteCache
 from resolver.lists.sources import SourceSpec
 from resolver.policy.audience import Audience
-from resolver.policy.index import NameHashes, hashes_of
 from resolver.policy.loaded import MissingSource
 from resolver.policy.model import Action, Location, RegexRule, Rule, Scope, SourceRules, Window
+from resolver.policy.name_tables import NameHashes, hashes_of
 from resolver.policy.weekly import WeeklySchedule
 
 _LINE_WARNINGS = 20  # bad lines reported one by one per source; the rest are counted

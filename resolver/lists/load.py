@@ -18,9 +18,10 @@ from resolver.lists.list_file import parse_list_file
 from resolver.lists.problems import Problem
 from resolver.lists.remote_cache import RemoteCache
 from resolver.lists.sources import SourceSpec
-from resolver.policy.index import NameHashes, PolicyIndex
+from resolver.policy.index import PolicyIndex
 from resolver.policy.loaded import MissingSource, Policy
 from resolver.policy.model import BlockList, Location, SourceRules
+from resolver.policy.name_tables import NameHashes
 
 
 @dataclass(frozen=True, slots=True)

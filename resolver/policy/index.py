@@ -15,13 +15,11 @@ transition needs no rebuild.
 from __future__ import annotations
 
 import math
-import time
-from array import array
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 
 from resolver.policy.audience import NO_GROUPS, Audience, Groups
+from resolver.policy.below_memo import BELOW_MAX, ONCE, Below, rank_of, split
 from resolver.policy.model import (
     Action,
     AnyRule,
@@ -30,130 +28,20 @@ from resolver.policy.model import (
     Scope,
     SourceRules,
     in_force,
+    precedence,
 )
+from resolver.policy.name_tables import HashedNames, NameHashes, Slot, add_entry, covers, entries
 from resolver.policy.regexes import RegexMatcher
 from resolver.policy.weekly import WeeklySchedule
 
-Entry = Rule | SourceRules
-Slot = Entry | tuple[Entry, ...]
 Found = tuple[AnyRule, str]  # the deciding rule and the pattern that matched
-Below = tuple[Entry | None, int, str, tuple[Rule, ...]]
-"""What the decisions of every name one label below a parent share, for one policy period
-and one set of client groups (`PolicyIndex.lookup`'s `below`): the best plain or source
-rule found from the parent down (None, rank -1 and "" without one), its rank and the
-pattern it matched by, and the glob rules keyed at the parent or above it that are in
-force for those groups, in the order a walk meets them (each name tries them itself)."""
-BELOW_MAX = 4_096
-"""Parents kept in a `below` memo at most; when full it starts again empty."""
-_ONCE_RANK = -2
-_ONCE: Below = (None, _ONCE_RANK, "", ())
-"""In a `below` memo: a parent seen once. The walk decides that name; the next one below
-the same parent makes the parent's `Below`, so names under distinct parents (forwarded
-names, mostly) cost one dict entry each, not a `Below` that nobody reads again. Told by its
-rank, never by identity: compiled, a `Below` is a C struct, boxed anew whenever stored."""
-
-
-def precedence(rule: AnyRule, depth: int) -> tuple[int, bool, bool]:
-    """Most specific first; at equal depth an exception beats a block, a plain rule a glob."""
-    return (depth, rule.action is Action.ALLOW, not rule.is_glob)
-
-
 _ALLOW = Action.ALLOW
-
-
-def _rank(rule: AnyRule, depth: int) -> int:
-    """`precedence` as one int, cheaper to compare on the per-query path."""
-    return (depth << 2) | (2 if rule.action is _ALLOW else 0) | (0 if rule.is_glob else 1)
 
 
 def _epoch(at: datetime | float | None) -> float | None:
     if at is None or isinstance(at, float | int):
         return at
     return at.timestamp()
-
-
-def _add(table: dict[str, Slot], key: str, entry: Entry) -> None:
-    current = table.get(key)
-    if current is None:
-        table[key] = entry
-    elif isinstance(current, tuple):
-        if entry not in current:
-            table[key] = (*current, entry)
-    elif current is not entry:
-        table[key] = (current, entry)
-
-
-def _entries(slot: Slot) -> tuple[Entry, ...]:
-    return slot if isinstance(slot, tuple) else (slot,)
-
-
-def _applies(rule: Rule, now: float | None, groups: Groups) -> bool:
-    """Whether `rule` is in force at `now` (always, for None) for a client in `groups`."""
-    return (now is None or (rule.start <= now < rule.end and (
-        rule.weekly is None or rule.weekly.active(now)))) and (
-        rule.audience is None or rule.audience.reaches(groups))
-
-
-@dataclass(frozen=True, slots=True)
-class NameHashes:
-    """A big source's names reduced to what the index needs: hashes and the fewest labels."""
-
-    hashes: array[int]
-    min_labels: int
-
-
-CHUNK = 8_192
-"""Items handled per step of a long build. A reload builds in a thread beside the
-serving loop; one C call over a million items would hold the GIL for 100 ms or more
-and stall every query, so big builds go in chunks with a GIL release between them."""
-
-
-def hashes_of(names: list[str]) -> NameHashes:
-    """The names' hashes as raw machine integers: taken while a source is parsed, so its
-    strings can be freed before the hash set is built (less memory left fragmented)."""
-    hashes = array("q")
-    fewest = 255
-    for start in range(0, len(names), CHUNK):
-        chunk = names[start:start + CHUNK]
-        hashes.extend(map(hash, chunk))
-        fewest = min(fewest, min(map(_dots, chunk)))
-        time.sleep(0)  # let the serving thread run
-    return NameHashes(hashes, fewest + 1 if names else 1)
-
-
-def _dots(name: str) -> int:
-    return name.count(".")
-
-
-class HashedNames:
-    """Membership of many names by their 64-bit hashes: about 64 bytes a name, not 115.
-
-    A million names as dict keys cost ~145 MB, mostly the strings themselves; a
-    set of their hashes costs ~65 MB and answers as fast (one set probe per
-    suffix, flat in the number of names). The matched name is the query's own
-    suffix, so the strings are not needed to explain a decision. Two names with
-    the same 64-bit hash would be confused; with a million names the chance for
-    any one query is about 1 in 10^13. `hash()` of a str is salted per process,
-    so the set is built in the process that uses it (workers inherit it, and
-    the salt, by fork).
-    """
-
-    __slots__ = ("group", "hashes", "min_labels")
-
-    def __init__(self, group: SourceRules, names: list[str] | NameHashes) -> None:
-        if not isinstance(names, NameHashes):
-            names = hashes_of(names)
-        hashes: set[int] = set()  # never changed after this: a frozenset would cost a copy
-        for start in range(0, len(names.hashes), CHUNK):
-            hashes.update(names.hashes[start:start + CHUNK])
-            time.sleep(0)
-        self.hashes = hashes
-        # suffixes shorter than every name (`com`) are never probed: one cache miss less
-        self.min_labels = names.min_labels
-        self.group = group
-
-    def __contains__(self, name: str) -> bool:
-        return hash(name) in self.hashes
 
 
 class _RegexGroup:
@@ -194,7 +82,7 @@ class PolicyIndex:
             if rule.is_glob:
                 globs.setdefault(rule.suffix, []).append(rule)
             else:
-                _add(exact if rule.scope is Scope.EXACT else subtree, rule.pattern, rule)
+                add_entry(exact if rule.scope is Scope.EXACT else subtree, rule.pattern, rule)
         hashed: list[HashedNames] = []
         for group, names in sources:
             hashed.append(HashedNames(group, names))
@@ -209,10 +97,7 @@ class PolicyIndex:
             audiences = audiences or regex.audience is not None
         self._subtree = subtree
         self._exact = exact
-        # (hashes, group, fewest labels, subtree?) per source: plain tuples, since this is
-        # probed for every suffix of every query
-        self._hashed = tuple((t.hashes, t.group, t.min_labels, t.group.scope is Scope.SUBTREE)
-                             for t in hashed)
+        self._hashed = tuple(t.probe() for t in hashed)
         self._globs = {k: tuple(v) for k, v in globs.items()}
         self._regexes = tuple(_RegexGroup(v) for v in grouped.values())
         self.size = size
@@ -240,14 +125,14 @@ class PolicyIndex:
         for a client in `groups`: a list that does not apply to the client is skipped, so
         the next best rule decides (an exempted group falls through to other lists).
 
-        This is the server's per-query path, so precedence is an int (`_rank`) rather
+        This is the server's per-query path, so precedence is an int (`rank_of`) rather
         than a tuple, and a key with one rule (the usual case) skips the loop.
 
         `below`, a memo the caller keeps for one policy period and one set of groups
         (empty to begin with, and `at` always within that period), holds what names below
-        the same parent share: a new name below a parent seen before (a random label
-        under a blocked domain) then costs its own level and one dict lookup, not a walk
-        over every suffix. The answer is the same with or without it.
+        the same parent share (below_memo.py): a new name below a parent seen before (a
+        random label under a blocked domain) then costs its own level and one dict lookup,
+        not a walk over every suffix. The answer is the same with or without it.
         """
         now = at if at.__class__ is float else _epoch(at)
         best: AnyRule | None = None
@@ -260,15 +145,15 @@ class PolicyIndex:
                 if (now is None or (entry.start <= now < entry.end and (
                         entry.weekly is None or entry.weekly.active(now)))) and (
                         entry.audience is None or entry.audience.reaches(groups)):
-                    rank = _rank(entry, total)
+                    rank = rank_of(entry, total)
                     if rank > best_rank:
                         best, best_rank, best_pattern = entry, rank, name
         if below is not None and total > 1:
             parent = name[name.find(".") + 1:]
             shared = below.get(parent)
             if shared is not None:
-                found = self._split(name, total, now, groups, parent, shared, below, best,
-                                    best_rank, best_pattern)
+                found = split(self._subtree, self._hashed, self._globs, name, total, now,
+                              groups, parent, shared, below, best, best_rank, best_pattern)
                 if found is not None:
                     best, best_rank, best_pattern = found
                 if self._regexes:
@@ -277,7 +162,7 @@ class PolicyIndex:
                 return None if best is None else (best, best_pattern)
             if len(below) >= BELOW_MAX:
                 below.clear()  # bounded: a flood of random parents cannot grow it
-            below[parent] = _ONCE
+            below[parent] = ONCE
         subtree_get, globs, hashed = self._subtree.get, self._globs, self._hashed
         suffix = name
         depth = total
@@ -290,7 +175,7 @@ class PolicyIndex:
                         if (now is None or (entry.start <= now < entry.end and (
                                 entry.weekly is None or entry.weekly.active(now)))) and (
                                 entry.audience is None or entry.audience.reaches(groups)):
-                            rank = _rank(entry, depth)
+                            rank = rank_of(entry, depth)
                             if rank > best_rank:
                                 best, best_rank, best_pattern = entry, rank, suffix
                 elif (now is None or (slot.start <= now < slot.end and (
@@ -306,7 +191,7 @@ class PolicyIndex:
                             and (now is None or (group.start <= now < group.end and (
                                 group.weekly is None or group.weekly.active(now)))) \
                             and (group.audience is None or group.audience.reaches(groups)):
-                        rank = _rank(group, depth)
+                        rank = rank_of(group, depth)
                         if rank > best_rank:
                             best, best_rank, best_pattern = group, rank, suffix
             if globs:
@@ -315,7 +200,7 @@ class PolicyIndex:
                                                 and (rule.weekly is None
                                                      or rule.weekly.active(now)))) \
                             and (rule.audience is None or rule.audience.reaches(groups)):
-                        rank = _rank(rule, rule.depth)
+                        rank = rank_of(rule, rule.depth)
                         if rank > best_rank and rule.matches(name):
                             best, best_rank, best_pattern = rule, rank, rule.pattern
             elif best is not None:
@@ -331,7 +216,7 @@ class PolicyIndex:
                                             and (rule.weekly is None
                                                  or rule.weekly.active(now)))) \
                         and (rule.audience is None or rule.audience.reaches(groups)):
-                    rank = _rank(rule, rule.depth)
+                    rank = rank_of(rule, rule.depth)
                     if rank > best_rank and rule.matches(name):
                         best, best_rank, best_pattern = rule, rank, rule.pattern
         return self._with_regexes(name, total, now, groups, best, best_rank, best_pattern)
@@ -360,114 +245,19 @@ class PolicyIndex:
             return None
         return best, best_pattern
 
-    def _split(self, name: str, total: int, now: float | None, groups: Groups, parent: str,
-               shared: Below, below: dict[str, Below], best: AnyRule | None, best_rank: int,
-               best_pattern: str) -> tuple[AnyRule, int, str] | None:
-        """`lookup`'s walk, as the name's own level and its parent's `Below` (`shared`,
-        from the memo; made and kept now if the parent was seen once only): the best of
-        the plain, source and glob rules, or None.
-
-        The same choice as the walk: the most specific rank wins, and of equal ranks the
-        one the walk meets first. A glob's rank never equals a plain or source rule's (the
-        lowest bit tells them apart), so meeting the name's level first, then the
-        parent's plain and source rules, then its globs in walk order, chooses as the walk
-        does. A glob keyed at the name itself has more labels than the name: none can match.
-        """
-        floor = total << 2
-        slot = self._subtree.get(name)
-        if slot is not None:
-            for entry in (slot if isinstance(slot, tuple) else (slot,)):
-                if (now is None or (entry.start <= now < entry.end and (
-                        entry.weekly is None or entry.weekly.active(now)))) and (
-                        entry.audience is None or entry.audience.reaches(groups)):
-                    rank = floor | (2 if entry.action is _ALLOW else 0) | 1
-                    if rank > best_rank:
-                        best, best_rank, best_pattern = entry, rank, name
-        hashed = self._hashed
-        if hashed and floor + 3 > best_rank:
-            h = hash(name)
-            for hashes, group, fewest, _ in hashed:
-                if total >= fewest and h in hashes \
-                        and (now is None or (group.start <= now < group.end and (
-                            group.weekly is None or group.weekly.active(now)))) \
-                        and (group.audience is None or group.audience.reaches(groups)):
-                    rank = _rank(group, total)
-                    if rank > best_rank:
-                        best, best_rank, best_pattern = group, rank, name
-        globs = self._globs
-        if best is not None and not globs:
-            return best, best_rank, best_pattern  # nothing shorter can be more specific
-        if shared[1] == _ONCE_RANK:
-            shared = below[parent] = self._below(parent, total - 1, now, groups)
-        entry_below, rank, pattern, glob_rules = shared
-        if rank > best_rank:
-            best, best_rank, best_pattern = entry_below, rank, pattern
-        for rule in glob_rules:
-            if rule.depth <= total:
-                rank = _rank(rule, rule.depth)
-                if rank > best_rank and rule.matches(name):
-                    best, best_rank, best_pattern = rule, rank, rule.pattern
-        return None if best is None else (best, best_rank, best_pattern)
-
-    def _below(self, parent: str, depth: int, now: float | None, groups: Groups) -> Below:
-        """The `Below` of `parent` (`depth` labels): `lookup`'s walk from the parent down,
-        without what only the parent itself matches (its exact rules and exact sources),
-        and with the globs in force kept for each name below to try."""
-        best: Entry | None = None
-        best_pattern = ""
-        best_rank = -1
-        kept: list[Rule] = []
-        subtree_get, globs, hashed = self._subtree.get, self._globs, self._hashed
-        suffix = parent
-        while depth > 0:
-            floor = depth << 2
-            slot = subtree_get(suffix)
-            if slot is not None and floor + 3 > best_rank:
-                for entry in (slot if isinstance(slot, tuple) else (slot,)):
-                    if (now is None or (entry.start <= now < entry.end and (
-                            entry.weekly is None or entry.weekly.active(now)))) and (
-                            entry.audience is None or entry.audience.reaches(groups)):
-                        rank = _rank(entry, depth)
-                        if rank > best_rank:
-                            best, best_rank, best_pattern = entry, rank, suffix
-            if hashed and floor + 3 > best_rank:
-                h = hash(suffix)
-                for hashes, group, fewest, subtree in hashed:
-                    if subtree and depth >= fewest and h in hashes \
-                            and (now is None or (group.start <= now < group.end and (
-                                group.weekly is None or group.weekly.active(now)))) \
-                            and (group.audience is None or group.audience.reaches(groups)):
-                        rank = _rank(group, depth)
-                        if rank > best_rank:
-                            best, best_rank, best_pattern = group, rank, suffix
-            if globs:
-                here = globs.get(suffix)
-                if here:
-                    kept += [rule for rule in here if _applies(rule, now, groups)]
-            elif best is not None:
-                break  # nothing shorter can be more specific
-            dot = suffix.find(".")
-            if dot < 0:
-                break
-            suffix = suffix[dot + 1:]
-            depth -= 1
-        if globs:  # globs in the last label (`tiktok.*`) have no literal suffix
-            kept += [rule for rule in globs.get("", ()) if _applies(rule, now, groups)]
-        return best, best_rank, best_pattern, tuple(kept)
-
     def covering(self, name: str) -> Iterator[AnyRule]:
         """Every rule that covers `name` at some time (for time questions, not the hot path)."""
         slot = self._exact.get(name)
         if slot is not None:
-            yield from _entries(slot)
-        for hashes, group, _fewest, below in self._hashed:
-            if self._in_hashes(hashes, below, name):
+            yield from entries(slot)
+        for hashes, group, _fewest, subtree in self._hashed:
+            if covers(hashes, subtree, name):
                 yield group
         suffix = name
         while suffix:
             slot = self._subtree.get(suffix)
             if slot is not None:
-                yield from _entries(slot)
+                yield from entries(slot)
             for rule in self._globs.get(suffix, ()):
                 if rule.matches(name):
                     yield rule
@@ -485,18 +275,6 @@ class PolicyIndex:
         """Whether a list that applies only to some clients covers `name` (then its
         decision may differ from client to client)."""
         return self.audiences and any(r.audience is not None for r in self.covering(name))
-
-    @staticmethod
-    def _in_hashes(hashes: set[int], below: bool, name: str) -> bool:
-        if not below:
-            return hash(name) in hashes
-        suffix = name
-        while suffix:
-            if hash(suffix) in hashes:
-                return True
-            dot = suffix.find(".")
-            suffix = suffix[dot + 1:] if dot >= 0 else ""
-        return False
 
     def next_change(self, name: str, after: float) -> float | None:
         """The first instant after `after` at which a rule covering `name` starts or ends,

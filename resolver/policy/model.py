@@ -251,6 +251,11 @@ def in_force(rule: AnyRule, at: float) -> bool:
     return rule.start <= at < rule.end and (rule.weekly is None or rule.weekly.active(at))
 
 
+def precedence(rule: AnyRule, depth: int) -> tuple[int, bool, bool]:
+    """Most specific first; at equal depth an exception beats a block, a plain rule a glob."""
+    return (depth, rule.action is Action.ALLOW, not rule.is_glob)
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """The decision for one name at one instant, with the rule that made it."""

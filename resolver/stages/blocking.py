@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from resolver.config.settings import Config
 from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
 from resolver.policy.audience import Groups
-from resolver.policy.index import Below, Found
+from resolver.policy.below_memo import Below
+from resolver.policy.index import Found
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.period import PolicyPeriod
 from resolver.stages.contract import BLOCKED, Request, Stage, StageSetup

@@ -20,6 +20,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -840,6 +842,21 @@ class Dnsfence:
     def dig(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The real ``dig @HOST -p PORT +time=2 +tries=1 ARGS``."""
         return dig(self.host, self.port, *args)
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    def http_get(self, path: str, timeout: float = 5.0) -> tuple[int, str]:
+        """GET `path` (``/healthz``, ``/metrics?...``) from the server's HTTP listener:
+        the status and the body, for an error status too (a 503 says why)."""
+        if self.http_address is None:
+            raise RuntimeError("the server announced no HTTP listener")
+        host, port = self.http_address
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}{path}",
+                                        timeout=timeout) as response:
+                return int(response.status), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return int(error.code), error.read().decode()
 
     # -- internals -------------------------------------------------------------------------
 

@@ -405,3 +405,16 @@ def test_dnsfence_factory_defaults_to_session_unbound_and_test_blocklists(
     other = dnsfence_factory(upstream="127.0.0.1:9", blocklists="/nonexistent", program=program)
     assert other.port != server.port
     assert rcode_name(other.query("example.com")) == "NXDOMAIN"
+
+
+def test_http_get_returns_the_status_and_body_of_errors_too(
+    dnsfence_factory: DnsfenceFactory,
+) -> None:
+    server = dnsfence_factory()
+    status, body = server.http_get("/healthz")
+    assert status == 200 and body.startswith("ok: 1 worker answering DNS"), body
+    status, body = server.http_get("/no-such-page")
+    assert status == 404 and body.startswith("not found"), body
+    without = dnsfence_factory(http="")  # turned off
+    with pytest.raises(RuntimeError, match="no HTTP listener"):
+        without.http_get("/healthz")

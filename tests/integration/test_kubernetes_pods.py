@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import dns.rcode
@@ -43,16 +41,6 @@ def wait_for(server: Dnsfence, name: str, expected: str) -> None:
                what=f"{name} to be answered {expected}")
 
 
-def healthz(server: Dnsfence, query: str = "") -> int:
-    assert server.http_address is not None
-    host, port = server.http_address
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}/healthz{query}", timeout=5) as reply:
-            return int(reply.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
-
-
 class ProbeWatch:
     """Asks `/healthz?exclude=reload` as the kubelet would, but every 50 ms, on a thread,
     and keeps the longest stretch of failures: a reload must not make the pod unready."""
@@ -70,7 +58,7 @@ class ProbeWatch:
         while not self._stop.wait(0.05):
             now = time.monotonic()
             try:
-                ok = healthz(self._server, "?exclude=reload") == 200
+                ok = self._server.http_get("/healthz?exclude=reload")[0] == 200
             except OSError:
                 ok = False
             self.asked += 1
@@ -123,8 +111,8 @@ def test_configmap_volumes_swapped_by_the_kubelet_are_reloaded(
                                  "  - https://example.com/\n"})
     server.wait_for_stderr(r"reload \(files changed\) failed", timeout=RELOADED)
     assert settled(server, "example.com", "NXDOMAIN")
-    assert healthz(server) == 503  # monitoring sees the failure
-    assert healthz(server, "?exclude=reload") == 200  # the kubelet's probes keep the pod
+    assert server.http_get("/healthz")[0] == 503  # monitoring sees the failure
+    assert server.http_get("/healthz?exclude=reload")[0] == 200  # the kubelet's probes keep the pod
     probes.stop()
     # four reloads, three of them new generations of workers: the pod stayed ready (the
     # readiness probe marks it unready after failures for periodSeconds x (failureThreshold

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,18 +25,8 @@ def lists(blocklists_dir: BlocklistDir) -> BlocklistDir:
     return blocklists_dir
 
 
-def http_get(server: Dnsfence, path: str) -> tuple[int, str]:
-    assert server.http_address is not None, "the server announced no HTTP listener"
-    host, port = server.http_address
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 def scrape(server: Dnsfence) -> Samples:
-    status, text = http_get(server, "/metrics")
+    status, text = server.http_get("/metrics")
     assert status == 200
     found: Samples = {}
     for family in text_string_to_metric_families(text):
@@ -112,37 +100,37 @@ def test_several_workers_are_summed_each_series_once(dnsfence_factory: DnsfenceF
 def test_healthz_is_503_while_the_lists_on_disk_fail_to_load(
         dnsfence_factory: DnsfenceFactory, lists: BlocklistDir) -> None:
     server = dnsfence_factory()
-    status, body = http_get(server, "/healthz")
+    status, body = server.http_get("/healthz")
     assert (status, body.split(":")[0]) == (200, "ok")
     broken = lists.write_text("tiktok.yaml", "name: tiktok\neffective: not a date\n"
                                              "domains: [tiktok.com]\n")
     server.wait_for_stderr(r"reload \(files changed\) failed", timeout=10)
-    status, body = http_get(server, "/healthz")
+    status, body = server.http_get("/healthz")
     assert status == 503
     assert f"{broken.name}:2" in body and "still enforcing the policy loaded at" in body
     assert rcode_name(server.query("www.tiktok.com")) == "NXDOMAIN"  # the last good policy
     lists.write("tiktok", domains=["tiktok.com"], effective="2023-03-20")
     server.wait_for_stderr(r"reloaded \(files changed\)", timeout=10)
-    assert http_get(server, "/healthz")[0] == 200
+    assert server.http_get("/healthz")[0] == 200
 
 
 def test_healthz_is_503_when_dns_does_not_answer(dnsfence_factory: DnsfenceFactory,
                                                  lists: BlocklistDir) -> None:
     server = dnsfence_factory(workers="2")
     # ready once both forked workers have reported (a readiness probe retries likewise)
-    eventually(lambda: http_get(server, "/healthz")[0] == 200, "both workers reporting")
+    eventually(lambda: server.http_get("/healthz")[0] == 200, "both workers reporting")
     children_file = Path(f"/proc/{server.pid}/task/{server.pid}/children")
     children = [int(pid) for pid in children_file.read_text().split()]
     assert len(children) == 2
     for child in children:
         os.kill(child, signal.SIGSTOP)  # stuck workers: DNS goes unanswered
     try:
-        status, body = http_get(server, "/healthz")
+        status, body = server.http_get("/healthz")
         assert status == 503 and "no DNS answer from 127.0.0.1" in body
     finally:
         for child in children:
             os.kill(child, signal.SIGCONT)
-    eventually(lambda: http_get(server, "/healthz")[0] == 200, "/healthz back to 200")
+    eventually(lambda: server.http_get("/healthz")[0] == 200, "/healthz back to 200")
 
 
 def test_no_http_listener_when_turned_off(dnsfence_factory: DnsfenceFactory,

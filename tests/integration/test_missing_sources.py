@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import dns.edns
@@ -61,16 +59,6 @@ def _config(tmp_path: Path, *lines: str) -> Path:
     return config
 
 
-def _healthz(server: Dnsfence) -> tuple[int, str]:
-    assert server.http_address is not None
-    host, port = server.http_address
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 def _warnings_naming(server: Dnsfence, url: str) -> list[str]:
     return [line for line in server.stderr_lines() if " WARNING " in line and url in line]
 
@@ -103,7 +91,7 @@ def test_a_server_starts_without_an_unreachable_source_and_loads_it_when_it_come
     [missing] = json.loads(as_json.stdout)["policy"]["missing_sources"]
     assert (missing["url"], missing["list"]) == (url, "remote")
     assert missing["failures"] >= 1 and "Connection refused" in missing["last_error"]
-    code, body = _healthz(server)
+    code, body = server.http_get("/healthz")
     assert code == 200 and f"serving without 1 source never downloaded yet: {url}" in body
 
     # it keeps trying, with backoff, and says so at info level (the warning was once)
@@ -126,7 +114,7 @@ def test_a_server_starts_without_an_unreachable_source_and_loads_it_when_it_come
     status = run_dnsfence("status", "--server", server.address, "--json")
     assert status.returncode == 0, status.stdout
     assert json.loads(status.stdout)["policy"]["missing_sources"] == []
-    code, body = _healthz(server)
+    code, body = server.http_get("/healthz")
     assert code == 200 and "serving without" not in body
     assert len(_warnings_naming(server, url)) == 1
 

@@ -11,8 +11,6 @@ import signal
 import socket
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,16 +67,6 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
-def healthz(server: Dnsfence) -> tuple[int, str]:
-    assert server.http_address is not None
-    host, port = server.http_address
-    try:
-        with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
-
-
 def blocked(server: Dnsfence, name: str) -> bool:
     reply = server.query(name, timeout=2.0)
     if dns.rcode.to_text(reply.rcode()) == "NXDOMAIN":
@@ -107,7 +95,7 @@ def test_ready_reload_and_stop_are_told_when_they_happen(
     assert ready["STATUS"] == (f"serving DNS on {server.address} with {workers} "
                                f"worker{'s' * (workers != '1')}, HTTP on {http_host}:{http_port}")
     # by READY=1 every worker answers: /healthz counts them and asks the DNS port itself
-    status, body = healthz(server)
+    status, body = server.http_get("/healthz")
     assert status == 200, body
     assert body.startswith(f"ok: {workers} worker{'s' * (workers != '1')} answering DNS")
     assert blocked(server, "www.tiktok.com") and not blocked(server, "www.example.test")
@@ -155,6 +143,6 @@ def test_a_worker_death_is_a_status_line_until_it_serves_again(
     back = notify.next()
     assert back == {"STATUS": ready["STATUS"]}
     wait_until(lambda: len(children(server.pid)) == 2, timeout=5, what="two workers")
-    status, body = healthz(server)
+    status, body = server.http_get("/healthz")
     assert status == 200 and body.startswith("ok: 2 workers answering DNS"), body
 

@@ -8,8 +8,9 @@ from pathlib import Path
 from resolver.lists.ingest import NOT_DOWNLOADED, ingest, read_text
 from resolver.lists.remote_cache import RemoteCache
 from resolver.lists.sources import Format, SourceSpec
-from resolver.policy.index import NameHashes, PolicyIndex, hashes_of
+from resolver.policy.index import PolicyIndex
 from resolver.policy.model import Action, Location, Scope, Window
+from resolver.policy.name_tables import NameHashes, hashes_of
 
 WINDOW = Window(datetime(2024, 1, 1, tzinfo=UTC), None)
 WHERE = Location("lists/ban.yaml", 7, 5)

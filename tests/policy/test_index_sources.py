@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver.policy.index import HashedNames, PolicyIndex, decide_by_scan
+from resolver.policy.index import PolicyIndex, decide_by_scan
 from resolver.policy.model import Action, Location, Rule, Scope, SourceRules, Window
 
 WINDOW = Window(datetime(2024, 1, 1, tzinfo=UTC), None)
@@ -19,15 +19,6 @@ BEFORE = datetime(2023, 1, 1, tzinfo=UTC).timestamp()
 def group(action: Action, scope: Scope, count: int, name: str = "src") -> SourceRules:
     return SourceRules(f"vendor/{name}.txt", action, scope, "l", WINDOW,
                        Location("l.yaml", 5, 5), count)
-
-
-def test_hashed_names_membership() -> None:
-    names = [f"host{i}.example.net" for i in range(5000)]
-    table = HashedNames(group(Action.BLOCK, Scope.EXACT, len(names)), names)
-    assert all(name in table for name in names)
-    assert "host5000.example.net" not in table
-    assert "example.net" not in table
-    assert table.min_labels == 3
 
 
 def test_source_semantics() -> None:

@@ -7,7 +7,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from resolver.policy.model import Action, Location, Rule, Window
+from resolver.policy.below_memo import rank_of
+from resolver.policy.model import (
+    Action,
+    AnyRule,
+    Location,
+    Rule,
+    Scope,
+    SourceRules,
+    Window,
+    precedence,
+)
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 T0 = datetime(2023, 3, 19, 23, tzinfo=UTC)
@@ -89,3 +99,18 @@ def test_glob_rules_are_keyed_by_their_literal_suffix() -> None:
     assert rule("a.*.example").suffix == "example"
     assert rule("tiktok.*").suffix == ""
     assert rule("tiktok.com").suffix == "tiktok.com" and not rule("tiktok.com").is_glob
+
+
+def test_rank_orders_rules_as_precedence_does() -> None:
+    """Deeper first, then an exception before a block, then a plain rule before a glob."""
+    rules: list[AnyRule] = [Rule(p, a, "test", Window(), Location("test.yaml", 1, 1))
+             for p in ("a.example", "*.example", "a*.example") for a in Action]
+    rules += [SourceRules("s.txt", a, Scope.SUBTREE, "s", Window(), Location("s.yaml", 1), 1)
+              for a in Action]
+    ranked = [(rule, depth) for rule in rules for depth in (1, 2, 3)]
+    for one, one_depth in ranked:
+        for other, other_depth in ranked:
+            assert (rank_of(one, one_depth) > rank_of(other, other_depth)) == (
+                precedence(one, one_depth) > precedence(other, other_depth)), (one, other)
+    glob, plain = rule("*.example"), rule("a.example")
+    assert rank_of(plain, 2) > rank_of(glob, 2) and rank_of(glob, 3) > rank_of(plain, 2)

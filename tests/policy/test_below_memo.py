@@ -1,6 +1,7 @@
-"""`PolicyIndex.lookup` with a `below` memo (what names below one parent share) decides
-exactly as the plain walk: the same rule object and the same pattern, for every kind of
-rule, window, audience and client group, with the memo shared by many names."""
+"""The `below` memo (what names below one parent share): `below_of` keeps what the walk from
+a parent down finds, and `PolicyIndex.lookup` with the memo decides exactly as the plain
+walk: the same rule object and the same pattern, for every kind of rule, window, audience
+and client group, with the memo shared by many names."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.policy.audience import NO_GROUPS, Audience
-from resolver.policy.index import BELOW_MAX, Below, PolicyIndex
+from resolver.policy.below_memo import BELOW_MAX, ONCE, Below, below_of, split
+from resolver.policy.index import PolicyIndex
 from resolver.policy.model import (
     Action,
     Location,
@@ -19,7 +21,9 @@ from resolver.policy.model import (
     Scope,
     SourceRules,
     Window,
+    rank_of,
 )
+from resolver.policy.name_tables import HashedNames, Probe, Slot, add_entry
 
 _LABELS = ["a", "b", "ab", "c"]
 _INSTANTS = [datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=d) for d in range(3)]
@@ -124,3 +128,72 @@ def test_siblings_share_their_parent_and_the_memo_stays_bounded() -> None:
     for n in range(BELOW_MAX + 5):
         index.lookup(f"x.p{n}.example", at, below=memo)
     assert 0 < len(memo) <= BELOW_MAX
+
+
+def _rule(pattern: str, action: Action = Action.BLOCK, window: Window | None = None,
+          audience: Audience | None = None) -> Rule:
+    return Rule(pattern, action, "t", window or Window(_INSTANTS[0], None), Location("t.yaml", 1),
+                audience=audience)
+
+
+def test_below_of_keeps_the_best_plain_rule_above_and_the_globs_in_force() -> None:
+    block = _rule("tiktok.com")
+    exception = _rule("www.tiktok.com", Action.ALLOW)
+    subtree: dict[str, Slot] = {}
+    for rule in (block, exception):
+        add_entry(subtree, rule.pattern, rule)
+    near, far, last = _rule("v*.www.tiktok.com"), _rule("*.com"), _rule("tiktok.*")
+    later = _rule("a*.www.tiktok.com", window=Window(_INSTANTS[2], None))
+    staff_only = _rule("b*.www.tiktok.com", audience=Audience(only=("staff",)))
+    globs = {"www.tiktok.com": (near, later, staff_only), "com": (far,), "": (last,)}
+    at = _INSTANTS[1].timestamp()
+    got = below_of(subtree, (), globs, "www.tiktok.com", 3, at, NO_GROUPS)
+    assert got == (exception, rank_of(exception, 3), "www.tiktok.com", (near, far, last))
+    staff = below_of(subtree, (), globs, "www.tiktok.com", 3, at, frozenset({"staff"}))
+    assert staff[3] == (near, staff_only, far, last)
+    assert below_of({}, (), {}, "www.tiktok.com", 3, at, NO_GROUPS) == (None, -1, "", ())
+
+
+def test_below_of_leaves_out_what_only_the_parent_itself_matches() -> None:
+    """An exact source of the parent decides the parent, never a name below it."""
+    window = Window(_INSTANTS[0], None)
+
+    def source(scope: Scope) -> SourceRules:
+        return SourceRules(f"{scope.name}.txt", Action.BLOCK, scope, "src", window,
+                           Location("s.yaml", 2), 1)
+
+    exact, below = source(Scope.EXACT), source(Scope.SUBTREE)
+    at = _INSTANTS[1].timestamp()
+    hashed: tuple[Probe, ...] = (HashedNames(exact, ["ads.example"]).probe(),)
+    assert below_of({}, hashed, {}, "ads.example", 2, at, NO_GROUPS) == (None, -1, "", ())
+    hashed = (*hashed, HashedNames(below, ["example"]).probe())
+    assert below_of({}, hashed, {}, "ads.example", 2, at, NO_GROUPS) == (
+        below, rank_of(below, 1), "example", ())
+
+
+def test_a_parent_seen_once_is_marked_and_the_next_name_below_it_makes_its_below() -> None:
+    index = PolicyIndex([_rule("tiktok.com"), _rule("v*.tiktok.com")])
+    at = _INSTANTS[1].timestamp()
+    memo: dict[str, Below] = {}
+    index.lookup("a.tiktok.com", at, below=memo)
+    assert memo == {"tiktok.com": ONCE}
+    index.lookup("b.tiktok.com", at, below=memo)
+    shared = memo["tiktok.com"]
+    assert shared != ONCE and shared[2] == "tiktok.com" and len(shared[3]) == 1
+
+
+def test_split_decides_from_the_names_own_level_and_its_parents_below() -> None:
+    block, exception = _rule("example"), _rule("ok.example", Action.ALLOW)
+    subtree: dict[str, Slot] = {}
+    for rule in (block, exception):
+        add_entry(subtree, rule.pattern, rule)
+    at = _INSTANTS[1].timestamp()
+    memo: dict[str, Below] = {"example": ONCE}
+    found = split(subtree, (), {}, "ok.example", 2, at, NO_GROUPS, "example", ONCE, memo,
+                  None, -1, "")
+    assert found == (exception, rank_of(exception, 2), "ok.example")
+    assert memo == {"example": ONCE}  # decided at its own level: the parent's walk not needed
+    found = split(subtree, (), {}, "ads.example", 2, at, NO_GROUPS, "example", ONCE, memo,
+                  None, -1, "")
+    assert found == (block, rank_of(block, 1), "example")
+    assert memo == {"example": (block, rank_of(block, 1), "example", ())}
