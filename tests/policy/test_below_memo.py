@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from resolver.policy.audience import NO_GROUPS, Audience
-from resolver.policy.below_memo import BELOW_MAX, ONCE, Below, below_of, split
+from resolver.policy.below_memo import BELOW_MAX, ONCE, Below, below_of, rank_of, split
 from resolver.policy.index import PolicyIndex
 from resolver.policy.model import (
     Action,
@@ -21,7 +21,6 @@ from resolver.policy.model import (
     Scope,
     SourceRules,
     Window,
-    rank_of,
 )
 from resolver.policy.name_tables import HashedNames, Probe, Slot, add_entry
 
