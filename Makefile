@@ -3,10 +3,11 @@
 #   make venv    .venv with the package (editable) and its test tools
 #   make run     dnsfence serve on 127.0.0.1:5353 with ./blocklists  (ARGS="--upstream ...")
 #   make report  dnsfence report from the query log `make run` writes  (ARGS="--html r.html")
-#   make build   the compiled UDP batch (resolver/_udp_batch.c) in place, after a change to
-#                it (make venv builds it too); without a C compiler dnsfence serves UDP on
-#                its Python path, and this says so
-#   make test    lint, then the whole test suite; when the compiled module is built, the
+#   make build   the compiled parts in place: the UDP batch (resolver/_udp_batch.c) and the
+#                hot modules (mypyc, from the same Python source); without a C compiler
+#                dnsfence runs as pure Python, and this says so. After editing a hot module,
+#                run it again: until then the source runs (resolver/compiled_modules.py)
+#   make test    lint, build, then the whole test suite; when anything is compiled, the
 #                whole suite once more on the pure-Python path (DNSFENCE_PURE_PYTHON=1)
 #   make lint    ruff + mypy + the import layers only
 #   make bench   bench/run.sh
@@ -14,7 +15,7 @@
 #                (FUZZ_RUNS=..., FUZZ_ARGS="-max_total_time=600 ..."; ~15 min on 2 cores)
 #   make soak    10 minutes of mixed traffic at 80 % of one worker's capacity, 609k-name
 #                list, query log on (SOAK_MINUTES=...; needs dnsperf, unbound, the corpora)
-#   make clean   caches and build output (distclean also removes .venv)
+#   make clean   caches and build output, compiled modules included (distclean: .venv too)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -50,8 +51,10 @@ $(STAMP): pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --quiet -e '.[test]'
 	@touch $@
 
-# Built in place, next to its source, warnings as errors; then checked: importable and
-# built from the source beside it (resolver.udp_batch refuses a stale build).
+# Built in place, next to the sources (the C warnings as errors), every time: mypyc turns
+# the hot modules into C again and gcc compiles them (about a minute on 2 cores). Then
+# checked: both importable and built from the sources beside them (a stale build is never
+# used: resolver.udp_batch and resolver.compiled_modules fall back to the Python source).
 build: venv
 	@rm -f $(BUILT)
 	@$(MAKE) --no-print-directory $(BUILT)
@@ -61,12 +64,18 @@ $(BUILT): resolver/_udp_batch.c setup.py $(STAMP)
 			cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]; \
 			headers = os.path.join(sysconfig.get_paths()["include"], "Python.h"); \
 			sys.exit(0 if shutil.which(cc) and os.path.exists(headers) else 1)'; then \
-		CFLAGS="-Wall -Wextra -Werror" $(BIN)/python setup.py --quiet build_ext --inplace \
-			2> >(grep -v -e BetaConfiguration -e 'warnings.warn(msg' >&2); \
+		DNSFENCE_COMPILE=1 CFLAGS="-Wall -Wextra -Werror" \
+			$(BIN)/python setup.py --quiet build_ext --inplace \
+			> >(grep -v -e '^running ' -e '^copying ' -e 'treating generator' >&2) \
+			2> >(grep -v -e BetaConfiguration -e 'warnings.warn(msg' \
+				-e 'Treating generator comprehension' >&2); \
 		$(BIN)/python -c 'import sys; from resolver.udp_batch import compiled; \
 			sys.exit(compiled()[1] or None)'; \
+		DNSFENCE_PURE_PYTHON= $(BIN)/python -c 'import sys, resolver; \
+			print("make build: hot modules", resolver.HOT_MODULES.description); \
+			sys.exit(0 if resolver.HOT_MODULES.compiled else 1)'; \
 	else \
-		echo "make build: no C compiler or Python headers: UDP is served on the Python path"; \
+		echo "make build: no C compiler or Python headers: dnsfence runs as pure Python"; \
 	fi
 	@touch $@
 
@@ -97,10 +106,11 @@ pytest: venv
 	if [ $$rc -eq 5 ]; then echo "make: pytest collected no tests; failing" >&2; fi; \
 	exit $$rc
 
-# Where the compiled module is built, the first run served UDP with it; every install
-# without a compiler serves on the Python path, so the whole suite runs on that too.
+# Where the compiled parts are built, the first run used them; every install without a
+# compiler runs pure Python, so the whole suite runs on that too.
 pytest-pure: venv
-	@if $(BIN)/python -c 'import resolver._udp_batch' 2>/dev/null; then \
+	@if $(BIN)/python -c 'import resolver._udp_batch' 2>/dev/null \
+			|| [ -f resolver/compiled.json ]; then \
 		echo "make: the whole suite again on the pure-Python path (DNSFENCE_PURE_PYTHON=1)"; \
 		DNSFENCE_PURE_PYTHON=1 $(MAKE) --no-print-directory pytest; \
 	fi
@@ -123,7 +133,8 @@ soak: venv
 
 clean:
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info \
-		resolver/*.so $(BUILT)
+		resolver/compiled.json $(BUILT)
+	find resolver -name '*.so' -delete
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean

@@ -11,8 +11,11 @@
 
 - `c-answer`: the same answer from a C loop (recvmmsg, sendmmsg, 64 datagrams a call): the
   floor, the kernel's share of a query, whatever the language.
-- dnsfence as built (the compiled UDP batch where it is) and `dnsfence-python`
-  (`server.batch_io: off`), on blocked, cached and forwarded names.
+- `dnsfence` as built (the compiled UDP batch and the compiled hot modules where they are
+  built: `make build`) and `dnsfence-pure` (`DNSFENCE_PURE_PYTHON=1`: no compiled code at
+  all), on blocked, cached and forwarded names, both with every feature at its default and
+  client groups configured as `bench.groups_cost` sets them (3 groups, 200 networks, every
+  list exempting one group).
 
 Same setup as `make bench` (server on CPU 0; dnsperf and the upstream on CPU 1; queries per
 server CPU-second). Writes bench/results/ceiling-*.json and latest-ceiling.md. Not part
@@ -34,7 +37,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import dnsperf, interleaved, machine, procstat, servers, suite, workloads
+from bench import (
+    dnsperf,
+    groups_cost,
+    interleaved,
+    machine,
+    procstat,
+    servers,
+    suite,
+    workloads,
+)
 
 ANSWER = textwrap.dedent("""
     import asyncio, socket, sys
@@ -147,12 +159,11 @@ datagrams per system call, blocking. What is left of each query's cost is the ke
 
 CASES = {
     "blocked": ("c-answer", "python-answer", "dnsmasq", "unbound", "dnsfence",
-                "dnsfence-python"),
-    "cached": ("dnsmasq", "unbound", "dnsfence", "dnsfence-python"),
-    "forwarded": ("python-forward", "dnsmasq", "unbound", "dnsfence", "dnsfence-python"),
+                "dnsfence-pure"),
+    "cached": ("dnsmasq", "unbound", "dnsfence", "dnsfence-pure"),
+    "forwarded": ("python-forward", "dnsmasq", "unbound", "dnsfence", "dnsfence-pure"),
 }
-"""Per workload, who is measured: `dnsfence` as configured (the compiled UDP batch where it
-is built), `dnsfence-python` with `server.batch_io: off`."""
+"""Per workload, who is measured (see the module's text)."""
 
 
 def minimal(name: str, script: str, work: Path, upstream_port: int) -> servers.Process:
@@ -191,9 +202,11 @@ def start(who: str, work: Path, shipped: Any, upstream_port: int, probe: str
         process.start().wait_answering(
             probe, servers.NXDOMAIN if kind == "answer" else servers.NOERROR, 30)
         return process
-    if who == "dnsfence-python":
-        process = servers.dnsfence(work / who, shipped.directory, upstream_port, name=who,
-                                   settings="server: {batch_io: off}\n")
+    if who.startswith("dnsfence"):
+        lists = groups_cost.grouped_lists(shipped.directory, work / "grouped-lists")
+        process = servers.dnsfence(work / who, lists, upstream_port, name=who,
+                                   settings=groups_cost.groups_setting(),
+                                   pure=who == "dnsfence-pure")
         process.start().wait_answering(suite.probe_name(shipped), servers.NXDOMAIN, 90)
         return process
     return suite.start(who, shipped, work, upstream_port, suite.FULL)

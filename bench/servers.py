@@ -238,7 +238,7 @@ server:
 def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: int = 1,
              cpu: str | None = SERVER_CPU, checkout: Path | None = None,
              name: str = "dnsfence", settings: str = "", upstream: str | None = None,
-             http: str = "") -> Process:
+             http: str = "", pure: bool = False) -> Process:
     """dnsfence from this repository, or with `checkout` from that one (same flags; run
     in it with PYTHONPATH set to it, so that it imports its own `resolver`).
 
@@ -246,7 +246,8 @@ def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: in
     defaults; a `server:` section is merged into the bench's own, e.g.
     `server: {batch_io: off}`); the query log and its state go to `workdir`. No HTTP
     listener unless `http` gives its address (servers run side by side). `upstream`
-    replaces `--upstream 127.0.0.1:UPSTREAM_PORT` (e.g. with a tls:// server).
+    replaces `--upstream 127.0.0.1:UPSTREAM_PORT` (e.g. with a tls:// server). `pure`
+    runs it with DNSFENCE_PURE_PYTHON=1 (no compiled code, whatever is built).
     """
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -257,6 +258,8 @@ def dnsfence(workdir: Path, blocklists: Path, upstream_port: int, *, workers: in
         text += f"state_dir: {workdir / 'state'}\nhttp:\n  listen: '{http}'\n{settings}"
     config.write_text(text)
     env = [] if checkout is None else ["env", f"PYTHONPATH={checkout}"]
+    if pure:
+        env = [*(env or ["env"]), "DNSFENCE_PURE_PYTHON=1"]
     command = _pinned(cpu, [
         *env, sys.executable, "-m", "resolver", "serve", "--config", str(config),
         "--listen", f"{LOOPBACK}:{port}", "--upstream", upstream or f"{LOOPBACK}:{upstream_port}",

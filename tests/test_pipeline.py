@@ -22,7 +22,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolver import pipeline as pipeline_module
 from resolver.config.settings import Config
 from resolver.dns.query import parse_query
 from resolver.pipeline import CHAIN, Pipeline, counter_names
@@ -248,33 +247,27 @@ def test_a_config_change_is_in_force_for_the_very_next_query(tmp_path: Path) -> 
     assert dns.message.from_wire(answer).authority[0].ttl == 30
 
 
-class AnsweringUpstream(Stage):
-    """A tail that answers every question at once with bytes no client answer can be
-    made of."""
+class BrokenCheck(Stage):
+    """A bug in building the client's answer: it raises on every upstream message."""
 
-    next = None
-
-    def forward(self, request: Request, done: Done) -> None:
-        done(b"an upstream answer")
+    def check_forwarded(self, request: Request, response: bytes, period: object,
+                        now: float) -> bytes | None:
+        raise RuntimeError("a bug in building the client's answer")
 
 
-@pytest.mark.source_only
 def test_an_internal_error_after_forwarding_still_answers_servfail(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    chain = tuple(AnsweringUpstream if stage is UpstreamStage else stage for stage in CHAIN)
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    chain = (*(AnsweringUpstreamWithMessage if stage is UpstreamStage else stage
+               for stage in CHAIN), BrokenCheck)
     pipeline = build(policy_of(tmp_path, LISTS), repeat=True, chain=chain)
     pending = pipeline.handle(query("uncached.example"), OFFICE, T0)
     assert isinstance(pending, Request)
     answers: list[bytes] = []
-
-    def broken(*args: object) -> bytes:
-        raise RuntimeError("a bug in building the client's answer")
-
-    monkeypatch.setattr(pipeline_module, "for_client", broken)
     pipeline.forward(pending, answers.append)
     assert len(answers) == 1
     reply = dns.message.from_wire(answers[0])
     assert reply.rcode() == dns.rcode.SERVFAIL and reply.id == 1
+    assert "internal error while answering a forwarded query" in caplog.text
 
 
 def test_every_counter_a_worker_keeps_is_shared_with_the_others(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from resolver import server_log
+from resolver import HOT_MODULES, server_log
 from resolver.commands.exit_codes import EXIT_OK, EXIT_PROBLEMS
 from resolver.commands.http_service import Served, serve_http
 from resolver.commands.listen_errors import cannot_listen
@@ -181,6 +181,11 @@ def run(read_config: ConfigReader, err: TextIO = sys.stderr, log_level: str = "i
     log.info("dnsfence: UDP I/O %s", udp_io.description,
              extra={"event": "udp_io", "batched": udp_io.batched,
                     "description": udp_io.description})
+    log.log(logging.WARNING if HOT_MODULES.stale else logging.INFO,
+            "dnsfence: hot modules %s%s", HOT_MODULES.description,
+            f"; changed since: {', '.join(HOT_MODULES.stale)}" if HOT_MODULES.stale else "",
+            extra={"event": "hot_modules", "compiled": HOT_MODULES.compiled,
+                   "description": HOT_MODULES.description, "stale": list(HOT_MODULES.stale)})
     for zone in config.forward_zones:
         log.info("dnsfence: forward zone %s to %s", zone.name,
                  ", ".join(str(e) for e in zone.servers),

@@ -89,6 +89,8 @@ def render(status: dict[str, Any]) -> str:
                                                    for name, servers in zones.items()))
     if status.get("udp_io"):  # not sent by a server older than this command either
         lines.append(f"UDP I/O: {status['udp_io']}")
+    if status.get("hot_modules"):  # nor this
+        lines.append(f"hot modules: {status['hot_modules']}")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from resolver import __version__
+from resolver import HOT_MODULES, __version__
 from resolver.config.settings import Config
 from resolver.counters import (
     PUBLISH_INTERVAL,
@@ -94,6 +94,7 @@ def _status(found: dict[str, Any], config: Config, started: float,
                           for zone in config.forward_zones},
         # what serves, chosen at start (a reload does not change it); "": not known here
         "udp_io": udp_io,
+        "hot_modules": HOT_MODULES.description,  # compiled or source, chosen at import
     }
 
 

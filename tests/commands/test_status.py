@@ -139,6 +139,14 @@ def test_the_udp_io_in_use_is_shown_last(server: StatusServer) -> None:
         "UDP I/O: python (server.batch_io: off)"]
 
 
+def test_the_hot_modules_in_use_follow_the_udp_io(server: StatusServer) -> None:
+    server.status = {**STATUS, "udp_io": "batched (recvmmsg/sendmmsg, up to 64 datagrams a call)",
+                     "hot_modules": "compiled (mypyc, 36 hot modules)"}
+    out = io.StringIO()
+    status.run(defaults(), server.endpoint, as_json=False, out=out, err=io.StringIO())
+    assert out.getvalue().splitlines()[-1] == "hot modules: compiled (mypyc, 36 hot modules)"
+
+
 def test_a_supervised_server_shows_its_generation_and_restarts(server: StatusServer) -> None:
     supervisor = {"pid": 40, "workers": 2, "generation": 3, "restarts": 0, "last_death": None}
     server.status = {**STATUS, "supervisor": supervisor}

@@ -1,10 +1,10 @@
 """The image's install step, without Docker: the build context exactly as `.dockerignore`
 filters it is built into a wheel and installed into a fresh venv, as the Dockerfile's `pip
 install` does; the installed `dnsfence` then lints the shipped lists on the shipped config,
-serves, and passes the Dockerfile's HEALTHCHECK. The wheel is built as pip builds it in the
-image (isolated, with the build backend from the package index or pip's cache); only
-dnsfence itself is installed into the venv: its dependencies come from the test venv (a
-path entry, so the test venv's editable dnsfence does not come along)."""
+serves, and passes the Dockerfile's HEALTHCHECK. The wheel is built as the image's build
+stage builds it (DNSFENCE_COMPILE=1, in the test venv, which has mypy, as that stage has);
+only dnsfence itself is installed into the venv: its dependencies come from the test venv
+(a path entry, so the test venv's editable dnsfence does not come along)."""
 
 from __future__ import annotations
 
@@ -56,10 +56,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     root = tmp_path_factory.mktemp("image")
     context = root / "context"
     files = build_context(context)
-    # built as `pip install` builds it in the image: in an isolated environment with the
-    # build backend pyproject.toml asks for (from the package index, or pip's cache)
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check",
-         "--wheel-dir", str(root / "wheels"), str(context)], cwd=root)
+    # built as the image's build stage builds it: the hot modules compiled with mypyc, in
+    # the environment that has it (where no compiler is found, setup.py would fail: CI has
+    # one, and the test of the compiled parts below says so elsewhere)
+    compile_env = {**os.environ, "DNSFENCE_COMPILE": "1" if compiler() else ""}
+    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--wheel-dir", str(root / "wheels"), str(context)],
+        cwd=root, env=compile_env, timeout=600)
     [wheel] = (root / "wheels").glob("dnsfence-*.whl")
     venv = root / "venv"
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=root)
@@ -88,20 +91,32 @@ def test_the_wheel_carries_every_module_and_only_the_package(installed: Installe
     assert {p.split("/")[0] for p in names} == {"resolver", "dnsfence-0.1.0.dist-info"}
 
 
-def test_the_wheel_carries_the_compiled_udp_batch_and_the_venv_serves_with_it(
+def compiler() -> bool:
+    return shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is not None
+
+
+def test_the_wheel_carries_the_compiled_parts_and_the_venv_runs_them(
         installed: Installed, tmp_path: Path) -> None:
-    """As the image's build stage makes it (with gcc); without a compiler the wheel has
-    no .so and serves on the Python path (tests/test_udp_batch.py builds that one)."""
-    if shutil.which((sysconfig.get_config_var("CC") or "cc").split()[0]) is None:
+    """As the image's build stage makes it (with gcc and mypy); without a compiler the wheel
+    has no .so and runs as pure Python (tests/test_udp_batch.py builds that one)."""
+    if not compiler():
         if in_ci():
             pytest.fail("no C compiler; CI=true, so this is a failure, not a skip")
         pytest.skip("no C compiler: the wheel has no compiled module")
     names = zipfile.ZipFile(installed.wheel).namelist()
     assert [n for n in names if n.startswith("resolver/_udp_batch.") and n.endswith(".so")]
+    assert [n for n in names if n.startswith("resolver/_hot__mypyc.") and n.endswith(".so")]
+    assert [n for n in names if n.startswith("resolver/pipeline.") and n.endswith(".so")]
+    assert "resolver/compiled.json" in names
     done = run([str(installed.venv / "bin" / "python"), "-c",
-                "from resolver.udp_batch import choose; print(choose().description)"],
+                "import resolver, resolver.pipeline; from resolver.udp_batch import choose; "
+                "print(choose().description); print(resolver.HOT_MODULES.description); "
+                "print(resolver.pipeline.__file__)"],
                cwd=tmp_path, env=installed.env)
-    assert done.stdout.startswith("batched (recvmmsg/sendmmsg"), done.stdout + done.stderr
+    udp, hot, pipeline = done.stdout.splitlines()
+    assert udp.startswith("batched (recvmmsg/sendmmsg"), done.stdout + done.stderr
+    assert hot.startswith("compiled (mypyc, "), done.stdout + done.stderr
+    assert pipeline.endswith(".so") and Path(pipeline).is_relative_to(installed.venv)
 
 
 def test_the_installed_command_is_the_venvs_own(installed: Installed, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dns.message
@@ -21,9 +22,8 @@ from fuzz import parser as parser_target
 from fuzz.checks import Clock, ErrorLog, Finding, check_answer, read_message, within_budget
 from fuzz.framing import framing, relay_problem
 from fuzz.seeds import made_queries, regressions, split_blob, unbound_pairs
-from resolver import pipeline as pipeline_module
-from resolver.dns.query import Reject, Rejection
-from resolver.stages import parse as parse_module
+from resolver.pipeline import CHAIN
+from resolver.stages.contract import DROP, Request, Stage
 
 OUR_SIZE = 1232
 
@@ -226,32 +226,65 @@ def test_the_chain_answers_each_kind_of_query() -> None:
     assert rcodes["www.example.com"] == dns.rcode.NOERROR
 
 
-@pytest.mark.source_only
-def test_an_error_the_pipeline_guards_against_is_a_finding(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(*args: object) -> bytes:
+class BrokenCheck(Stage):
+    """A bug on the answer path: it raises on every upstream message."""
+
+    def check_forwarded(self, request: Request, response: bytes, period: object,
+                        now: float) -> bytes | None:
         raise RuntimeError("a bug in the answer path")
 
-    monkeypatch.setattr(pipeline_module, "for_client", broken)
+
+class BrokenReader(Stage):
+    """A bug before any answer: it raises on every query."""
+
+    def handle(self, request: Request) -> bytes | None:
+        raise RuntimeError("a bug in the reader")
+
+
+class Dropper(Stage):
+    """A chain that answers nothing at all."""
+
+    def handle(self, request: Request) -> bytes | None:
+        return DROP
+
+
+@pytest.fixture
+def chain_with(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """The fuzz target's chain, rebuilt with a faulty stage first or last (a stage, not a
+    patched function: the compiled hot modules call their functions directly); afterwards
+    its error log is taken off the server's logger, and what it logged out of the others."""
+    logger = logging.getLogger("dnsfence")
+    handlers = list(logger.handlers)
+    kept = {id(h): len(h.records) for h in handlers if isinstance(h, ErrorLog)}
+
+    def use(first: tuple[type[Stage], ...] = (), last: tuple[type[Stage], ...] = ()) -> None:
+        monkeypatch.setattr(chain_target, "CHAIN", (*first, *CHAIN, *last))
+        monkeypatch.setattr(chain_target, "_chain", [])
+
+    yield use
+    for handler in list(logger.handlers):
+        if handler not in handlers:
+            logger.removeHandler(handler)
+        elif isinstance(handler, ErrorLog):
+            del handler.records[kept.get(id(handler), 0):]
+
+
+def test_an_error_the_pipeline_guards_against_is_a_finding(
+        chain_with: Callable[..., None]) -> None:
+    chain_with(last=(BrokenCheck,))
     seed = chain_target.join(chain_target.SHAPED, query(),
                              chain_target.without_question(answer(query())))
     with pytest.raises(Finding, match="internal error"):  # the guard answered SERVFAIL
         chain_target.one(seed)
 
 
-@pytest.mark.source_only
-def test_an_exception_from_handle_escapes_the_target(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(data: bytes) -> None:
-        raise RuntimeError("a bug in the reader")
-
-    monkeypatch.setattr(parse_module, "parse_query", broken)
+def test_an_exception_from_handle_escapes_the_target(chain_with: Callable[..., None]) -> None:
+    chain_with(first=(BrokenReader,))
     with pytest.raises(RuntimeError, match="a bug in the reader"):
         chain_target.one(chain_target.join(0, query(), b""))
 
 
-@pytest.mark.source_only
-def test_a_query_left_unanswered_is_a_finding(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse_module, "parse_query", lambda data: None)
-    monkeypatch.setattr(parse_module, "classify", lambda data: Rejection(Reject.DROP, "test"))
+def test_a_query_left_unanswered_is_a_finding(chain_with: Callable[..., None]) -> None:
+    chain_with(first=(Dropper,))
     with pytest.raises(Finding, match="no answer to a query dnspython reads"):
         chain_target.one(chain_target.join(0, query(), b""))
