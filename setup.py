@@ -40,6 +40,11 @@ HOT_MODULES = (
     "resolver/policy/below_memo.py",
     "resolver/policy/name_tables.py",
     "resolver/policy/names.py",
+    "resolver/querylog/record.py",
+    "resolver/upstream/transport.py",
+    "resolver/upstream/forwarder.py",
+    "resolver/upstream/health.py",
+    "resolver/upstream/servers.py",
 )
 """What a query runs through; globs, relative to this file."""
 INTERPRETED = {

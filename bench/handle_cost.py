@@ -151,20 +151,29 @@ class Setup:
         self._warm()
 
     def _patch_upstream(self) -> None:
-        """The forwarder's send answers at once with the upstream's reply (nothing is sent)."""
-        from resolver.stages.upstream import UpstreamStage
+        """The forwarder's send answers at once with the upstream's reply (nothing is sent):
+        patched on the instance, or, where the forwarder is compiled (no instance to patch),
+        a subclass of it in its place."""
+        from resolver.stages import upstream
+        from resolver.upstream.forwarder import Forwarder
 
-        forwarder = self.pipeline.stage(UpstreamStage)._forwarder
-        accept = forwarder._accept
+        stage = self.pipeline.stage(upstream.UpstreamStage)
 
-        def send(exchange: Any, server: Any, timeout: float) -> bool:
+        def send(forwarder: Any, exchange: Any, server: Any, timeout: float) -> bool:
             exchange.server = server
             exchange.query_id = 0x4242
-            accept(exchange, reply_for(b"\x42\x42\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01"
-                                       + exchange.question + exchange.opt))
+            forwarder._accept(exchange, reply_for(
+                b"\x42\x42\x01\x00\x00\x01\x00\x00\x00\x00\x00\x01" + exchange.question
+                + exchange.opt))
             return True
 
-        forwarder._send = send
+        forwarder = stage._forwarder
+        try:
+            forwarder._send = lambda *args: send(forwarder, *args)
+        except AttributeError:
+            instant = type("InstantForwarder", (Forwarder,), {"_send": send})
+            stage._forwarder = upstream.forwarder_for(
+                self.config.upstream.servers, self.config, forwarder_class=instant)
 
     def _warm(self) -> None:
         import time

@@ -25,12 +25,14 @@ MAX_IN_FLIGHT = 4096
 must not exhaust file descriptors. Beyond it the client gets SERVFAIL at once."""
 
 
-def forwarder_for(servers: Sequence[Endpoint], config: Config) -> Forwarder:
+def forwarder_for(servers: Sequence[Endpoint], config: Config,
+                  forwarder_class: type[Forwarder] = Forwarder) -> Forwarder:
     """A forwarder to `servers` (the upstreams, or one forward zone's) with its own
     failover and health, waiting as `upstream:` says; `tls://` servers are asked over DNS
-    over TLS, verified against `upstream.ca_file`."""
+    over TLS, verified against `upstream.ca_file`. (`forwarder_class`: benchmarks put a
+    subclass in its place whose send answers at once.)"""
     ca_file = config.upstream.ca_file
-    return Forwarder([UpstreamServer(e.host, e.port, e.tls_name) for e in servers],
+    return forwarder_class([UpstreamServer(e.host, e.port, e.tls_name) for e in servers],
                      try_timeout=config.upstream.timeout,
                      deadline=config.upstream.deadline,
                      udp_size=config.server.edns_udp_size,

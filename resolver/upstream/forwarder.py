@@ -12,6 +12,8 @@ import heapq
 import time
 from collections.abc import Sequence
 
+from mypy_extensions import mypyc_attr
+
 from resolver.dns import message
 from resolver.dns.message import (
     CD,
@@ -39,6 +41,7 @@ _ANSWER_RCODES = frozenset((int(Rcode.NOERROR), int(Rcode.NXDOMAIN), int(Rcode.Y
 _MAX_ROUNDS = 3  # passes over the server list within one deadline
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # benchmarks' instant upstreams
 class Forwarder(UdpTransport):
     """Sends questions to upstream resolvers in order, with failover and holddown.
 

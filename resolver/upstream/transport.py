@@ -27,6 +27,8 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from mypy_extensions import mypyc_attr
+
 from resolver.dns import message
 from resolver.dns.message import OPCODE_MASK, QR_IN_BYTE2, RCODE_MASK, Framed, MalformedMessage
 from resolver.dns.rewrite import strip_opt_framed
@@ -86,6 +88,7 @@ class Exchange:
         """Servers that answered this question with an error: not asked it again."""
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the forwarder, and benchmarks' instant upstreams
 class UdpTransport:
     """UDP tries in one epoll set, their timeouts, and the TCP retry.
 
