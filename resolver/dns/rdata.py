@@ -17,7 +17,7 @@ from resolver.dns.names import name_to_wire
 U16 = message.U16
 
 TYPE_A: Final = 1
-TYPE_CNAME: Final = message.TYPE_CNAME
+TYPE_CNAME: Final[int] = message.TYPE_CNAME  # typed: a compiled build analyses this alone
 TYPE_PTR: Final = 12
 TYPE_MX: Final = 15
 TYPE_TXT: Final = 16

@@ -63,7 +63,8 @@ def test_status_report_shape(tmp_path: Path) -> None:
                            udp_io="python (server.batch_io: off)")
     assert set(report) == {"version", "pid", "started", "policy", "last_reload", "reloads",
                            "failed_reloads", "counters", "blocked_by_list", "workers",
-                           "supervisor", "upstreams", "forward_zones", "udp_io"}
+                           "supervisor", "upstreams", "forward_zones", "udp_io",
+                           "hot_modules"}
     assert (report["version"], report["pid"], report["started"]) == (__version__, os.getpid(),
                                                                      1234.5)
     assert report["policy"]["lists"] == ["social"]
