@@ -90,7 +90,10 @@ def _recorded(manifest: Path) -> tuple[dict[str, str], str] | None:
 
 def choose(manifest: Path = MANIFEST, root: Path = PACKAGE_DIR.parent) -> HotModules:
     """The build to run: compiled only when built, wanted and built from this source."""
-    recorded = _recorded(manifest)
+    return _choose(_recorded(manifest), root)
+
+
+def _choose(recorded: tuple[dict[str, str], str] | None, root: Path) -> HotModules:
     if recorded is None or not _built(recorded[1], root):
         return HotModules(False, "python (the hot modules are not compiled)")
     if pure_python():
@@ -107,8 +110,8 @@ def choose(manifest: Path = MANIFEST, root: Path = PACKAGE_DIR.parent) -> HotMod
 
 def install(manifest: Path = MANIFEST, root: Path = PACKAGE_DIR.parent) -> HotModules:
     """Choose, and unless the build is chosen, put the source first on the import path."""
-    chosen = choose(manifest, root)
-    recorded = _recorded(manifest)
+    recorded = _recorded(manifest)  # read once: this runs at every `import resolver`
+    chosen = _choose(recorded, root)
     if not chosen.compiled and recorded is not None:
         sys.meta_path.insert(0, SourceFirst(frozenset(recorded[0]), root))
     return chosen

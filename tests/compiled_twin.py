@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from resolver.compiled_modules import PURE_PYTHON_ENV
+
 REPO = Path(__file__).resolve().parent.parent
-PURE_PYTHON_ENV = "DNSFENCE_PURE_PYTHON"  # resolver.compiled_modules.PURE_PYTHON_ENV
 FIXED_NOW = 1_700_000_000.0
 """The fuzz chain's inputs are answered at this instant in both twins (the chain would take
 the clock's, which differs between two processes)."""
