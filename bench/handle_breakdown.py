@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -276,6 +276,19 @@ def _forwarded_steps(setup: Setup) -> list[tuple[str, Callable[[list[bytes]], No
             ("observers (counts, query log)", observed)]
 
 
+def _time_steps(setup: Setup, case: str, steps: list[tuple[str, Callable[..., Any]]],
+                fresh: Iterator[int], times: dict[str, list[float]]) -> None:
+    """One pass of each step over fresh packets of `case`: µs per query into `times` (the
+    time a step credits itself, where it measures only part of its work)."""
+    for label, step in steps:
+        packets = setup.packets(case, next(fresh))
+        _CREDITED.clear()
+        started = time.thread_time()
+        step(packets)
+        elapsed = _CREDITED[0] if _CREDITED else time.thread_time() - started
+        times.setdefault(label, []).append(elapsed / len(packets) * 1e6)
+
+
 def forwarded_breakdown(queries: int) -> int:
     async def run() -> None:
         with tempfile.TemporaryDirectory(prefix="dnsfence-breakdown.") as scratch:
@@ -288,13 +301,7 @@ def forwarded_breakdown(queries: int) -> int:
             times: dict[str, list[float]] = {}
             fresh = iter(range(PASSES * steps_count + 2))
             for _ in range(PASSES):
-                for label, step in steps:
-                    packets = setup.packets("forwarded", next(fresh))
-                    _CREDITED.clear()
-                    started = time.thread_time()
-                    step(packets)
-                    elapsed = _CREDITED[0] if _CREDITED else time.thread_time() - started
-                    times.setdefault(label, []).append(elapsed / len(packets) * 1e6)
+                _time_steps(setup, "forwarded", steps, fresh, times)
             print(f"A forwarded name, µs per query, best and median of {PASSES} passes of "
                   f"{queries}:")
             for label, _ in steps:
@@ -327,13 +334,7 @@ def breakdown(queries: int) -> int:
                         handle(data, CLIENT, now)
                     elapsed = time.thread_time() - started
                     times.setdefault(label, []).append(elapsed / len(packets) * 1e6)
-                for label, step in steps:
-                    packets = setup.packets("blocked-new", next(fresh))
-                    _CREDITED.clear()
-                    started = time.thread_time()
-                    step(packets)
-                    elapsed = _CREDITED[0] if _CREDITED else time.thread_time() - started
-                    times.setdefault(label, []).append(elapsed / len(packets) * 1e6)
+                _time_steps(setup, "blocked-new", steps, fresh, times)
             print("A new blocked name (no EDNS), µs per query, best and median of "
                   f"{PASSES} passes of {queries}:")
             previous = 0.0

@@ -43,6 +43,14 @@ def test_the_first_look_starts_the_thread_and_waits_for_the_first_read(
         watch.stop()
 
 
+def wait_for_total(watch: LogWatch, total: int, failure: str) -> None:
+    """Until the first list's attempts reach `total`, 5 s at most (then `failure`)."""
+    deadline = time.monotonic() + 5
+    while watch.attempts.lists[0].total < total:
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.02)
+
+
 def test_the_thread_reads_what_the_log_gains(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(log_watch, "INTERVAL", 0.05)
     path = tmp_path / "querylog.jsonl"
@@ -51,10 +59,7 @@ def test_the_thread_reads_what_the_log_gains(tmp_path: Path, monkeypatch) -> Non
     try:
         watch.looked_at()
         write(path, 3)
-        deadline = time.monotonic() + 5
-        while watch.attempts.lists[0].total < 5:
-            assert time.monotonic() < deadline, "the thread did not read the new lines"
-            time.sleep(0.02)
+        wait_for_total(watch, 5, "the thread did not read the new lines")
     finally:
         watch.stop()
 
@@ -73,10 +78,7 @@ def test_nobody_looking_stops_the_reading(tmp_path: Path, monkeypatch) -> None: 
         time.sleep(0.2)
         assert watch.attempts.lists[0].total == 1  # not read while idle
         watch.looked_at()
-        deadline = time.monotonic() + 5
-        while watch.attempts.lists[0].total < 3:
-            assert time.monotonic() < deadline, "a new look did not wake the thread"
-            time.sleep(0.02)
+        wait_for_total(watch, 3, "a new look did not wake the thread")
     finally:
         watch.stop()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import json
 import os
 import re
 import shutil
@@ -842,6 +843,13 @@ class Dnsfence:
     def dig(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The real ``dig @HOST -p PORT +time=2 +tries=1 ARGS``."""
         return dig(self.host, self.port, *args)
+
+    def status_json(self) -> dict[str, Any]:
+        """What the real ``dnsfence status --server ... --json`` prints for this server."""
+        result = run_dnsfence("status", "--server", self.address, "--json", timeout=10)
+        assert result.stdout, result.stderr
+        found: dict[str, Any] = json.loads(result.stdout)
+        return found
 
     # -- HTTP ------------------------------------------------------------------------------
 

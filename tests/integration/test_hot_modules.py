@@ -3,7 +3,6 @@ status`): the one this checkout imports, and the source under DNSFENCE_PURE_PYTH
 
 from __future__ import annotations
 
-import json
 import re
 
 import dns.rcode
@@ -22,9 +21,7 @@ def tiktok(blocklists_dir: BlocklistDir) -> BlocklistDir:
 
 
 def hot_modules(server: Dnsfence) -> str:
-    result = run_dnsfence("status", "--server", server.address, "--json", timeout=10)
-    assert result.stdout, result.stderr
-    description: str = json.loads(result.stdout)["hot_modules"]
+    description: str = server.status_json()["hot_modules"]
     return description
 
 

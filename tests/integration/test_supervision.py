@@ -18,7 +18,7 @@ import pytest
 
 from tests.fetch.local_http import LocalServer, Reply
 
-from .harness import BlocklistDir, Dnsfence, DnsfenceFactory, run_dnsfence, wait_until
+from .harness import BlocklistDir, Dnsfence, DnsfenceFactory, wait_until
 from .test_metrics import scrape
 
 CHAOS_STATUS = dns.message.make_query("status.dnsfence", "TXT", "CH")
@@ -51,9 +51,7 @@ def answering_pid(server: Dnsfence) -> int | None:
 
 
 def status(server: Dnsfence) -> dict[str, object]:
-    result = run_dnsfence("status", "--server", server.address, "--json", timeout=10)
-    found: dict[str, object] = json.loads(result.stdout)
-    return found
+    return server.status_json()
 
 
 def test_a_killed_worker_is_replaced_within_two_seconds_logged_and_counted(

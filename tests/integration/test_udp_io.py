@@ -4,7 +4,6 @@ restart when the setting changes."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -14,7 +13,7 @@ import pytest
 
 from resolver.udp_batch import PURE_PYTHON_ENV, choose
 
-from .harness import BlocklistDir, Dnsfence, DnsfenceFactory, run_dnsfence
+from .harness import BlocklistDir, Dnsfence, DnsfenceFactory
 
 
 @pytest.fixture
@@ -24,9 +23,7 @@ def tiktok(blocklists_dir: BlocklistDir) -> BlocklistDir:
 
 
 def udp_io(server: Dnsfence) -> str:
-    result = run_dnsfence("status", "--server", server.address, "--json", timeout=10)
-    assert result.stdout, result.stderr
-    description: str = json.loads(result.stdout)["udp_io"]
+    description: str = server.status_json()["udp_io"]
     return description
 
 
