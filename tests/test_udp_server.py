@@ -200,7 +200,7 @@ def test_every_corpus_packet_gets_the_same_answer_from_both_paths(
             answered += sum(len(v) for v in python.values())
         # not only garbage: every well-formed query is answered (and some others, FORMERR)
         queries = sum(parse_query(packet) is not None for packet in packets)
-        assert answered >= queries > 100
+        assert answered >= queries > (100 if CORPORA.is_dir() else 0)
         assert servers[0].pipeline.counters() == servers[1].pipeline.counters()
         assert servers[0].server.batch is not None
         assert servers[0].server.batch.datagrams == len(packets)
