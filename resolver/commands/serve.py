@@ -83,10 +83,13 @@ def config_reader(config_file: str | None, overrides: dict[str, Any]) -> ConfigR
     return read
 
 
-GC_YOUNG_THRESHOLD = 50_000
+GC_YOUNG_THRESHOLD = 200_000
 """Allocations between two collections of the young generation (Python's default: 700).
-Query-log records wait up to 0.2 s for their writer; at the default every few hundred
-queries would scan and promote them (docs/BENCHMARKS.md, "The query log")."""
+Query-log records wait up to 0.2 s for their writer: at 100k blocked queries a second
+that is 40,000 objects (a record and its query each). A threshold below what a full queue
+holds (`querylog.queue`, 65,536 records by default: 131,072 objects) made the young
+collections scan and promote them, over and over; above it, the log alone never starts
+one (docs/BENCHMARKS.md, "The query log" and "Performance, third round")."""
 
 
 def _tune_garbage_collector() -> None:

@@ -3,9 +3,11 @@ refusing to start cleanly when something is missing."""
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import re
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,3 +112,29 @@ def test_a_dashboard_off_loopback_without_a_token_is_not_started(
         "dnsfence: not started: http.listen is 0.0.0.0:0, which is not loopback")
     assert "http.token_file" in message and "DNSFENCE_HTTP_TOKEN" in message
     assert "http.dashboard: false" in message
+
+
+def test_a_full_query_log_queue_starts_no_young_collection() -> None:
+    """The writer's queued records (a record and its query each, up to `querylog.queue`
+    records) must not make the young generation's collections scan them again and again."""
+    threshold = gc.get_threshold()
+    gc.collect()
+    serve._tune_garbage_collector()
+    started: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.callbacks.append(count)
+    try:
+        queue: deque[tuple[object, ...]] = deque()
+        for n in range(defaults().querylog.queue):
+            query = (n, 0x0100, f"x{n}.example", 1, 1, b"", None)
+            queue.append((float(n), "192.0.2.1", "", query, None, 3, None, "", None, False))
+        assert len(queue) == defaults().querylog.queue
+    finally:
+        gc.callbacks.remove(count)
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+    assert started == []
