@@ -89,7 +89,7 @@ Query-log records wait up to 0.2 s for their writer: at 100k blocked queries a s
 that is 40,000 objects (a record and its query each). A threshold below what a full queue
 holds (`querylog.queue`, 65,536 records by default: 131,072 objects) made the young
 collections scan and promote them, over and over; above it, the log alone never starts
-one (docs/BENCHMARKS.md, "The query log" and "Performance, third round")."""
+one (docs/BENCHMARKS.md, "The query log" and "Performance, second round")."""
 
 
 def _tune_garbage_collector() -> None:
