@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import gc
 import inspect
+import os
 import re
 import statistics
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.handle_cost import CLIENT, Setup
+from resolver.compiled_modules import PURE_PYTHON_ENV
 from resolver.stages.contract import Stage
 
 PASSES = 15
@@ -355,13 +357,23 @@ def breakdown(queries: int) -> int:
     return 0
 
 
+def _worker_environment(root: Path) -> dict[str, str]:
+    """A counted worker's environment: a fixed one (the count must not depend on the shell),
+    but the pure-Python switch passed on, so that `DNSFENCE_PURE_PYTHON=1` counts the
+    source build rather than silently the compiled one."""
+    env = {"PYTHONPATH": str(root), "PYTHONHASHSEED": "17", "PATH": "/usr/bin:/bin"}
+    if PURE_PYTHON_ENV in os.environ:
+        env[PURE_PYTHON_ENV] = os.environ[PURE_PYTHON_ENV]
+    return env
+
+
 def _count(root: Path, case: str, queries: int) -> int:
     """Instructions callgrind counts for a worker handling `queries` of `case` twice."""
     out = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
          sys.executable, str(Path(__file__).resolve().with_name("handle_cost.py")), "--worker",
          "--case", case, "--queries", str(queries), "--rounds", "1", "--pool", "30000"],
-        env={"PYTHONPATH": str(root), "PYTHONHASHSEED": "17", "PATH": "/usr/bin:/bin"},
+        env=_worker_environment(root),
         cwd=root, capture_output=True, text=True, check=True, timeout=3600)
     found = re.search(r"I\s+refs:\s+([\d,]+)", out.stderr)
     if found is None:
