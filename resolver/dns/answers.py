@@ -90,6 +90,9 @@ _BLOCKED_HEADS: Final = {copied | opt: U16.pack(0x8083 | copied) + bytes((0, 1, 
 an OPT: flags (QR, RA, NXDOMAIN and those two copied), one question, one SOA."""
 _POINTERS: Final = tuple(U16.pack(0xC000 | (12 + offset)) for offset in range(256))
 """Compression pointers into the question, by offset in it: packed once, not per answer."""
+_OCTETS: Final = tuple(bytes((value,)) for value in range(256))
+"""One octet by value: an answer's ID as two of these costs two tuple reads, where
+`U16.pack` is a method call compiled code has no primitive for."""
 _EDE_OPTION: Final = U16.pack(EDE_OPTION_CODE)
 _BLOCKED_CODE: Final = U16.pack(EdeCode.BLOCKED)
 """Packed once: a source-list answer builds its EDE per query, and an enum read costs."""
@@ -219,20 +222,23 @@ class BlockedTemplate:
         owner_at = name_end - self._zone_length
         # The zone is normally a suffix of the query name: point the SOA owner at it. Any
         # offset whose bytes read as the zone will do, label boundary or not. The query's
-        # own case first (most clients ask in lower case): no copy is made for it.
-        if owner_at >= 0 and (question.startswith(zone, owner_at)
-                              or question[owner_at:name_end].lower() == zone):
-            owner = _POINTERS[owner_at]
-        else:
-            owner = zone
+        # own case first (most clients ask in lower case). A slice and ==, not
+        # `startswith(zone, owner_at)`: compiled, that is a method call building a tuple.
+        owner = zone
+        if owner_at >= 0:
+            tail = question[owner_at:name_end]
+            if tail == zone or tail.lower() == zone:
+                owner = _POINTERS[owner_at]
         soa = self._soa_after_owner
         if ttl_cap is not None and ttl_cap < self.negative_ttl:
             soa = self._soa_capped(max(ttl_cap, 0))
         edns = query.edns
+        qid = query.id
         if edns is None:
-            return b"".join((U16.pack(query.id), _BLOCKED_HEADS[query.flags & _COPIED],
-                             question, owner, soa))
-        answer = b"".join((U16.pack(query.id), _BLOCKED_HEADS[query.flags & _COPIED | 1],
+            return b"".join((_OCTETS[qid >> 8], _OCTETS[qid & 0xFF],
+                             _BLOCKED_HEADS[query.flags & _COPIED], question, owner, soa))
+        answer = b"".join((_OCTETS[qid >> 8], _OCTETS[qid & 0xFF],
+                           _BLOCKED_HEADS[query.flags & _COPIED | 1],
                            question, owner, soa,
                            self._opts[edns.do] if udp_size == self.udp_size else
                            OPT_BEFORE_RDLENGTH.pack(0, TYPE_OPT, udp_size, 0, 0,
@@ -296,13 +302,15 @@ class NamedBlockedTemplate:
         else:
             soa = _soa_after_owner(max(0, ttl_cap))
         edns = query.edns
+        qid = query.id
         if edns is None:
-            return b"".join((U16.pack(query.id), _BLOCKED_HEADS[query.flags & _COPIED],
-                             question, owner, soa))
+            return b"".join((_OCTETS[qid >> 8], _OCTETS[qid & 0xFF],
+                             _BLOCKED_HEADS[query.flags & _COPIED], question, owner, soa))
         text = b"".join((self._before, name.encode("ascii"), self._after))
         ede_length = 2 + len(text)
         answer = b"".join((
-            U16.pack(query.id), _BLOCKED_HEADS[query.flags & _COPIED | 1], question, owner,
+            _OCTETS[qid >> 8], _OCTETS[qid & 0xFF], _BLOCKED_HEADS[query.flags & _COPIED | 1],
+            question, owner,
             soa, self._opt_heads[edns.do] if udp_size == self.udp_size else
             OPT_BEFORE_RDLENGTH.pack(0, TYPE_OPT, udp_size, 0, 0, EDNS_DO if edns.do else 0),
             U16.pack(4 + ede_length), _EDE_OPTION, U16.pack(ede_length), _BLOCKED_CODE, text,

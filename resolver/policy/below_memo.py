@@ -10,25 +10,28 @@ query.
 
 from __future__ import annotations
 
+from typing import Final
+
 from resolver.policy.audience import Groups
 from resolver.policy.model import Action, AnyRule, Rule
 from resolver.policy.name_tables import Entry, Probe, Slot
 
-Below = tuple[Entry | None, int, str, tuple[Rule, ...]]
+Below = tuple[Entry | None, int, str, tuple[Rule, ...], int]
 """What the decisions of every name one label below a parent share, for one policy period
 and one set of client groups (`PolicyIndex.lookup`'s `below`): the best plain or source
 rule found from the parent down (None, rank -1 and "" without one), its rank and the
-pattern it matched by, and the glob rules keyed at the parent or above it that are in
-force for those groups, in the order a walk meets them (each name tries them itself)."""
-BELOW_MAX = 4_096
+pattern it matched by, the glob rules keyed at the parent or above it that are in
+force for those groups, in the order a walk meets them (each name tries them itself),
+and the parent's labels (0 in `ONCE`): a name below it need not count its own."""
+BELOW_MAX: Final = 4_096
 """Parents kept in a `below` memo at most; when full it starts again empty."""
-ONCE_RANK = -2
-ONCE: Below = (None, ONCE_RANK, "", ())
+ONCE_RANK: Final = -2
+ONCE: Final[Below] = (None, ONCE_RANK, "", (), 0)
 """In a `below` memo: a parent seen once. The walk decides that name; the next one below
 the same parent makes the parent's `Below`, so names under distinct parents (forwarded
 names, mostly) cost one dict entry each, not a `Below` that nobody reads again. Told by its
 rank, never by identity: compiled, a `Below` is a C struct, boxed anew whenever stored."""
-_ALLOW = Action.ALLOW  # a global: reading a member off the enum class costs more per query
+_ALLOW: Final = Action.ALLOW  # a global: reading a member off the enum class costs more per query
 
 
 def rank_of(rule: AnyRule, depth: int) -> int:
@@ -47,10 +50,11 @@ def _applies(rule: Rule, now: float | None, groups: Groups) -> bool:
 def split(subtree: dict[str, Slot], hashed: tuple[Probe, ...], globs: dict[str, tuple[Rule, ...]],
           name: str, total: int, now: float | None, groups: Groups, parent: str, shared: Below,
           below: dict[str, Below], best: AnyRule | None, best_rank: int, best_pattern: str
-          ) -> tuple[AnyRule, int, str] | None:
+          ) -> tuple[AnyRule | None, int, str]:
     """`lookup`'s walk, as the name's own level and its parent's `Below` (`shared`,
     from the memo; made and kept now if the parent was seen once only): the best of
-    the plain, source and glob rules, or None.
+    the plain, source and glob rules, or (None, -1, "") (never None itself: compiled, a
+    tuple that is not optional is returned as a C struct, not an object).
 
     The same choice as the walk: the most specific rank wins, and of equal ranks the
     one the walk meets first. A glob's rank never equals a plain or source rule's (the
@@ -83,7 +87,7 @@ def split(subtree: dict[str, Slot], hashed: tuple[Probe, ...], globs: dict[str, 
     if shared[1] == ONCE_RANK:
         shared = below[parent] = below_of(subtree, hashed, globs, parent, total - 1, now,
                                           groups)
-    entry_below, rank, pattern, glob_rules = shared
+    entry_below, rank, pattern, glob_rules, _ = shared
     if rank > best_rank:
         best, best_rank, best_pattern = entry_below, rank, pattern
     for rule in glob_rules:
@@ -91,7 +95,7 @@ def split(subtree: dict[str, Slot], hashed: tuple[Probe, ...], globs: dict[str, 
             rank = rank_of(rule, rule.depth)
             if rank > best_rank and rule.matches(name):
                 best, best_rank, best_pattern = rule, rank, rule.pattern
-    return None if best is None else (best, best_rank, best_pattern)
+    return best, best_rank, best_pattern
 
 
 def below_of(subtree: dict[str, Slot], hashed: tuple[Probe, ...],
@@ -100,6 +104,7 @@ def below_of(subtree: dict[str, Slot], hashed: tuple[Probe, ...],
     """The `Below` of `parent` (`depth` labels): `lookup`'s walk from the parent down,
     without what only the parent itself matches (its exact rules and exact sources),
     and with the globs in force kept for each name below to try."""
+    labels = depth
     best: Entry | None = None
     best_pattern = ""
     best_rank = -1
@@ -140,4 +145,4 @@ def below_of(subtree: dict[str, Slot], hashed: tuple[Probe, ...],
         depth -= 1
     if globs:  # globs in the last label (`tiktok.*`) have no literal suffix
         kept += [rule for rule in globs.get("", ()) if _applies(rule, now, groups)]
-    return best, best_rank, best_pattern, tuple(kept)
+    return best, best_rank, best_pattern, tuple(kept), labels

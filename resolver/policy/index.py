@@ -134,13 +134,15 @@ class PolicyIndex:
         random label under a blocked domain) then costs its own level and one dict lookup,
         not a walk over every suffix. The answer is the same with or without it.
         """
-        now = at if at.__class__ is float else _epoch(at)
+        # isinstance, not `at.__class__`: compiled, a type check rather than an attribute read
+        now = at if isinstance(at, float) else _epoch(at)
         best: AnyRule | None = None
         best_pattern = ""
         best_rank = -1
-        total = name.count(".") + 1 if name else 0
+        dot = name.find(".")
         slot = self._exact.get(name)
         if slot is not None:
+            total = name.count(".") + 1 if name else 0
             for entry in (slot if isinstance(slot, tuple) else (slot,)):
                 if (now is None or (entry.start <= now < entry.end and (
                         entry.weekly is None or entry.weekly.active(now)))) and (
@@ -148,14 +150,15 @@ class PolicyIndex:
                     rank = rank_of(entry, total)
                     if rank > best_rank:
                         best, best_rank, best_pattern = entry, rank, name
-        if below is not None and total > 1:
-            parent = name[name.find(".") + 1:]
+        if below is not None and dot >= 0:
+            parent = name[dot + 1:]
             shared = below.get(parent)
             if shared is not None:
-                found = split(self._subtree, self._hashed, self._globs, name, total, now,
-                              groups, parent, shared, below, best, best_rank, best_pattern)
-                if found is not None:
-                    best, best_rank, best_pattern = found
+                # a parent's labels, once known, spare counting the name's own
+                total = shared[4] + 1 if shared[4] else name.count(".") + 1
+                best, best_rank, best_pattern = split(
+                    self._subtree, self._hashed, self._globs, name, total, now, groups, parent,
+                    shared, below, best, best_rank, best_pattern)
                 if self._regexes:
                     return self._with_regexes(name, total, now, groups, best, best_rank,
                                               best_pattern)
@@ -163,6 +166,7 @@ class PolicyIndex:
             if len(below) >= BELOW_MAX:
                 below.clear()  # bounded: a flood of random parents cannot grow it
             below[parent] = ONCE
+        total = name.count(".") + 1 if name else 0
         subtree_get, globs, hashed = self._subtree.get, self._globs, self._hashed
         suffix = name
         depth = total

@@ -8,23 +8,42 @@ its memos are kept per set of groups.
 
 from __future__ import annotations
 
+from typing import Final
 from zoneinfo import ZoneInfo
 
 from resolver.config.settings import Config
 from resolver.dns.answers import BlockedTemplate, NamedBlockedTemplate
-from resolver.policy.audience import Groups
+from resolver.policy.audience import Audience, Groups
 from resolver.policy.below_memo import Below
-from resolver.policy.index import Found
+from resolver.policy.index import Found, PolicyIndex
 from resolver.policy.model import Action, AnyRule, RegexRule, Rule, SourceRules
 from resolver.policy.period import PolicyPeriod
 from resolver.stages.contract import BLOCKED, Request, Stage, StageSetup
 
-_TEMPLATES_MAX = 10_000
-_DECIDED_MAX = 4_096
+_TEMPLATES_MAX: Final = 10_000
+_DECIDED_MAX: Final = 4_096
 """Names whose decision is memoised: an office's hot set fits, and under a flood of
 distinct names a bigger dict that never hits only costs (docs/BENCHMARKS.md)."""
-_UNKNOWN: Found | None = ("", "")  # type: ignore[assignment]  # a sentinel no lookup returns
-_BLOCK = Action.BLOCK  # a global: reading a member off the enum class costs ~70 ns a query
+# Final: compiled, a constant read, not a look-up in the module's dict per query
+_UNKNOWN: Final[Found | None] = ("", "")  # type: ignore[assignment]  # no lookup returns it
+_BLOCK: Final = Action.BLOCK  # a global: reading a member off the enum class costs ~70 ns
+_BLOCKED: Final = BLOCKED
+
+
+class _Known:
+    """What the per-query path needs of one deciding rule, read once off the rule (an
+    interpreted object, whose every attribute read is a generic call when compiled)."""
+
+    __slots__ = ("audience", "blocks", "only", "rule", "source", "template")
+
+    def __init__(self, rule: AnyRule) -> None:
+        self.rule = rule
+        self.blocks = rule.action is _BLOCK
+        self.audience: Audience | None = rule.audience
+        self.only = bool(rule.audience is not None and rule.audience.only)
+        self.source = isinstance(rule, SourceRules)
+        self.template: BlockedTemplate | None = None
+        """The rule's template for clients of no group of its audience, once made."""
 
 
 def ede_parts(rule: AnyRule, timezone: str, via: str = "", group: str = ""
@@ -77,8 +96,9 @@ class BlockingStage(Stage):
     """
 
     __slots__ = ("_below", "_blocked", "_decided", "_decided_in", "_decided_of_groups", "_ede",
-                 "_holder", "_named_templates", "_negative_ttl", "_observing", "_observing_in",
-                 "_policy", "_templates", "_udp_size")
+                 "_holder", "_index", "_known", "_last_bound", "_named_templates",
+                 "_negative_ttl", "_observed_now", "_observing", "_observing_in", "_policy",
+                 "_templates", "_udp_size", "_until")
 
     COUNTERS = (BLOCKED.counter,)
 
@@ -100,6 +120,13 @@ class BlockingStage(Stage):
         self._decided_of_groups: dict[Groups, tuple[dict[str, Found | None],
                                                     dict[str, Below]]] = {}
         self._decided_in: PolicyPeriod | None = None
+        # what the per-query path reads of `_decided_in` (an interpreted object), read once
+        self._index: PolicyIndex | None = None
+        self._last_bound = 0.0
+        self._until = 0.0
+        self._observed_now = False
+        # by matched pattern: the deciding rule as the per-query path needs it
+        self._known: dict[str, _Known] = {}
         self._observing: dict[Groups, dict[str, Found | None]] = {}  # for warning periods
         self._observing_in: PolicyPeriod | None = None
         self._blocked = 0
@@ -110,15 +137,12 @@ class BlockingStage(Stage):
         now = request.now
         query = request.query
         qname = query.qname
+        if self._decided_in is not period:
+            self._new_period(period)
         # None unless this name's verdict changes at a known instant (then: seconds left)
         ttl_cap = request.ttl_cap = period.ttl_cap(qname, now) \
-            if now < period.last_bound else None
+            if now < self._last_bound else None
         groups = request.groups
-        if self._decided_in is not period:
-            self._decided.clear()
-            self._below.clear()
-            self._decided_of_groups.clear()
-            self._decided_in = period
         if groups:
             memos = self._decided_of_groups.get(groups)
             if memos is None:
@@ -131,37 +155,74 @@ class BlockingStage(Stage):
             found = decided.get(qname, _UNKNOWN)
             below = self._below
         if found is _UNKNOWN:
-            found = period.index.lookup(qname, now, groups, below)
+            index = self._index
+            assert index is not None
+            found = index.lookup(qname, now, groups, below)
             if len(decided) >= _DECIDED_MAX:
                 decided.clear()  # bounded: a flood of random names cannot grow it
             decided[qname] = found
-            if found is None or found[0].action is not _BLOCK:
-                if period.observing:
-                    request.observed = self._observed(period, qname, groups)
-                return None
-        elif found is None or found[0].action is not _BLOCK:
-            if period.observing:
+            repeat = False
+        else:
+            repeat = True
+        if found is None:
+            if self._observed_now:
                 request.observed = self._observed(period, qname, groups)
             return None
-        elif ttl_cap is None:
+        rule, pattern = found
+        known = self._known.get(pattern)
+        if known is None or known.rule is not rule:
+            known = self._know(rule, pattern)
+        if not known.blocks:
+            if self._observed_now:
+                request.observed = self._observed(period, qname, groups)
+            return None
+        if repeat and ttl_cap is None:
             # a name decided before in this period is worth repeating; a flood of new ones
             # is not
-            request.same_until = period.until
-        rule, pattern = found
+            request.same_until = self._until
         self._blocked += 1
-        request.kind = BLOCKED
+        request.kind = _BLOCKED
         request.found = found
-        audience = rule.audience
         # the group through which the list applies: none for a list of every client, or of
         # every client but some (`except_clients`), without a call
-        group = "" if audience is None or not audience.only else audience.group_for(groups)
-        if isinstance(rule, SourceRules):
+        audience = known.audience
+        group = audience.group_for(groups) if known.only and audience is not None else ""
+        if known.source:
+            assert isinstance(rule, SourceRules)
             return self._named(rule, group).render(query, self._udp_size, ttl_cap, pattern)
-        cached = self._templates.get(f"{pattern} {group}" if group else pattern)
+        if not group:
+            template = known.template
+            if template is None:
+                # the same template as `_templates` holds (a regex's names its first one)
+                cached = self._templates.get(pattern)
+                template = cached[1] if cached is not None and cached[0] is rule \
+                    else self._template(rule, pattern, qname, group)
+                known.template = template
+                self._known[pattern] = known  # again, if `_template` emptied the memo
+            return template.render(query, self._udp_size, ttl_cap)
+        cached = self._templates.get(f"{pattern} {group}")
         if cached is not None and cached[0] is rule:
             return cached[1].render(query, self._udp_size, ttl_cap)
         return self._template(rule, pattern, qname, group).render(query, self._udp_size,
                                                                    ttl_cap)
+
+    def _new_period(self, period: PolicyPeriod) -> None:
+        """Memos of another period's decisions dropped; what handle reads of the period
+        kept where it reads natively."""
+        self._decided.clear()
+        self._below.clear()
+        self._decided_of_groups.clear()
+        self._decided_in = period
+        self._index = period.index
+        self._last_bound = period.last_bound
+        self._until = period.until
+        self._observed_now = bool(period.observing)
+
+    def _know(self, rule: AnyRule, pattern: str) -> _Known:
+        if len(self._known) > _TEMPLATES_MAX:
+            self._known.clear()
+        known = self._known[pattern] = _Known(rule)
+        return known
 
     def _observed(self, period: PolicyPeriod, qname: str, groups: Groups) -> Found | None:
         """The rule that will block `qname` for this client when a list in its warning
@@ -193,6 +254,7 @@ class BlockingStage(Stage):
         self._negative_ttl = config.blocking.negative_ttl
         self._udp_size = config.server.edns_udp_size
         self._templates.clear()  # made with the old negative TTL
+        self._known.clear()  # holds some of them
         self._named_templates.clear()
 
     def _named(self, rule: SourceRules, group: str) -> NamedBlockedTemplate:
@@ -215,6 +277,7 @@ class BlockingStage(Stage):
                   ) -> BlockedTemplate:
         if len(self._templates) > _TEMPLATES_MAX or self._policy is not self._holder.policy:
             self._templates.clear()  # bounded, and no templates of a replaced policy
+            self._known.clear()  # holds some of them
             self._ede.clear()
             self._policy = self._holder.policy
         known = self._ede.get((id(rule), group))

@@ -147,10 +147,10 @@ def test_below_of_keeps_the_best_plain_rule_above_and_the_globs_in_force() -> No
     globs = {"www.tiktok.com": (near, later, staff_only), "com": (far,), "": (last,)}
     at = _INSTANTS[1].timestamp()
     got = below_of(subtree, (), globs, "www.tiktok.com", 3, at, NO_GROUPS)
-    assert got == (exception, rank_of(exception, 3), "www.tiktok.com", (near, far, last))
+    assert got == (exception, rank_of(exception, 3), "www.tiktok.com", (near, far, last), 3)
     staff = below_of(subtree, (), globs, "www.tiktok.com", 3, at, frozenset({"staff"}))
     assert staff[3] == (near, staff_only, far, last)
-    assert below_of({}, (), {}, "www.tiktok.com", 3, at, NO_GROUPS) == (None, -1, "", ())
+    assert below_of({}, (), {}, "www.tiktok.com", 3, at, NO_GROUPS) == (None, -1, "", (), 3)
 
 
 def test_below_of_leaves_out_what_only_the_parent_itself_matches() -> None:
@@ -164,10 +164,10 @@ def test_below_of_leaves_out_what_only_the_parent_itself_matches() -> None:
     exact, below = source(Scope.EXACT), source(Scope.SUBTREE)
     at = _INSTANTS[1].timestamp()
     hashed: tuple[Probe, ...] = (HashedNames(exact, ["ads.example"]).probe(),)
-    assert below_of({}, hashed, {}, "ads.example", 2, at, NO_GROUPS) == (None, -1, "", ())
+    assert below_of({}, hashed, {}, "ads.example", 2, at, NO_GROUPS) == (None, -1, "", (), 2)
     hashed = (*hashed, HashedNames(below, ["example"]).probe())
     assert below_of({}, hashed, {}, "ads.example", 2, at, NO_GROUPS) == (
-        below, rank_of(below, 1), "example", ())
+        below, rank_of(below, 1), "example", (), 2)
 
 
 def test_a_parent_seen_once_is_marked_and_the_next_name_below_it_makes_its_below() -> None:
@@ -179,6 +179,7 @@ def test_a_parent_seen_once_is_marked_and_the_next_name_below_it_makes_its_below
     index.lookup("b.tiktok.com", at, below=memo)
     shared = memo["tiktok.com"]
     assert shared != ONCE and shared[2] == "tiktok.com" and len(shared[3]) == 1
+    assert shared[4] == 2  # the parent's labels: a name below it is not counted again
 
 
 def test_split_decides_from_the_names_own_level_and_its_parents_below() -> None:
@@ -195,4 +196,4 @@ def test_split_decides_from_the_names_own_level_and_its_parents_below() -> None:
     found = split(subtree, (), {}, "ads.example", 2, at, NO_GROUPS, "example", ONCE, memo,
                   None, -1, "")
     assert found == (block, rank_of(block, 1), "example")
-    assert memo == {"example": (block, rank_of(block, 1), "example", ())}
+    assert memo == {"example": (block, rank_of(block, 1), "example", (), 1)}
