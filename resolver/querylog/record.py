@@ -43,6 +43,44 @@ _MILLIS = tuple(f".{n:03d}Z" for n in range(1000))
 _PROTO = ('"udp"', '"tcp"')  # by `tcp`
 
 
+class RecordQueue:
+    """The bounded queue between the query path and the writer's thread.
+
+    Compiled, the compiled stage calls `submit` directly (an interpreted closure would cost
+    an interpreter frame per record). Safe between the two threads under the GIL, the
+    query path's thread being the only one to submit: it only appends (one list append)
+    and counts overflow; the writer's thread only takes a prefix (`take`: one slice, then
+    one slice deletion), so a record appended in between stays for the next batch.
+    """
+
+    __slots__ = ("_items", "limit", "overflow")
+
+    def __init__(self, limit: int) -> None:
+        self._items: list[RawRecord] = []
+        self.limit = limit
+        self.overflow = 0
+        """Records dropped because the queue was full."""
+
+    def submit(self, raw: RawRecord) -> None:
+        """Queue one record; when the queue is full, drop and count it."""
+        items = self._items
+        if len(items) < self.limit:
+            items.append(raw)
+        else:
+            self.overflow += 1
+
+    def take(self) -> list[RawRecord]:
+        """Every record queued, oldest first; the queue keeps those submitted meanwhile."""
+        items = self._items
+        count = len(items)
+        taken = items[:count]
+        del items[:count]
+        return taken
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 def type_name(qtype: int) -> str:
     """The mnemonic of a query type (TYPE<n> when it has none)."""
     name = QTYPE.forward.get(qtype)

@@ -18,13 +18,11 @@ import select
 import stat
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 
 from resolver.querylog.anonymise import ClientAnonymiser, load_key
 from resolver.querylog.files import LogFiles
-from resolver.querylog.record import RawRecord, RecordFormatter
+from resolver.querylog.record import RawRecord, RecordFormatter, RecordQueue
 
 log = logging.getLogger("dnsfence")
 
@@ -56,10 +54,9 @@ class QueryLogWriter:
         self.target = target
         self.written = 0
         self.errors = 0
-        self._overflow = [0]  # counted by the query path's thread only
         self._failed = 0  # counted by the writer's thread only
-        self._queue: deque[RawRecord] = deque()
-        self.submit = self._submitter(self._queue, queue, self._overflow)
+        self.queue = RecordQueue(queue)
+        """What the query path submits to (the query log stage calls its `submit`)."""
         self._clients = clients
         self._state_dir = state_dir
         self._files = LogFiles(target, keep, retention_days) if isinstance(target, Path) \
@@ -79,31 +76,17 @@ class QueryLogWriter:
                                         daemon=True)
         self._thread.start()
 
-    submit: Callable[[RawRecord], None]
-    """submit(raw): queue one record (the query path's only call); when the queue is
-    full the record is dropped and counted."""
-
-    @staticmethod
-    def _submitter(queue: deque[RawRecord], limit: int, overflow: list[int]
-                   ) -> Callable[[RawRecord], None]:
-        # a closure: its cells are read faster than a method's attributes, per query
-        append = queue.append
-
-        def submit(raw: RawRecord) -> None:
-            if len(queue) < limit:
-                append(raw)
-            else:
-                overflow[0] += 1
-
-        return submit
+    def submit(self, raw: RawRecord) -> None:
+        """Queue one record; when the queue is full it is dropped and counted."""
+        self.queue.submit(raw)
 
     @property
     def dropped(self) -> int:
-        return self._overflow[0] + self._failed
+        return self.queue.overflow + self._failed
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self.queue)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued, then stop the thread (waiting `timeout` s at most)."""
@@ -123,8 +106,7 @@ class QueryLogWriter:
             self._fd = -1
 
     def _batch(self) -> None:
-        queue = self._queue
-        raws = [queue.popleft() for _ in range(len(queue))]
+        raws = self.queue.take()
         self._done = 0
         try:
             if raws:
