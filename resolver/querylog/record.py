@@ -236,6 +236,25 @@ class RecordFormatter:
         return quoted
 
 
+def joined(lines: list[str], limit: int) -> list[tuple[str, int]]:
+    """`lines` joined in chunks of whole lines, each at most `limit` characters (a longer
+    line is a chunk of its own), with how many lines each holds. Compiled: a loop per
+    record the writer's thread would otherwise interpret."""
+    chunks: list[tuple[str, int]] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) > limit and chunk:
+            chunks.append(("".join(chunk), len(chunk)))
+            chunk = []
+            size = 0
+        chunk.append(line)
+        size += len(line)
+    if chunk:
+        chunks.append(("".join(chunk), len(chunk)))
+    return chunks
+
+
 def _second_text(second: int) -> str:
     """2026-12-04T22:31:05: the time to the second."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from resolver.querylog.anonymise import ClientAnonymiser, load_key
 from resolver.querylog.files import LogFiles
-from resolver.querylog.record import RawRecord, RecordFormatter, RecordQueue
+from resolver.querylog.record import RawRecord, RecordFormatter, RecordQueue, joined
 
 log = logging.getLogger("dnsfence")
 
@@ -140,19 +140,11 @@ class QueryLogWriter:
         limit = min(FILE_CHUNK, self._rotate_bytes) if files is not None else PIPE_CHUNK
         fd = self._open() if files is not None else self.target
         assert isinstance(fd, int)
-        chunk: list[str] = []
-        size = 0
-        for line in lines:
-            if size + len(line) > limit and chunk:
-                fd = self._write_chunk(fd, chunk)
-                chunk = []
-                size = 0
-            chunk.append(line)
-            size += len(line)
-        self._write_chunk(fd, chunk)
+        for text, count in joined(lines, limit):
+            fd = self._write_chunk(fd, text, count)
 
-    def _write_chunk(self, fd: int, chunk: list[str]) -> int:
-        data = "".join(chunk).encode("ascii")  # lines are ASCII: as many bytes as chars
+    def _write_chunk(self, fd: int, text: str, count: int) -> int:
+        data = text.encode("ascii")  # lines are ASCII: as many bytes as chars
         torn = self._torn
         if torn:  # end the half line a failed write left, so the next ones read whole
             data = b"\n" + data
@@ -169,8 +161,8 @@ class QueryLogWriter:
                 self._done += whole
             raise
         self._torn = False
-        self.written += len(chunk)
-        self._done += len(chunk)
+        self.written += count
+        self._done += count
         if self._files is not None and os.fstat(fd).st_size >= self._rotate_bytes:
             fd = self._rotate()
         return fd
