@@ -236,23 +236,21 @@ class RecordFormatter:
         return quoted
 
 
-def joined(lines: list[str], limit: int) -> list[tuple[str, int]]:
-    """`lines` joined in chunks of whole lines, each at most `limit` characters (a longer
-    line is a chunk of its own), with how many lines each holds. Compiled: a loop per
+def chunk_ends(lines: list[str], limit: int) -> list[int]:
+    """Where to cut `lines` into chunks of whole lines, each at most `limit` characters (a
+    longer line is a chunk of its own): each chunk's end index. Compiled: a loop per
     record the writer's thread would otherwise interpret."""
-    chunks: list[tuple[str, int]] = []
-    chunk: list[str] = []
-    size = 0
-    for line in lines:
-        if size + len(line) > limit and chunk:
-            chunks.append(("".join(chunk), len(chunk)))
-            chunk = []
+    ends: list[int] = []
+    start = size = 0
+    for index, line in enumerate(lines):
+        if size + len(line) > limit and index > start:
+            ends.append(index)
+            start = index
             size = 0
-        chunk.append(line)
         size += len(line)
-    if chunk:
-        chunks.append(("".join(chunk), len(chunk)))
-    return chunks
+    if len(lines) > start:
+        ends.append(len(lines))
+    return ends
 
 
 def _second_text(second: int) -> str:

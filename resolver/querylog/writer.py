@@ -22,7 +22,7 @@ from pathlib import Path
 
 from resolver.querylog.anonymise import ClientAnonymiser, load_key
 from resolver.querylog.files import LogFiles
-from resolver.querylog.record import RawRecord, RecordFormatter, RecordQueue, joined
+from resolver.querylog.record import RawRecord, RecordFormatter, RecordQueue, chunk_ends
 
 log = logging.getLogger("dnsfence")
 
@@ -140,8 +140,10 @@ class QueryLogWriter:
         limit = min(FILE_CHUNK, self._rotate_bytes) if files is not None else PIPE_CHUNK
         fd = self._open() if files is not None else self.target
         assert isinstance(fd, int)
-        for text, count in joined(lines, limit):
-            fd = self._write_chunk(fd, text, count)
+        start = 0
+        for end in chunk_ends(lines, limit):  # each joined just before it is written
+            fd = self._write_chunk(fd, "".join(lines[start:end]), end - start)
+            start = end
 
     def _write_chunk(self, fd: int, text: str, count: int) -> int:
         data = text.encode("ascii")  # lines are ASCII: as many bytes as chars

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from resolver.dns.query import Query
 from resolver.policy.index import Found
-from resolver.querylog.record import KEYS, RawRecord, RecordFormatter, joined, type_name
+from resolver.querylog.record import KEYS, RawRecord, RecordFormatter, chunk_ends, type_name
 from resolver.stages.contract import BLOCKED, FORWARDED, REJECTED
 from tests.stages.fakes import office_policy
 
@@ -88,14 +88,15 @@ def test_a_batch_is_formatted_in_order() -> None:
 
 
 @given(sizes=st.lists(st.integers(1, 40)), limit=st.integers(1, 50))
-def test_lines_are_joined_in_chunks_of_whole_lines(sizes: list[int], limit: int) -> None:
+def test_lines_are_cut_into_chunks_of_whole_lines(sizes: list[int], limit: int) -> None:
     lines = ["x" * (size - 1) + "\n" for size in sizes]
-    chunks = joined(lines, limit)
-    assert "".join(text for text, _ in chunks) == "".join(lines)
-    assert [text.count("\n") for text, _ in chunks] == [count for _, count in chunks]
-    assert all(count == 1 or len(text) <= limit for text, count in chunks)  # longer: alone
-    for (text, _), (after, _) in itertools.pairwise(chunks):
-        assert len(text) + after.index("\n") + 1 > limit  # the next line did not fit
+    ends = chunk_ends(lines, limit)
+    chunks = [lines[start:end] for start, end in itertools.pairwise([0, *ends])]
+    assert [line for chunk in chunks for line in chunk] == lines
+    assert all(chunk for chunk in chunks)
+    assert all(len(chunk) == 1 or len("".join(chunk)) <= limit for chunk in chunks)
+    for chunk, after in itertools.pairwise(chunks):
+        assert len("".join(chunk)) + len(after[0]) > limit  # the next line did not fit
 
 
 @given(name=st.text(), list_name=st.text(), rule=st.text(), upstream=st.text(),
