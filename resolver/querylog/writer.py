@@ -31,6 +31,8 @@ FILE_CHUNK = 65_536
 PIPE_CHUNK = getattr(select, "PIPE_BUF", 4096)
 """Bytes per write to standard output at most: POSIX keeps writes up to PIPE_BUF to a
 pipe whole, whoever else writes to it."""
+PART = 1024
+"""Records formatted and written at a time."""
 INTERVAL = 0.2
 """Seconds between batches: records wait at most this long for the disk."""
 HOUSEKEEPING = 60.0
@@ -107,23 +109,24 @@ class QueryLogWriter:
 
     def _batch(self) -> None:
         raws = self.queue.take()
+        count = len(raws)
         self._done = 0
         try:
             if raws:
-                self._write((self._formatter or self._make_formatter()).lines(raws))
+                self._write(raws)
             if self._files is not None and time.monotonic() >= self._next_housekeeping \
                     and self._files.path.parent.is_dir():
                 self._expire()
         except Exception as exc:  # an OSError above all; the thread must go on
             self.errors += 1
-            self._failed += len(raws) - self._done
+            self._failed += count - self._done
             self._close_fd()
             if not self._failing:
                 self._failing = True
                 log.error("dnsfence: query log %s cannot be written (%s): records are "
                           "dropped and counted until it can", self._name(), exc)
             return
-        if self._failing and raws:
+        if self._failing and count:
             self._failing = False
             log.warning("dnsfence: query log %s is written again", self._name())
 
@@ -133,17 +136,29 @@ class QueryLogWriter:
         self._formatter = RecordFormatter(ClientAnonymiser(self._clients, key))
         return self._formatter
 
-    def _write(self, lines: list[str]) -> None:
-        """Write `lines` in chunks of whole lines, counting each chunk once written."""
+    def _write(self, raws: list[RawRecord]) -> None:
+        """Format and write `raws` (emptying the list) in chunks of whole lines, counting
+        each chunk once written.
+
+        A part of the batch at a time: its records, lines and chunks are still in the
+        CPU's cache when they are written and freed, where a batch's (megabytes) are not."""
+        formatter = self._formatter or self._make_formatter()
         files = self._files
         # a file's chunk is at most its rotation size: each chunk is followed by a check
         limit = min(FILE_CHUNK, self._rotate_bytes) if files is not None else PIPE_CHUNK
         fd = self._open() if files is not None else self.target
         assert isinstance(fd, int)
-        start = 0
-        for end in chunk_ends(lines, limit):  # each joined just before it is written
-            fd = self._write_chunk(fd, "".join(lines[start:end]), end - start)
-            start = end
+        raws.reverse()  # parts taken from the end: nothing after them moves
+        while raws:
+            part = raws[-PART:]
+            del raws[-PART:]
+            part.reverse()
+            lines = formatter.lines(part)
+            del part  # freed here, while still in cache
+            start = 0
+            for end in chunk_ends(lines, limit):  # each joined just before it is written
+                fd = self._write_chunk(fd, "".join(lines[start:end]), end - start)
+                start = end
 
     def _write_chunk(self, fd: int, text: str, count: int) -> int:
         data = text.encode("ascii")  # lines are ASCII: as many bytes as chars

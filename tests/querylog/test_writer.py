@@ -23,7 +23,7 @@ from resolver.dns.query import Query
 from resolver.querylog.anonymise import KEY_FILE
 from resolver.querylog.files import DAY, LogFiles
 from resolver.querylog.record import RawRecord, RecordFormatter, RecordQueue
-from resolver.querylog.writer import PIPE_CHUNK, QueryLogWriter
+from resolver.querylog.writer import PART, PIPE_CHUNK, QueryLogWriter
 from resolver.stages.contract import BLOCKED
 
 NEVER = 3600.0
@@ -61,12 +61,13 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 def test_records_are_written_in_order_and_close_flushes(tmp_path: Path) -> None:
     path = tmp_path / "new" / "dir" / "q.jsonl"  # the directory is made
     writer = QueryLogWriter(path, interval=NEVER)
-    for n in range(1000):
+    count = 2 * PART + 7  # formatted and written a part at a time
+    for n in range(count):
         writer.submit(raw(n))
-    assert writer.queued == 1000 and not path.exists()
+    assert writer.queued == count and not path.exists()
     writer.close()
-    assert names(read_lines([path])) == [f"n{n}.example" for n in range(1000)]
-    assert (writer.written, writer.dropped, writer.errors) == (1000, 0, 0)
+    assert names(read_lines([path])) == [f"n{n}.example" for n in range(count)]
+    assert (writer.written, writer.dropped, writer.errors) == (count, 0, 0)
     assert read_lines([path])[0]["client"] == "192.0.2.0"  # truncate is the default
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
