@@ -157,15 +157,15 @@ def _client_groups(setup: Setup) -> Any:
 def _formatter_cost(setup: Setup, queries: int) -> float:
     """µs per blocked record in the query log writer's thread (formatting, not writing)."""
     from resolver.querylog.anonymise import ClientAnonymiser
-    from resolver.querylog.record import RecordFormatter
+    from resolver.querylog.record import RecordFormatter, RecordQueue
     from resolver.stages.querylog import QueryLogStage
 
     stage = setup.pipeline.stage(QueryLogStage)
-    raws: list[Any] = []
-    stage._submit = raws.append  # the tuples the query path hands over
+    queue = stage._queue = RecordQueue(1 << 30)  # the writer's thread never sees these
     now = time.time()
     for data in setup.packets("blocked-new", PASSES * 16 + 1):
         setup.pipeline.handle(data, CLIENT, now)
+    raws = queue.take()  # the tuples the query path hands over
     formatter = RecordFormatter(ClientAnonymiser("truncate", b""))
     passes = []
     for _ in range(PASSES):

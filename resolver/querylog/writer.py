@@ -18,13 +18,11 @@ import select
 import stat
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 
 from resolver.querylog.anonymise import ClientAnonymiser, load_key
 from resolver.querylog.files import LogFiles
-from resolver.querylog.record import RawRecord, RecordFormatter
+from resolver.querylog.record import RawRecord, RecordFormatter, RecordQueue, chunk_ends
 
 log = logging.getLogger("dnsfence")
 
@@ -33,6 +31,8 @@ FILE_CHUNK = 65_536
 PIPE_CHUNK = getattr(select, "PIPE_BUF", 4096)
 """Bytes per write to standard output at most: POSIX keeps writes up to PIPE_BUF to a
 pipe whole, whoever else writes to it."""
+PART = 1024
+"""Records formatted and written at a time."""
 INTERVAL = 0.2
 """Seconds between batches: records wait at most this long for the disk."""
 HOUSEKEEPING = 60.0
@@ -56,10 +56,9 @@ class QueryLogWriter:
         self.target = target
         self.written = 0
         self.errors = 0
-        self._overflow = [0]  # counted by the query path's thread only
         self._failed = 0  # counted by the writer's thread only
-        self._queue: deque[RawRecord] = deque()
-        self.submit = self._submitter(self._queue, queue, self._overflow)
+        self.queue = RecordQueue(queue)
+        """What the query path submits to (the query log stage calls its `submit`)."""
         self._clients = clients
         self._state_dir = state_dir
         self._files = LogFiles(target, keep, retention_days) if isinstance(target, Path) \
@@ -79,31 +78,17 @@ class QueryLogWriter:
                                         daemon=True)
         self._thread.start()
 
-    submit: Callable[[RawRecord], None]
-    """submit(raw): queue one record (the query path's only call); when the queue is
-    full the record is dropped and counted."""
-
-    @staticmethod
-    def _submitter(queue: deque[RawRecord], limit: int, overflow: list[int]
-                   ) -> Callable[[RawRecord], None]:
-        # a closure: its cells are read faster than a method's attributes, per query
-        append = queue.append
-
-        def submit(raw: RawRecord) -> None:
-            if len(queue) < limit:
-                append(raw)
-            else:
-                overflow[0] += 1
-
-        return submit
+    def submit(self, raw: RawRecord) -> None:
+        """Queue one record; when the queue is full it is dropped and counted."""
+        self.queue.submit(raw)
 
     @property
     def dropped(self) -> int:
-        return self._overflow[0] + self._failed
+        return self.queue.overflow + self._failed
 
     @property
     def queued(self) -> int:
-        return len(self._queue)
+        return len(self.queue)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued, then stop the thread (waiting `timeout` s at most)."""
@@ -123,25 +108,25 @@ class QueryLogWriter:
             self._fd = -1
 
     def _batch(self) -> None:
-        queue = self._queue
-        raws = [queue.popleft() for _ in range(len(queue))]
+        raws = self.queue.take()
+        count = len(raws)
         self._done = 0
         try:
             if raws:
-                self._write((self._formatter or self._make_formatter()).lines(raws))
+                self._write(raws)
             if self._files is not None and time.monotonic() >= self._next_housekeeping \
                     and self._files.path.parent.is_dir():
                 self._expire()
         except Exception as exc:  # an OSError above all; the thread must go on
             self.errors += 1
-            self._failed += len(raws) - self._done
+            self._failed += count - self._done
             self._close_fd()
             if not self._failing:
                 self._failing = True
                 log.error("dnsfence: query log %s cannot be written (%s): records are "
                           "dropped and counted until it can", self._name(), exc)
             return
-        if self._failing and raws:
+        if self._failing and count:
             self._failing = False
             log.warning("dnsfence: query log %s is written again", self._name())
 
@@ -151,26 +136,32 @@ class QueryLogWriter:
         self._formatter = RecordFormatter(ClientAnonymiser(self._clients, key))
         return self._formatter
 
-    def _write(self, lines: list[str]) -> None:
-        """Write `lines` in chunks of whole lines, counting each chunk once written."""
+    def _write(self, raws: list[RawRecord]) -> None:
+        """Format and write `raws` (emptying the list) in chunks of whole lines, counting
+        each chunk once written.
+
+        A part of the batch at a time: its records, lines and chunks are still in the
+        CPU's cache when they are written and freed, where a batch's (megabytes) are not."""
+        formatter = self._formatter or self._make_formatter()
         files = self._files
         # a file's chunk is at most its rotation size: each chunk is followed by a check
         limit = min(FILE_CHUNK, self._rotate_bytes) if files is not None else PIPE_CHUNK
         fd = self._open() if files is not None else self.target
         assert isinstance(fd, int)
-        chunk: list[str] = []
-        size = 0
-        for line in lines:
-            if size + len(line) > limit and chunk:
-                fd = self._write_chunk(fd, chunk)
-                chunk = []
-                size = 0
-            chunk.append(line)
-            size += len(line)
-        self._write_chunk(fd, chunk)
+        raws.reverse()  # parts taken from the end: nothing after them moves
+        while raws:
+            part = raws[-PART:]
+            del raws[-PART:]
+            part.reverse()
+            lines = formatter.lines(part)
+            del part  # freed here, while still in cache
+            start = 0
+            for end in chunk_ends(lines, limit):  # each joined just before it is written
+                fd = self._write_chunk(fd, "".join(lines[start:end]), end - start)
+                start = end
 
-    def _write_chunk(self, fd: int, chunk: list[str]) -> int:
-        data = "".join(chunk).encode("ascii")  # lines are ASCII: as many bytes as chars
+    def _write_chunk(self, fd: int, text: str, count: int) -> int:
+        data = text.encode("ascii")  # lines are ASCII: as many bytes as chars
         torn = self._torn
         if torn:  # end the half line a failed write left, so the next ones read whole
             data = b"\n" + data
@@ -187,8 +178,8 @@ class QueryLogWriter:
                 self._done += whole
             raise
         self._torn = False
-        self.written += len(chunk)
-        self._done += len(chunk)
+        self.written += count
+        self._done += count
         if self._files is not None and os.fstat(fd).st_size >= self._rotate_bytes:
             fd = self._rotate()
         return fd

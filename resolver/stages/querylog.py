@@ -13,6 +13,7 @@ from typing import ClassVar
 from resolver.config.querylog import QueryLogConfig
 from resolver.config.settings import Config
 from resolver.policy.audience import group_of
+from resolver.querylog.record import RecordQueue
 from resolver.querylog.writer import QueryLogWriter
 from resolver.stages.contract import (
     BLOCKED,
@@ -44,7 +45,7 @@ def writer_for(section: QueryLogConfig, state_dir: Path) -> QueryLogWriter | Non
 class QueryLogStage(Stage):
     """Logs every answer (mode all) or only blocked ones (mode blocked, the default)."""
 
-    __slots__ = ("_all", "_dropped", "_errors", "_section", "_state_dir", "_submit",
+    __slots__ = ("_all", "_dropped", "_errors", "_queue", "_section", "_state_dir",
                  "_writer", "_written")
 
     COUNTERS: ClassVar[tuple[str, ...]] = ("querylog_written", "querylog_dropped",
@@ -60,41 +61,43 @@ class QueryLogStage(Stage):
     def _start(self) -> None:
         self._writer = writer_for(self._section, self._state_dir)
         self._all = self._section.mode == "all"
-        self._submit = self._writer.submit if self._writer is not None else None
+        # its queue's `submit` itself: compiled, a direct call
+        self._queue: RecordQueue | None = self._writer.queue if self._writer is not None \
+            else None
 
     def observe(self, request: Request, answer: bytes) -> None:
-        submit = self._submit
-        if submit is None:
+        queue = self._queue
+        if queue is None:
             return
         kind = request.kind
         if kind is BLOCKED:
             found = request.found
             audience = found[0].audience if found is not None else None
-            submit((request.now, request.client,
-                    "" if audience is None or not audience.only  # no call: no group
-                    else audience.group_for(request.groups),
-                    request.query, kind, answer[3] & 0x0F if answer else -1, found, "", None,
-                    request.tcp))
+            queue.submit((request.now, request.client,
+                          "" if audience is None or not audience.only  # no call: no group
+                          else audience.group_for(request.groups),
+                          request.query, kind, answer[3] & 0x0F if answer else -1, found, "", None,
+                          request.tcp))
         elif request.observed is not None and kind is not None:
-            submit((request.now, request.client,
-                    group_of(request.observed[0].audience, request.groups),
-                    request.query, OBSERVED,
-                    answer[3] & 0x0F if answer else -1, request.observed, request.upstream,
-                    request.ms if kind is FORWARDED or kind is SERVFAIL else None,
-                    request.tcp))
+            queue.submit((request.now, request.client,
+                          group_of(request.observed[0].audience, request.groups),
+                          request.query, OBSERVED,
+                          answer[3] & 0x0F if answer else -1, request.observed, request.upstream,
+                          request.ms if kind is FORWARDED or kind is SERVFAIL else None,
+                          request.tcp))
         elif not self._all or kind is None:
             return
         elif kind is REJECTED or kind is RATE_LIMITED:  # `request.query` is another
             # packet's, or unset: neither was read
-            submit((request.now, request.client, "", None, kind,
-                    answer[3] & 0x0F if answer else -1, None, "", None, request.tcp))
+            queue.submit((request.now, request.client, "", None, kind,
+                          answer[3] & 0x0F if answer else -1, None, "", None, request.tcp))
         elif kind is FORWARDED or kind is SERVFAIL:
-            submit((request.now, request.client, "", request.query, kind,
-                    answer[3] & 0x0F if answer else -1, None, request.upstream, request.ms,
-                    request.tcp))
+            queue.submit((request.now, request.client, "", request.query, kind,
+                          answer[3] & 0x0F if answer else -1, None, request.upstream, request.ms,
+                          request.tcp))
         else:
-            submit((request.now, request.client, "", request.query, kind,
-                    answer[3] & 0x0F if answer else -1, None, "", None, request.tcp))
+            queue.submit((request.now, request.client, "", request.query, kind,
+                          answer[3] & 0x0F if answer else -1, None, "", None, request.tcp))
 
     def counters(self) -> dict[str, int]:
         writer = self._writer
@@ -119,7 +122,7 @@ class QueryLogStage(Stage):
         writer = self._writer
         if writer is None:
             return
-        self._writer = self._submit = None
+        self._writer = self._queue = None
         writer.close()
         self._written += writer.written
         self._dropped += writer.dropped

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from resolver.dns.query import Query
 from resolver.policy.index import Found
-from resolver.querylog.record import KEYS, RawRecord, RecordFormatter, type_name
+from resolver.querylog.record import KEYS, RawRecord, RecordFormatter, chunk_ends, type_name
 from resolver.stages.contract import BLOCKED, FORWARDED, REJECTED
 from tests.stages.fakes import office_policy
 
@@ -84,6 +85,18 @@ def test_a_batch_is_formatted_in_order() -> None:
     lines = RecordFormatter(str).lines(raws)
     assert [json.loads(line)["name"] for line in lines] == ["n0.example", "n1.example",
                                                              "n2.example"]
+
+
+@given(sizes=st.lists(st.integers(1, 40)), limit=st.integers(1, 50))
+def test_lines_are_cut_into_chunks_of_whole_lines(sizes: list[int], limit: int) -> None:
+    lines = ["x" * (size - 1) + "\n" for size in sizes]
+    ends = chunk_ends(lines, limit)
+    chunks = [lines[start:end] for start, end in itertools.pairwise([0, *ends])]
+    assert [line for chunk in chunks for line in chunk] == lines
+    assert all(chunk for chunk in chunks)
+    assert all(len(chunk) == 1 or len("".join(chunk)) <= limit for chunk in chunks)
+    for chunk, after in itertools.pairwise(chunks):
+        assert len("".join(chunk)) + len(after[0]) > limit  # the next line did not fit
 
 
 @given(name=st.text(), list_name=st.text(), rule=st.text(), upstream=st.text(),

@@ -11,6 +11,7 @@ import resource
 import shutil
 import signal
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,8 +22,8 @@ import pytest
 from resolver.dns.query import Query
 from resolver.querylog.anonymise import KEY_FILE
 from resolver.querylog.files import DAY, LogFiles
-from resolver.querylog.record import RawRecord, RecordFormatter
-from resolver.querylog.writer import PIPE_CHUNK, QueryLogWriter
+from resolver.querylog.record import RawRecord, RecordFormatter, RecordQueue
+from resolver.querylog.writer import PART, PIPE_CHUNK, QueryLogWriter
 from resolver.stages.contract import BLOCKED
 
 NEVER = 3600.0
@@ -60,12 +61,13 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 def test_records_are_written_in_order_and_close_flushes(tmp_path: Path) -> None:
     path = tmp_path / "new" / "dir" / "q.jsonl"  # the directory is made
     writer = QueryLogWriter(path, interval=NEVER)
-    for n in range(1000):
+    count = 2 * PART + 7  # formatted and written a part at a time
+    for n in range(count):
         writer.submit(raw(n))
-    assert writer.queued == 1000 and not path.exists()
+    assert writer.queued == count and not path.exists()
     writer.close()
-    assert names(read_lines([path])) == [f"n{n}.example" for n in range(1000)]
-    assert (writer.written, writer.dropped, writer.errors) == (1000, 0, 0)
+    assert names(read_lines([path])) == [f"n{n}.example" for n in range(count)]
+    assert (writer.written, writer.dropped, writer.errors) == (count, 0, 0)
     assert read_lines([path])[0]["client"] == "192.0.2.0"  # truncate is the default
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
 
@@ -95,6 +97,37 @@ def test_a_full_queue_drops_and_counts_without_waiting(tmp_path: Path) -> None:
     writer.close()
     assert names(read_lines([path])) == [f"n{n}.example" for n in range(100)]
     assert (writer.written, writer.dropped) == (100, 99_900)
+
+
+def test_records_taken_while_others_arrive_are_neither_lost_nor_repeated() -> None:
+    queue = RecordQueue(1000)
+    records = [raw(n, now=0.0) for n in range(100_000)]
+    taken: list[RawRecord] = []
+
+    def submit_all() -> None:
+        for record in records:
+            queue.submit(record)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads take turns as often as they can
+    try:
+        producer = threading.Thread(target=submit_all)
+        producer.start()
+        batches = 0
+        while producer.is_alive():
+            got = queue.take()
+            batches += bool(got)
+            taken += got
+        producer.join()
+    finally:
+        sys.setswitchinterval(previous)
+    taken += queue.take()
+    assert batches > 1  # taken while records arrived
+    assert len(taken) + queue.overflow == len(records)  # every record taken or counted
+    # compiled, a record is copied on its way in: its query is the same object
+    ids = {id(record[3]): n for n, record in enumerate(records)}
+    order = [ids[id(record[3])] for record in taken]
+    assert order == sorted(set(order))  # in order, none twice
 
 
 def test_size_rotation_keeps_the_newest_files(tmp_path: Path) -> None:
