@@ -4,6 +4,7 @@ and each client's groups (`groups:`), which the policy's decision may depend on.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from resolver.config.groups import ClientGroup, client_ip, groups_of
 from resolver.config.networks import IPNetwork
@@ -13,9 +14,10 @@ from resolver.policy.audience import Groups
 from resolver.stages.contract import REFUSED, Request, Stage, StageSetup
 
 _MEMO_LIMIT = 65_536
-REFUSED_CLIENT: Groups = frozenset({""})
+REFUSED_CLIENT: Final[Groups] = frozenset({""})
 """What `ClientNetworks` says of a client that may not query: a set no client's groups
-can equal (group names are never empty), compared by identity."""
+can equal (group names are never empty), compared by identity. Final: the compiled build
+reads it from a C static, not the module's dict, per query."""
 
 
 class ClientNetworks:

@@ -8,11 +8,13 @@ stage too, since the query log and the metrics must agree.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from resolver.stages.contract import BLOCKED, Request, ResponseKind, Series, Stage, StageSetup
 
 _KINDS = tuple(ResponseKind)
+_BLOCKED: Final = BLOCKED
+"""Final: the compiled build reads it from a C static, not the module's dict, per answer."""
 
 
 class AnswerCountsStage(Stage):
@@ -31,16 +33,18 @@ class AnswerCountsStage(Stage):
 
     def observe(self, request: Request, answer: bytes) -> None:
         kind = request.kind
-        if kind is None:
-            return
-        self._cells[kind.index + 9 * request.tcp] += 1
-        if kind is BLOCKED:
+        if kind is _BLOCKED:  # the usual answer first, by its index 0: no attribute read
+            self._cells[9 * request.tcp] += 1
             found = request.found
             if found is not None:
                 name = found[0].list_name
                 by_list = self._by_list
                 by_list[name] = by_list.get(name, 0) + 1
-        elif request.observed is not None:
+            return
+        if kind is None:
+            return
+        self._cells[kind.index + 9 * request.tcp] += 1
+        if request.observed is not None:
             name = request.observed[0].list_name
             observed = self._observed
             observed[name] = observed.get(name, 0) + 1
@@ -63,3 +67,5 @@ class AnswerCountsStage(Stage):
 
 if len(_KINDS) != 9:  # the 9 in `observe`: a literal, not a global lookup per query
     raise AssertionError("AnswerCountsStage.observe assumes 9 response kinds")
+if BLOCKED.index != 0:  # `observe` counts a block in cell 0 (UDP) or 9 (TCP)
+    raise AssertionError("AnswerCountsStage.observe assumes BLOCKED is the first kind")

@@ -12,14 +12,17 @@ The answers follow from the question alone, so they are made here, after access 
 
 from __future__ import annotations
 
+from typing import Final
+
 from resolver.config.settings import Config
 from resolver.dns import answers
 from resolver.dns.message import Rcode
 from resolver.stages.contract import LOCAL, Request, Stage, StageSetup
 
-RESOLVER_ARPA = "resolver.arpa"
-DDR_NAME = "_dns.resolver.arpa"
-_SUFFIX = "." + RESOLVER_ARPA
+# Final: the compiled build reads these as constants, not from the module's dict per query.
+RESOLVER_ARPA: Final = "resolver.arpa"
+DDR_NAME: Final = "_dns.resolver.arpa"
+_SUFFIX: Final = "." + RESOLVER_ARPA
 
 
 class SpecialUseStage(Stage):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from dnslib import CLASS, QTYPE, RR, TXT, DNSHeader, DNSQuestion, DNSRecord
 
@@ -19,10 +19,11 @@ from resolver.config.settings import Config
 from resolver.dns import answers
 from resolver.stages.contract import LOCAL, REFUSED, Request, Stage, StageSetup
 
-STATUS_NAME = "status.dnsfence"
-CLASS_CHAOS = 3
-_TXT = 16
-_CHUNK = 255
+# Final: the compiled build reads these as constants, not from the module's dict per query.
+STATUS_NAME: Final = "status.dnsfence"
+CLASS_CHAOS: Final = 3
+_TXT: Final = 16
+_CHUNK: Final = 255
 
 
 def _loopback(address: str) -> bool:

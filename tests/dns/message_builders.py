@@ -7,6 +7,7 @@ hide dnspython.
 from __future__ import annotations
 
 import struct
+import types
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
+from resolver.dns import query as query_module
 from resolver.dns.query import (
     Query,
     Reject,
@@ -64,12 +66,28 @@ def wire_of(name: dns.name.Name) -> bytes:
     return wire
 
 
+def fast_reads(data: bytes) -> list[Query | None]:
+    """parse_query(data) each way it can read the fixed fields: by struct and by indexing
+    when it runs as source (both set by hand here), the build's own way when compiled."""
+    if not isinstance(parse_query, types.FunctionType):
+        return [parse_query(data)]
+    chosen = query_module._NATIVE
+    try:
+        found = []
+        for native in (False, True):
+            vars(query_module)["_NATIVE"] = native
+            found.append(parse_query(data))
+        return found
+    finally:
+        vars(query_module)["_NATIVE"] = chosen
+
+
 def read(data: bytes) -> Query | Rejection:
     """classify(data), after checking that the fast path agrees wherever it answers."""
     careful = classify(data)
-    fast = parse_query(data)
-    if fast is not None:
-        assert fast == careful
+    for fast in fast_reads(data):
+        if fast is not None:
+            assert fast == careful
     return careful
 
 
@@ -80,7 +98,7 @@ def accepted(data: bytes) -> Query:
 
 
 def rejected(data: bytes, action: Reject) -> Rejection:
-    assert parse_query(data) is None
+    assert not any(fast_reads(data))
     result = classify(data)
     assert isinstance(result, Rejection), result
     assert result.action is action, result
