@@ -26,12 +26,30 @@ _LIMIT = 20_000
 """Entries at most; when full the stage starts again empty (a flood of distinct names
 cannot grow it, and the hot set is back within a second)."""
 
-Entry = tuple[bytes, float, ResponseKind, PolicyPeriod, list[int], Query, Found | None,
-              Found | None]
-"""(answer from byte 2 on, valid until, its kind, the policy period it belongs to, the
-counter of that kind's repeats: a list cell, since an enum-keyed dict costs a Python-level
-hash per query; then the parsed query, the deciding rule and the rule of a warning period
-(`Request.observed`), for those who observe answers: the query log and the metrics)"""
+class Entry:
+    """A remembered answer: its bytes from byte 2 on, valid until, its kind, the policy
+    period it belongs to, the counter of that kind's repeats (a list cell, since an
+    enum-keyed dict costs a Python-level hash per query); then the parsed query, the
+    deciding rule and the rule of a warning period (`Request.observed`), for those who
+    observe answers: the query log and the metrics.
+
+    A class rather than a tuple: compiled, reading one field of a tuple held in a dict
+    unpacks all eight (a reference count each) and boxes the time, where a native
+    object's field is one read."""
+
+    __slots__ = ("answer", "found", "kind", "observed", "period", "query", "repeats", "until")
+
+    def __init__(self, answer: bytes, until: float, kind: ResponseKind, period: PolicyPeriod,
+                 repeats: list[int], query: Query, found: Found | None,
+                 observed: Found | None) -> None:
+        self.answer = answer
+        self.until = until
+        self.kind = kind
+        self.period = period
+        self.repeats = repeats
+        self.query = query
+        self.found = found
+        self.observed = observed
 
 
 class RepeatStage(Stage):
@@ -59,24 +77,24 @@ class RepeatStage(Stage):
                 return None  # the access stage answers it
             entries = self._of_groups.get(groups) if groups else self._entries
             entry = entries.get(data[2:]) if entries is not None else None
-            if entry is None or request.now >= entry[1] or entry[3] is not request.period:
+            if entry is None or request.now >= entry.until or entry.period is not request.period:
                 return None
             request.groups = groups
         else:
             entry = self._entries.get(data[2:])
-            if entry is None or request.now >= entry[1] or entry[3] is not request.period:
+            if entry is None or request.now >= entry.until or entry.period is not request.period:
                 return None
             groups = self._known(request.client)
             if groups is None:
                 groups = self._classify(request.client)
             if groups is REFUSED_CLIENT:
                 return None
-        request.kind = entry[2]
-        request.query = entry[5]  # the same question; only its ID differs
-        request.found = entry[6]
-        request.observed = entry[7]
-        entry[4][0] += 1
-        return data[:2] + entry[0]
+        request.kind = entry.kind
+        request.query = entry.query  # the same question; only its ID differs
+        request.found = entry.found
+        request.observed = entry.observed
+        entry.repeats[0] += 1
+        return data[:2] + entry.answer
 
     def remember(self, request: Request, answer: bytes) -> None:
         if request.same_until > request.now and not request.tcp and request.kind is not None:
@@ -90,10 +108,11 @@ class RepeatStage(Stage):
             if len(entries) >= _LIMIT:
                 entries.clear()
             kind = request.kind
-            entries[request.data[2:]] = (answer[2:], request.same_until, kind, request.period,
-                                         self._repeats[kind], request.query,
-                                         request.found if kind is BLOCKED else None,
-                                         request.observed)
+            entries[request.data[2:]] = Entry(answer[2:], request.same_until, kind,
+                                              request.period, self._repeats[kind],
+                                              request.query,
+                                              request.found if kind is BLOCKED else None,
+                                              request.observed)
 
     def counters(self) -> dict[str, int]:
         """Repeats in all, and each kind's repeats under that kind's own counter."""
